@@ -1,0 +1,65 @@
+# Relay. `make run` serves the demo; `make test` runs the whole test suite.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ADDR ?= 127.0.0.1:8000
+PYTEST_ARGS ?=
+
+.PHONY: run test test-services lint format bench worker beat install chromium clean
+
+$(PY):
+	@PYTHON=$$(scripts/find-python) || exit 1; \
+	echo "Creating $(VENV) with $$PYTHON"; \
+	"$$PYTHON" -m venv $(VENV)
+
+$(STAMP): $(PY) requirements.lock pyproject.toml
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo ""
+	@echo "  Relay is at http://$(ADDR)/"
+	@echo "  Demo logins (password: relay-demo):"
+	@echo "    ada (Data Science lead), grace (reviewer), alan, katherine (members)"
+	@echo "    linus (Platform lead), barbara (reviewer), guido, ken (members)"
+	@echo "    admin (staff, Django admin at /admin/)"
+	@echo ""
+	$(PY) manage.py runserver $(ADDR)
+
+# Debian's chromium drives the browser tests (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: install chromium
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+# Tests that need the real services (PostgreSQL, Redis, a Celery worker): .ci/run calls this.
+test-services: install
+	$(PY) -m pytest -m "postgres or redis" -p no:randomly $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+worker: install
+	$(VENV)/bin/celery -A workflow_site worker --loglevel=info
+
+beat: install
+	$(VENV)/bin/celery -A workflow_site beat --loglevel=info
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,22 @@
+"""Load Relay's demo data. Safe to run again: what exists is left as it is."""
+
+from importlib import import_module
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+# Each app's demo module adds its part, in this order; later parts get what earlier ones made.
+DEMO_MODULES = ["apps.people.demo", "apps.tasks.demo"]
+
+
+class Command(BaseCommand):
+    help = "Load demo teams, people, skills and tasks (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        context: dict = {}
+        for name in DEMO_MODULES:
+            result = import_module(name).seed(**context)
+            if isinstance(result, dict):
+                context.update(result)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))

@@ -1,0 +1,349 @@
+"""The task and its one lifecycle.
+
+    todo ─assign─▶ assigned ─start─▶ in_progress ─submit─▶ in_review ─approve─▶ done
+     ▲  ◀unassign─┘                   │ ▲ ◀──request_changes──┘   └─reject─▶ done(rejected)
+     │                                └─complete(outcome)─▶ done   (work without review)
+     └── any open state ─hold─▶ on_hold ─resume─▶ the state it was held from
+         any open or held state ─cancel─▶ cancelled
+
+The state is a protected django-fsm field: it only changes through these transitions, each
+guarded by a permission (who may take it) and logged by django-fsm-log. Call them through
+apps.tasks.services, which also keeps capacity counters and the log note in step.
+"""
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+from apps.people import selectors as people
+
+
+class State(models.TextChoices):
+    TODO = "todo", _("To do")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    IN_REVIEW = "in_review", _("In review")
+    DONE = "done", _("Done")
+    ON_HOLD = "on_hold", _("On hold")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
+# States that count against the assignee's capacity.
+ACTIVE_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
+FINAL_STATES = (State.DONE, State.CANCELLED)
+LIFECYCLE_ORDER = [
+    State.TODO,
+    State.ASSIGNED,
+    State.IN_PROGRESS,
+    State.IN_REVIEW,
+    State.DONE,
+    State.ON_HOLD,
+    State.CANCELLED,
+]
+
+
+class Outcome(models.TextChoices):
+    DONE = "done", _("Done")
+    PASSED = "passed", _("Passed")
+    FAILED = "failed", _("Failed")
+    APPROVED = "approved", _("Approved")
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+    REJECTED = "rejected", _("Rejected")
+
+
+class Priority(models.IntegerChoices):
+    LOW = 1, _("Low")
+    NORMAL = 2, _("Normal")
+    HIGH = 3, _("High")
+    URGENT = 4, _("Urgent")
+
+
+def _is_assignee(task: "Task", user) -> bool:
+    return task.assignee_id is not None and task.assignee_id == user.pk
+
+
+def _is_lead(task: "Task", user) -> bool:
+    return people.is_lead(team_id=task.team_id, user=user)
+
+
+def may_assign(task: "Task", user) -> bool:
+    """A lead assigns anyone; a member may take a task for themselves (checked in services)."""
+    return people.role_in(team_id=task.team_id, user=user) is not None
+
+
+def may_work(task: "Task", user) -> bool:
+    """The assignee does the work; a lead may do anything."""
+    return _is_assignee(task, user) or _is_lead(task, user)
+
+
+def may_review(task: "Task", user) -> bool:
+    """Four-eyes: a reviewer or lead who is not the assignee; the named reviewer if one is set."""
+    if _is_assignee(task, user):
+        return False
+    if task.reviewer_id is not None and task.reviewer_id != user.pk:
+        return _is_lead(task, user)
+    return people.can_review(team_id=task.team_id, user=user)
+
+
+def may_cancel(task: "Task", user) -> bool:
+    return _is_lead(task, user) or (
+        task.created_by_id is not None and task.created_by_id == user.pk
+    )
+
+
+class Task(ConcurrentTransitionMixin, models.Model):
+    team = models.ForeignKey("people.Team", on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    description = models.TextField(
+        blank=True, max_length=10_000, validators=[MaxLengthValidator(10_000)]
+    )
+    required_skill = models.ForeignKey(
+        "people.Skill", on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
+    )
+    min_level = models.PositiveSmallIntegerField(default=1)
+    requires_review = models.BooleanField(
+        default=False, help_text=_("The work must be reviewed by someone else before it is done.")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_tasks",
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="review_tasks",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_tasks",
+    )
+    state = FSMField(
+        max_length=20, choices=State.choices, default=State.TODO, protected=True, db_index=True
+    )
+    held_from = models.CharField(max_length=20, choices=State.choices, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    due_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    iteration = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["position", "-priority", "id"]
+        indexes = [
+            models.Index(fields=["team", "state", "position"], name="task_board_idx"),
+            models.Index(fields=["assignee", "state"], name="task_assignee_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("tasks:task_detail", kwargs={"pk": self.pk})
+
+    @staticmethod
+    def lifecycle_rank():
+        """An expression ordering tasks by where they are in the lifecycle, not alphabetically."""
+        return models.Case(
+            *[models.When(state=s, then=models.Value(i)) for i, s in enumerate(LIFECYCLE_ORDER)],
+            output_field=models.IntegerField(),
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        return bool(self.due_at and self.is_open and self.due_at < timezone.now())
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    # Each transition names its label/help for the admin (django-fsm-2's FSMAdminMixin).
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.TODO,
+        target=State.ASSIGNED,
+        permission=may_assign,
+        custom={"label": _("Assign"), "admin": False},
+    )
+    def assign(self, *, assignee, by=None, description=None):
+        self.assignee = assignee
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.ASSIGNED,
+        target=State.TODO,
+        permission=may_work,
+        custom={"label": _("Unassign")},
+    )
+    def unassign(self, *, by=None, description=None):
+        self.assignee = None
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.ASSIGNED,
+        target=State.IN_PROGRESS,
+        permission=may_work,
+        custom={"label": _("Start")},
+    )
+    def start(self, *, by=None, description=None):
+        pass
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.IN_PROGRESS,
+        target=State.IN_REVIEW,
+        permission=may_work,
+        custom={"label": _("Submit for review")},
+    )
+    def submit(self, *, by=None, description=None):
+        self.outcome = ""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.IN_PROGRESS,
+        target=State.DONE,
+        permission=may_work,
+        conditions=[lambda task: not task.requires_review],
+        custom={"label": _("Complete"), "admin": False},
+    )
+    def complete(self, *, outcome=Outcome.DONE, by=None, description=None):
+        self.outcome = outcome
+        self.finished_at = timezone.now()
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.IN_REVIEW,
+        target=State.DONE,
+        permission=may_review,
+        custom={"label": _("Approve")},
+    )
+    def approve(self, *, by=None, description=None):
+        self.outcome = Outcome.APPROVED
+        self.finished_at = timezone.now()
+        if by is not None:
+            self.reviewer = by
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.IN_REVIEW,
+        target=State.IN_PROGRESS,
+        permission=may_review,
+        custom={"label": _("Request changes")},
+    )
+    def request_changes(self, *, by=None, description=None):
+        self.outcome = Outcome.CHANGES_REQUESTED
+        if by is not None:
+            self.reviewer = by
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.IN_REVIEW,
+        target=State.DONE,
+        permission=may_review,
+        custom={"label": _("Reject")},
+    )
+    def reject(self, *, by=None, description=None):
+        self.outcome = Outcome.REJECTED
+        self.finished_at = timezone.now()
+        if by is not None:
+            self.reviewer = by
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=list(OPEN_STATES),
+        target=State.ON_HOLD,
+        permission=may_work,
+        custom={"label": _("Put on hold")},
+    )
+    def hold(self, *, by=None, description=None):
+        self.held_from = self.state
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=State.ON_HOLD,
+        target=RETURN_VALUE(*OPEN_STATES),
+        permission=may_work,
+        custom={"label": _("Resume")},
+    )
+    def resume(self, *, by=None, description=None):
+        previous = self.held_from or State.TODO
+        self.held_from = ""
+        return previous
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=[*OPEN_STATES, State.ON_HOLD],
+        target=State.CANCELLED,
+        permission=may_cancel,
+        custom={"label": _("Cancel")},
+    )
+    def cancel(self, *, by=None, description=None):
+        self.finished_at = timezone.now()
+
+
+class ChecklistItem(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="checklist")
+    text = models.CharField(max_length=300)
+    done = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Comment(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="comments"
+    )
+    body = models.TextField(max_length=5000, validators=[MaxLengthValidator(5000)])
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.body[:40]}"

@@ -1,0 +1,434 @@
+"""Every change to a task happens here: one function per verb a user would say.
+
+Each verb locks the task row, checks the transition is legal in this state and allowed for
+this person (django-fsm conditions and permissions), applies it (django-fsm-log records who,
+when, from, to and the note), keeps the assignee's active-task counter in step, writes the
+notifications it causes, and hands finished work to the run. Anything refused raises
+TaskActionRefused with a sentence a person can read, and changes nothing.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
+from django_fsm_log.models import StateLog
+
+from apps.notifications.models import Kind
+from apps.notifications.services import notify
+from apps.people import selectors as people
+from apps.people.models import Role, User
+
+from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, State, Task
+
+
+class TaskActionRefused(TransitionNotAllowed):
+    """A transition the user may not take now; str() is the sentence to show them."""
+
+
+STALE_MESSAGE = _(
+    "Someone else changed this task first: it is now %(state)s. Nothing was changed; "
+    "reload to see the latest."
+)
+
+# Outcomes a task may be completed with when no workflow step narrows them.
+DEFAULT_COMPLETE_OUTCOMES = (Outcome.DONE, Outcome.PASSED, Outcome.FAILED)
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    refused_for_role: str
+    style: str = ""
+    needs_note: bool = False
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in [
+        Action("assign", _("Assign"), _("Only a lead can assign a task to someone else.")),
+        Action("unassign", _("Unassign"), _("Only the assignee or a lead can unassign this task.")),
+        Action(
+            "start", _("Start"), _("Only the assignee or a lead can start this task."), "primary"
+        ),
+        Action(
+            "submit",
+            _("Submit for review"),
+            _("Only the assignee or a lead can submit this task."),
+            "primary",
+        ),
+        Action(
+            "complete",
+            _("Complete"),
+            _("Only the assignee or a lead can complete this task."),
+            "primary",
+        ),
+        Action(
+            "approve",
+            _("Approve"),
+            _("Only a reviewer other than the assignee can approve."),
+            "primary",
+            True,
+        ),
+        Action(
+            "request_changes",
+            _("Request changes"),
+            _("Only a reviewer other than the assignee can request changes."),
+            "",
+            True,
+        ),
+        Action(
+            "reject",
+            _("Reject"),
+            _("Only a reviewer other than the assignee can reject."),
+            "danger",
+            True,
+        ),
+        Action("hold", _("Put on hold"), _("Only the assignee or a lead can put this on hold.")),
+        Action("resume", _("Resume"), _("Only the assignee or a lead can resume this task.")),
+        Action(
+            "cancel", _("Cancel"), _("Only a lead or the task's creator can cancel it."), "danger"
+        ),
+    ]
+}
+
+
+def _state_label(state: str) -> str:
+    return str(State(state).label) if state in State.values else state
+
+
+def _lock(task: Task) -> Task:
+    return Task.objects.select_for_update().select_related("team").get(pk=task.pk)
+
+
+def _check(task: Task, name: str, by: User, expected_state: str | None) -> None:
+    if expected_state and expected_state != task.state:
+        raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(task.state)})
+    method = getattr(task, name)
+    action = ACTIONS[name]
+    if not can_proceed(method, check_conditions=False):
+        raise TaskActionRefused(
+            _("Can't %(action)s a task that is %(state)s.")
+            % {"action": str(action.label).lower(), "state": _state_label(task.state)}
+        )
+    if not can_proceed(method):
+        if name == "complete":
+            raise TaskActionRefused(
+                _("This work must be reviewed by someone else: submit it for review instead.")
+            )
+        raise TaskActionRefused(_("This task can't be %(action)s now.") % {"action": name})
+    if not has_transition_perm(method, by):
+        raise TaskActionRefused(action.refused_for_role)
+
+
+def _move_capacity(*, released: int | None, taken: int | None) -> None:
+    """Move one active task from one person's counter to another's, in id order.
+
+    The database refuses a counter above capacity (CheckConstraint), which is what keeps two
+    concurrent assignments from overfilling anyone.
+    """
+    if released == taken:
+        return
+    changes = sorted([(pk, delta) for pk, delta in ((released, -1), (taken, +1)) if pk is not None])
+    for pk, delta in changes:
+        if delta > 0:
+            try:
+                with transaction.atomic():
+                    User.objects.filter(pk=pk).update(
+                        active_count=F("active_count") + 1, last_assigned_at=timezone.now()
+                    )
+            except IntegrityError:
+                person = User.objects.get(pk=pk)
+                raise TaskActionRefused(
+                    _("%(name)s is at capacity (%(active)d/%(capacity)d active tasks).")
+                    % {
+                        "name": person.display_name,
+                        "active": person.active_count,
+                        "capacity": person.capacity,
+                    }
+                ) from None
+        else:
+            User.objects.filter(pk=pk, active_count__gt=0).update(
+                active_count=F("active_count") - 1
+            )
+
+
+def _active_holder(task: Task) -> int | None:
+    return task.assignee_id if task.state in ACTIVE_STATES else None
+
+
+def _last_log_id(task: Task) -> int:
+    log = StateLog.objects.for_(task).order_by("-id").values_list("id", flat=True).first()
+    return log or 0
+
+
+@transaction.atomic
+def _apply(
+    *,
+    task: Task,
+    name: str,
+    by: User,
+    note: str = "",
+    expected_state: str | None = None,
+    **kwargs,
+) -> Task:
+    locked = _lock(task)
+    _check(locked, name, by, expected_state)
+    holder_before = _active_holder(locked)
+    try:
+        getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
+        _move_capacity(released=holder_before, taken=_active_holder(locked))
+        locked.save()
+    except ConcurrentTransition:
+        current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
+        raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(current or "")}) from None
+    _after_transition(task=locked, name=name, by=by, note=note)
+    return locked
+
+
+# Hooks other apps add to: called inside the transaction after a transition was saved.
+# (workflows routes a finished step's run; assignment retries waiting tasks when capacity frees.)
+AFTER_TRANSITION: list[Callable[..., None]] = []
+
+
+def _after_transition(*, task: Task, name: str, by: User, note: str) -> None:
+    log_id = _last_log_id(task)
+    payload = {"by": by.display_name if by else "", "note": note, "title": task.title}
+    if name == "assign":
+        notify(
+            kind=Kind.ASSIGNED,
+            recipients=[task.assignee],
+            key=f"assigned:task:{task.pk}:log:{log_id}",
+            task=task,
+            payload=payload,
+        )
+    elif name == "submit":
+        notify(
+            kind=Kind.REVIEW_REQUESTED,
+            recipients=_reviewers_for(task),
+            key=f"review_requested:task:{task.pk}:log:{log_id}",
+            task=task,
+            payload=payload,
+        )
+    elif name in ("approve", "request_changes", "reject"):
+        kind = {
+            "approve": Kind.APPROVED,
+            "request_changes": Kind.CHANGES_REQUESTED,
+            "reject": Kind.REJECTED,
+        }[name]
+        notify(
+            kind=kind,
+            recipients=[task.assignee],
+            key=f"{kind}:task:{task.pk}:log:{log_id}",
+            task=task,
+            payload=payload,
+        )
+    for hook in AFTER_TRANSITION:
+        hook(task=task, name=name, by=by)
+
+
+def _reviewers_for(task: Task) -> list[User]:
+    if task.reviewer_id:
+        return [task.reviewer]
+    return list(
+        User.objects.filter(
+            memberships__team_id=task.team_id,
+            memberships__role__in=[Role.REVIEWER, Role.LEAD],
+            is_active=True,
+        ).exclude(pk=task.assignee_id)
+    )
+
+
+# --- the verbs -------------------------------------------------------------------------------
+
+
+def assign_to(
+    *, task: Task, assignee: User, by: User, note: str = "", expected_state: str | None = None
+) -> Task:
+    """Hand a `todo` task to a person. Leads assign anyone; a member may take it themselves.
+
+    Eligibility (skills, availability) is the assignment engine's job; this enforces team
+    membership, roles and capacity.
+    """
+    if people.role_in(team_id=task.team_id, user=assignee) is None:
+        raise TaskActionRefused(
+            _("%(name)s is not a member of this team.") % {"name": assignee.display_name}
+        )
+    if assignee.pk != by.pk and not people.is_lead(team_id=task.team_id, user=by):
+        raise TaskActionRefused(ACTIONS["assign"].refused_for_role)
+    return _apply(
+        task=task,
+        name="assign",
+        by=by,
+        note=note,
+        expected_state=expected_state,
+        assignee=assignee,
+    )
+
+
+def unassign(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    return _apply(task=task, name="unassign", by=by, note=note, expected_state=expected_state)
+
+
+def start(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    return _apply(task=task, name="start", by=by, note=note, expected_state=expected_state)
+
+
+def submit(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    """Hand finished work to review; reviewers (or the named reviewer) are asked."""
+    return _apply(task=task, name="submit", by=by, note=note, expected_state=expected_state)
+
+
+def complete(
+    *,
+    task: Task,
+    by: User,
+    outcome: str = Outcome.DONE,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Task:
+    """Finish work that needs no review, with its outcome (done, passed or failed)."""
+    allowed = allowed_outcomes(task)
+    if outcome not in allowed:
+        raise TaskActionRefused(
+            _("Choose an outcome: %(choices)s.")
+            % {"choices": ", ".join(str(Outcome(o).label) for o in allowed)}
+        )
+    return _apply(
+        task=task,
+        name="complete",
+        by=by,
+        note=note,
+        expected_state=expected_state,
+        outcome=outcome,
+    )
+
+
+def approve(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    """Approve reviewed work (four-eyes: never the assignee)."""
+    return _apply(task=task, name="approve", by=by, note=note, expected_state=expected_state)
+
+
+def request_changes(
+    *, task: Task, by: User, note: str = "", expected_state: str | None = None
+) -> Task:
+    """Send reviewed work back to its assignee for rework."""
+    return _apply(
+        task=task, name="request_changes", by=by, note=note, expected_state=expected_state
+    )
+
+
+def reject(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    return _apply(task=task, name="reject", by=by, note=note, expected_state=expected_state)
+
+
+def hold(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    return _apply(task=task, name="hold", by=by, note=note, expected_state=expected_state)
+
+
+def resume(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    """Back to the state it was held from (capacity permitting, if that state is active)."""
+    return _apply(task=task, name="resume", by=by, note=note, expected_state=expected_state)
+
+
+def cancel(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+    return _apply(task=task, name="cancel", by=by, note=note, expected_state=expected_state)
+
+
+def allowed_outcomes(task: Task) -> tuple[str, ...]:
+    return DEFAULT_COMPLETE_OUTCOMES
+
+
+VERBS: dict[str, Callable[..., Task]] = {
+    "unassign": unassign,
+    "start": start,
+    "submit": submit,
+    "complete": complete,
+    "approve": approve,
+    "request_changes": request_changes,
+    "reject": reject,
+    "hold": hold,
+    "resume": resume,
+    "cancel": cancel,
+}
+
+
+def perform(
+    *,
+    task: Task,
+    action: str,
+    by: User,
+    note: str = "",
+    expected_state: str | None = None,
+    **kwargs,
+) -> Task:
+    """Run the named verb (from a button or a dragged card)."""
+    if action == "assign":
+        return assign_to(
+            task=task,
+            assignee=kwargs.get("assignee") or by,
+            by=by,
+            note=note,
+            expected_state=expected_state,
+        )
+    verb = VERBS.get(action)
+    if verb is None:
+        raise TaskActionRefused(_("Unknown action."))
+    return verb(task=task, by=by, note=note, expected_state=expected_state, **kwargs)
+
+
+@transaction.atomic
+def create_task(
+    *,
+    team,
+    title: str,
+    by: User | None,
+    description: str = "",
+    required_skill=None,
+    min_level: int = 1,
+    requires_review: bool = False,
+    priority: int = 2,
+    due_at=None,
+    checklist: list[str] | None = None,
+    **extra,
+) -> Task:
+    task = Task(
+        team=team,
+        title=title.strip(),
+        description=description,
+        required_skill=required_skill,
+        min_level=min_level,
+        requires_review=requires_review,
+        priority=priority,
+        due_at=due_at,
+        created_by=by,
+        **extra,
+    )
+    task.full_clean(exclude=["state"])
+    task.save()
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(task=task, text=text, position=i) for i, text in enumerate(checklist or [])
+    )
+    return task
+
+
+@transaction.atomic
+def add_comment(*, task: Task, author: User, body: str) -> Comment:
+    body = body.strip()
+    if not body:
+        raise ValueError(_("Write something before posting."))
+    comment = Comment(task=task, author=author, body=body)
+    comment.full_clean()
+    comment.save()
+    return comment
+
+
+@transaction.atomic
+def toggle_checklist_item(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
+    ChecklistItem.objects.filter(pk=item.pk).update(done=done)
+    item.done = done
+    return item

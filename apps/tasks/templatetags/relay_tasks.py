@@ -1,0 +1,12 @@
+from django import template
+
+from apps.tasks.services import ACTIONS
+
+register = template.Library()
+
+
+@register.filter
+def action_label(name: str) -> str:
+    """The words a person uses for a transition (its method name is for code)."""
+    action = ACTIONS.get(name)
+    return str(action.label).lower() if action else name.replace("_", " ")

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "tasks"
+urlpatterns = [
+    path("teams/<slug:team_slug>/tasks/", views.team_tasks, name="team_tasks"),
+    path("teams/<slug:team_slug>/tasks/new/", views.task_create, name="task_create"),
+    path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:pk>/comment/", views.task_comment, name="task_comment"),
+    path("tasks/<int:pk>/<slug:action>/", views.task_transition, name="task_transition"),
+]

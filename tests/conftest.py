@@ -1,0 +1,117 @@
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.db import connection
+
+from apps.people.models import Role
+from apps.tasks import services
+
+from .factories import PASSWORD, MembershipFactory, TaskFactory, TeamFactory, UserFactory
+
+REQUIRE_SERVICES = os.environ.get("RELAY_REQUIRE_SERVICES") == "1"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(reason: str):
+    """Where services are required (CI), a missing one fails the test instead of skipping."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _service_markers(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _missing(
+            "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay "
+            "(make test-services)"
+        )
+    if request.node.get_closest_marker("redis"):
+        url = urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+        if not _reachable(url.hostname or "127.0.0.1", url.port or 6379):
+            _missing(f"needs Redis at {url.hostname}:{url.port or 6379}")
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Data Science", slug="data-science")
+
+
+@pytest.fixture
+def make_member(team):
+    def make(role=Role.MEMBER, team_=None, **kwargs):
+        user = UserFactory(**kwargs)
+        MembershipFactory(team=team_ or team, user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def member(make_member):
+    return make_member(username="mia")
+
+
+@pytest.fixture
+def other_member(make_member):
+    return make_member(username="otto")
+
+
+@pytest.fixture
+def reviewer(make_member):
+    return make_member(Role.REVIEWER, username="rita")
+
+
+@pytest.fixture
+def lead(make_member):
+    return make_member(Role.LEAD, username="leo")
+
+
+@pytest.fixture
+def outsider(db):
+    other_team = TeamFactory(name="Elsewhere", slug="elsewhere")
+    user = UserFactory(username="olga")
+    MembershipFactory(team=other_team, user=user, role=Role.LEAD)
+    return user
+
+
+@pytest.fixture
+def task(team, lead):
+    return services.create_task(team=team, title="Train churn model", by=lead)
+
+
+@pytest.fixture
+def make_task(team, lead):
+    def make(**kwargs):
+        kwargs.setdefault("title", "A task")
+        return services.create_task(team=kwargs.pop("team", team), by=lead, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client logged in as the given user (one client, switched per call)."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+__all__ = ["PASSWORD", "TaskFactory"]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,179 @@
+"""Task pages: what people see, and what a refused action answers."""
+
+import pytest
+from django.urls import reverse
+from django_fsm_log.models import StateLog
+
+from apps.tasks import services
+from apps.tasks.models import State
+
+from ..factories import TaskFactory, TeamFactory
+
+
+def transition_url(task, action):
+    return reverse("tasks:task_transition", args=[task.pk, action])
+
+
+def test_login_required(client, task):
+    response = client.get(task.get_absolute_url())
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_login_page_logs_in(client, member):
+    from ..factories import PASSWORD
+
+    response = client.post(reverse("login"), {"username": member.username, "password": PASSWORD})
+    assert response.status_code == 302
+    client.logout()
+    response = client.post(reverse("login"), {"username": member.username, "password": "nope"})
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_task_page_shows_details_and_only_my_actions(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    page = client_for(member).get(task.get_absolute_url()).content.decode()
+    assert "Train churn model" in page
+    assert ">Start<" in page
+    assert ">Approve<" not in page
+    assert "assign" in page  # history line
+
+
+def test_start_over_htmx_returns_the_partial(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    response = client_for(member).post(
+        transition_url(task, "start"),
+        {"expected_state": "assigned", "note": "on it"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<html" not in body
+    assert 'id="task-main"' in body
+    assert "In progress" in body
+    assert "on it" in body
+
+
+def test_author_cannot_approve_own_work(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    services.start(task=task, by=member)
+    services.submit(task=task, by=member)
+    response = client_for(member).post(
+        transition_url(task, "approve"), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 409
+    assert "other than the assignee" in response.content.decode()
+    task.refresh_from_db()
+    assert task.state == State.IN_REVIEW
+
+
+def test_stale_tab_gets_409_and_changes_nothing(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    services.start(task=task, by=member)
+    logs = StateLog.objects.for_(task).count()
+    response = client_for(member).post(transition_url(task, "hold"), {"expected_state": "assigned"})
+    assert response.status_code == 409
+    assert "Someone else changed this task first" in response.content.decode()
+    task.refresh_from_db()
+    assert task.state == State.IN_PROGRESS
+    assert StateLog.objects.for_(task).count() == logs
+
+
+def test_transition_refuses_get(client_for, task, lead):
+    assert client_for(lead).get(transition_url(task, "cancel")).status_code == 405
+
+
+def test_transition_requires_csrf(task, lead):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(lead)
+    assert client.post(transition_url(task, "cancel")).status_code == 403
+    task.refresh_from_db()
+    assert task.state == State.TODO
+
+
+def test_unknown_action_is_404(client_for, task, lead):
+    assert client_for(lead).post(transition_url(task, "explode")).status_code == 404
+
+
+def test_other_teams_task_is_404(client_for, task, outsider):
+    client = client_for(outsider)
+    assert client.get(task.get_absolute_url()).status_code == 404
+    assert client.post(transition_url(task, "cancel")).status_code == 404
+    task.refresh_from_db()
+    assert task.state == State.TODO
+
+
+def test_unknown_task_is_404(client_for, lead):
+    assert client_for(lead).get(reverse("tasks:task_detail", args=[999999])).status_code == 404
+
+
+def test_other_teams_list_is_404(client_for, team, outsider):
+    response = client_for(outsider).get(reverse("tasks:team_tasks", args=[team.slug]))
+    assert response.status_code == 404
+
+
+def test_staff_see_every_team(client_for, task, db):
+    from ..factories import UserFactory
+
+    staff = UserFactory(is_staff=True)
+    assert client_for(staff).get(task.get_absolute_url()).status_code == 200
+
+
+def test_comment_is_added_over_htmx(client_for, task, member):
+    response = client_for(member).post(
+        reverse("tasks:task_comment", args=[task.pk]),
+        {"body": "Baseline is at 0.71"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert "Baseline is at 0.71" in response.content.decode()
+    assert task.comments.get().author == member
+
+
+def test_empty_comment_shows_error_next_to_the_field(client_for, task, member):
+    response = client_for(member).post(
+        reverse("tasks:task_comment", args=[task.pk]),
+        {"body": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 422
+    assert "field-error" in response.content.decode()
+    assert task.comments.count() == 0
+
+
+def test_new_task_form_validates(client_for, team, member):
+    url = reverse("tasks:task_create", args=[team.slug])
+    response = client_for(member).post(url, {"title": "", "priority": 2, "min_level": 9})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "This field is required." in body
+    assert team.tasks.count() == 0
+    response = client_for(member).post(
+        url, {"title": "Write release notes", "priority": 2, "min_level": 1}
+    )
+    assert response.status_code == 302
+    assert team.tasks.get().title == "Write release notes"
+
+
+def test_task_list_filters(client_for, team, make_task, lead):
+    make_task(title="Alpha")
+    services.cancel(task=make_task(title="Beta"), by=lead)
+    url = reverse("tasks:team_tasks", args=[team.slug])
+    body = client_for(lead).get(url, {"state": "cancelled"}).content.decode()
+    assert "Beta" in body and "Alpha" not in body
+    body = client_for(lead).get(url, {"q": "alp"}).content.decode()
+    assert "Alpha" in body and "Beta" not in body
+
+
+@pytest.mark.parametrize("count", [10, 200])
+def test_task_list_query_count_is_constant(
+    count, client_for, team, lead, member, django_assert_max_num_queries
+):
+    TaskFactory.create_batch(count, team=team, assignee=member)
+    TaskFactory.create_batch(3, team=TeamFactory())
+    client = client_for(lead)
+    with django_assert_max_num_queries(6):
+        response = client.get(reverse("tasks:team_tasks", args=[team.slug]))
+    assert response.content.decode().count('href="/tasks/') == count
