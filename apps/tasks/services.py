@@ -105,7 +105,7 @@ def _lock(task: Task) -> Task:
     return Task.objects.select_for_update().select_related("team").get(pk=task.pk)
 
 
-def _check(task: Task, name: str, by: User, expected_state: str | None) -> None:
+def _check(task: Task, name: str, by: User | None, expected_state: str | None) -> None:
     if expected_state and expected_state != task.state:
         raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(task.state)})
     method = getattr(task, name)
@@ -121,7 +121,9 @@ def _check(task: Task, name: str, by: User, expected_state: str | None) -> None:
                 _("This work must be reviewed by someone else: submit it for review instead.")
             )
         raise TaskActionRefused(_("This task can't be %(action)s now.") % {"action": name})
-    if not has_transition_perm(method, by):
+    # by=None is Relay itself (the run engine, automated steps, auto-assignment): the state
+    # rules still apply, the per-person permission does not.
+    if by is not None and not has_transition_perm(method, by):
         raise TaskActionRefused(action.refused_for_role)
 
 
@@ -171,7 +173,7 @@ def _apply(
     *,
     task: Task,
     name: str,
-    by: User,
+    by: User | None,
     note: str = "",
     expected_state: str | None = None,
     **kwargs,
@@ -195,9 +197,9 @@ def _apply(
 AFTER_TRANSITION: list[Callable[..., None]] = []
 
 
-def _after_transition(*, task: Task, name: str, by: User, note: str) -> None:
+def _after_transition(*, task: Task, name: str, by: User | None, note: str) -> None:
     log_id = _last_log_id(task)
-    payload = {"by": by.display_name if by else "", "note": note, "title": task.title}
+    payload = {"by": by.display_name if by else "Relay", "note": note, "title": task.title}
     if name == "assign":
         notify(
             kind=Kind.ASSIGNED,
@@ -247,7 +249,12 @@ def _reviewers_for(task: Task) -> list[User]:
 
 
 def assign_to(
-    *, task: Task, assignee: User, by: User, note: str = "", expected_state: str | None = None
+    *,
+    task: Task,
+    assignee: User,
+    by: User | None,
+    note: str = "",
+    expected_state: str | None = None,
 ) -> Task:
     """Hand a `todo` task to a person. Leads assign anyone; a member may take it themselves.
 
@@ -258,7 +265,11 @@ def assign_to(
         raise TaskActionRefused(
             _("%(name)s is not a member of this team.") % {"name": assignee.display_name}
         )
-    if assignee.pk != by.pk and not people.is_lead(team_id=task.team_id, user=by):
+    if (
+        by is not None
+        and assignee.pk != by.pk
+        and not people.is_lead(team_id=task.team_id, user=by)
+    ):
         raise TaskActionRefused(ACTIONS["assign"].refused_for_role)
     return _apply(
         task=task,
@@ -270,15 +281,21 @@ def assign_to(
     )
 
 
-def unassign(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def unassign(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     return _apply(task=task, name="unassign", by=by, note=note, expected_state=expected_state)
 
 
-def start(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def start(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     return _apply(task=task, name="start", by=by, note=note, expected_state=expected_state)
 
 
-def submit(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def submit(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     """Hand finished work to review; reviewers (or the named reviewer) are asked."""
     return _apply(task=task, name="submit", by=by, note=note, expected_state=expected_state)
 
@@ -286,7 +303,7 @@ def submit(*, task: Task, by: User, note: str = "", expected_state: str | None =
 def complete(
     *,
     task: Task,
-    by: User,
+    by: User | None,
     outcome: str = Outcome.DONE,
     note: str = "",
     expected_state: str | None = None,
@@ -308,13 +325,15 @@ def complete(
     )
 
 
-def approve(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def approve(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     """Approve reviewed work (four-eyes: never the assignee)."""
     return _apply(task=task, name="approve", by=by, note=note, expected_state=expected_state)
 
 
 def request_changes(
-    *, task: Task, by: User, note: str = "", expected_state: str | None = None
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
 ) -> Task:
     """Send reviewed work back to its assignee for rework."""
     return _apply(
@@ -322,20 +341,26 @@ def request_changes(
     )
 
 
-def reject(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def reject(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     return _apply(task=task, name="reject", by=by, note=note, expected_state=expected_state)
 
 
-def hold(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def hold(*, task: Task, by: User | None, note: str = "", expected_state: str | None = None) -> Task:
     return _apply(task=task, name="hold", by=by, note=note, expected_state=expected_state)
 
 
-def resume(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def resume(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     """Back to the state it was held from (capacity permitting, if that state is active)."""
     return _apply(task=task, name="resume", by=by, note=note, expected_state=expected_state)
 
 
-def cancel(*, task: Task, by: User, note: str = "", expected_state: str | None = None) -> Task:
+def cancel(
+    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+) -> Task:
     return _apply(task=task, name="cancel", by=by, note=note, expected_state=expected_state)
 
 
@@ -361,7 +386,7 @@ def perform(
     *,
     task: Task,
     action: str,
-    by: User,
+    by: User | None,
     note: str = "",
     expected_state: str | None = None,
     **kwargs,

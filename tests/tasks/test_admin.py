@@ -46,8 +46,10 @@ def test_admin_transition_goes_through_the_rules(client_for, task, make_member, 
 
 def test_people_admin_lists_skills_and_time_off(client_for, make_member):
     admin_user = make_member(is_staff=True, is_superuser=True)
-    body = client_for(admin_user).get(
-        reverse("admin:people_user_change", args=[admin_user.pk])
-    ).content.decode()
+    body = (
+        client_for(admin_user)
+        .get(reverse("admin:people_user_change", args=[admin_user.pk]))
+        .content.decode()
+    )
     assert "Person skills" in body or "person skill" in body.lower()
     assert "time off" in body.lower()

@@ -280,3 +280,13 @@ def test_comment_length_is_validated(task, member):
     with pytest.raises(ValidationError):
         services.add_comment(task=task, author=member, body="x" * 5001)
     assert task.comments.count() == 0
+
+
+def test_relay_itself_acts_without_a_role_but_within_the_lifecycle(task, member):
+    task = services.assign_to(task=task, assignee=member, by=None)
+    task = services.start(task=task, by=None)
+    task = services.complete(task=task, by=None, outcome="passed")
+    assert (task.state, task.outcome) == (State.DONE, "passed")
+    assert StateLog.objects.for_(task).last().by is None
+    with pytest.raises(TaskActionRefused, match="Can't"):
+        services.start(task=task, by=None)
