@@ -1,0 +1,157 @@
+"""The ML deployment example end to end through the services."""
+
+import pytest
+
+from apps.notifications.models import Kind, Notification
+from apps.tasks.models import State, Task
+from apps.workflows import services
+from apps.workflows.models import Deployment, RunStatus
+
+from .conftest import GOOD_INPUTS
+from .helpers import finish, open_task
+
+
+@pytest.fixture
+def run(ml_template, lead):
+    return services.start_run(
+        template=ml_template, title="churn-v3", owner=lead, by=lead, inputs=GOOD_INPUTS
+    )
+
+
+def test_starting_a_run_creates_the_start_steps_task_assigned_to_someone_skilled(run, trainer):
+    task = open_task(run, "train")
+    assert task.assignee == trainer
+    assert task.iteration == 1
+    assert [i.text for i in task.checklist.all()] == [
+        "Data snapshot recorded",
+        "Hyper-parameters logged",
+    ]
+    assert task.due_at is not None
+
+
+def test_happy_path_reaches_end_through_the_automated_steps(
+    run, trainer, ml_reviewer, django_capture_on_commit_callbacks
+):
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    review = open_task(run, "review")
+    assert review.assignee == ml_reviewer
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(run, "review", "approved")
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    assert list(
+        Task.objects.filter(run=run).order_by("pk").values_list("step__key", "outcome")
+    ) == [
+        ("train", "done"),
+        ("evaluate", "passed"),
+        ("review", "approved"),
+        ("staging", "passed"),
+        ("deploy", "passed"),
+    ]
+    assert Deployment.objects.get(run=run).model_name == "churn-v3"
+
+
+def test_the_reviewer_is_never_the_author_of_the_work(run, trainer, ml_reviewer, lead):
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    assert open_task(run, "review").assignee not in (trainer, None)
+
+
+def _alerts(run):
+    return Notification.objects.filter(kind=Kind.RUN_FAILED, payload__run=run.pk)
+
+
+@pytest.mark.parametrize(
+    ("path", "failing"),
+    [
+        ([], ("evaluate", "failed")),
+        ([("evaluate", "passed")], ("review", "changes_requested")),
+        ([("evaluate", "passed")], ("review", "rejected")),
+    ],
+)
+def test_each_failure_loops_back_to_train_with_iteration_2_and_alerts(
+    run, trainer, ml_reviewer, lead, path, failing
+):
+    finish(run, "train")
+    for key, outcome in path:
+        finish(run, key, outcome)
+    finish(run, *failing)
+    again = open_task(run, "train")
+    assert again.iteration == 2
+    assert Task.objects.filter(run=run, step__key="train").count() == 2
+    assert {n.recipient for n in _alerts(run)} == {lead}
+    assert _alerts(run).first().payload["outcome"] == failing[1]
+
+
+def test_failing_staging_tests_loop_back_to_train_with_the_error_on_the_task(
+    ml_template, lead, trainer, ml_reviewer, django_capture_on_commit_callbacks
+):
+    low = {**GOOD_INPUTS, "metrics": {"auc": 0.7}}
+    run = services.start_run(
+        template=ml_template, title="churn-v4", owner=lead, by=lead, inputs=low
+    )
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(run, "review", "approved")
+    staging = Task.objects.get(run=run, step__key="staging")
+    assert staging.outcome == "failed"
+    assert "auc = 0.7 < 0.85" in staging.automation_error
+    assert open_task(run, "train").iteration == 2
+    assert _alerts(run).filter(payload__outcome="failed").exists()
+
+
+def test_an_action_that_raises_counts_as_failed_and_keeps_the_error(
+    ml_template, lead, trainer, ml_reviewer, django_capture_on_commit_callbacks
+):
+    run = services.start_run(template=ml_template, title="no thresholds", owner=lead, by=lead)
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(run, "review", "approved")
+    staging = Task.objects.get(run=run, step__key="staging")
+    assert staging.outcome == "failed"
+    assert staging.automation_error.startswith("ValueError: The run's inputs name no thresholds")
+
+
+def test_reaching_max_iterations_fails_the_run_with_a_clear_reason(
+    ml_template, lead, trainer, ml_reviewer
+):
+    ml_template.steps.filter(key="train").update(max_iterations=2)
+    run = services.start_run(template=ml_template, title="flaky", owner=lead, by=lead)
+    for _ in range(2):
+        finish(run, "train")
+        finish(run, "evaluate", "failed")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "'Train model'" in run.failure_reason
+    assert "at most 2 iterations" in run.failure_reason
+    assert not Task.objects.filter(run=run, state__in=["todo", "assigned", "in_progress"]).exists()
+    assert _alerts(run).filter(payload__run_failed=True, recipient=lead).exists()
+
+
+def test_cancelling_a_run_cancels_its_open_tasks(run, lead):
+    services.cancel_run(run=run, by=lead)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+    assert Task.objects.get(run=run).state == State.CANCELLED
+
+
+def test_a_member_who_does_not_own_the_run_cannot_cancel_it(run, trainer):
+    with pytest.raises(services.WorkflowError, match="owner or a team lead"):
+        services.cancel_run(run=run, by=trainer)
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING
+
+
+def test_a_review_task_offers_the_review_outcomes(run, trainer):
+    from apps.tasks.services import allowed_outcomes
+
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    assert allowed_outcomes(open_task(run, "review")) == (
+        "approved",
+        "changes_requested",
+        "rejected",
+    )
