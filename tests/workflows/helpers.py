@@ -8,9 +8,11 @@ def open_task(run, key: str) -> Task:
     return Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
 
 
-def finish(run, key: str, outcome: str = "done") -> Task:
-    """The assignee starts (if needed) and completes the open task of step `key`."""
+def finish(run, key: str, outcome: str = "done", *, taker=None) -> Task:
+    """The assignee (or `taker`, taking it first) starts and completes the step's open task."""
     task = open_task(run, key)
+    if task.state == State.TODO:
+        task = task_services.assign_to(task=task, assignee=taker, by=taker)
     if task.state == State.ASSIGNED:
         task = task_services.start(task=task, by=task.assignee)
     return task_services.complete(task=task, by=task.assignee, outcome=outcome)
