@@ -87,7 +87,10 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     list_filter = ["team", "is_current", "is_active"]
     search_fields = ["name", "slug"]
     readonly_fields = ["version", "diagram", "problems"]
-    fields = ["team", "name", "slug", "description", "is_active", "version", "problems", "diagram"]
+    fieldsets = [
+        (None, {"fields": ["diagram", "problems"]}),
+        (None, {"fields": [("team", "name", "slug"), "description", ("is_active", "version")]}),
+    ]
     inlines = [StepInline, RouteInline]
     actions = ["export_json"]
     change_form_template = "admin/workflows/workflowtemplate/change_form.html"

@@ -16,8 +16,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .models import Route, Step, StepKind, WorkflowTemplate
 
-NODE_W, NODE_H = 170, 58
-GAP_X, GAP_Y = 84, 34
+NODE_W, NODE_H = 178, 58
+GAP_X, GAP_Y = 78, 34
+LANE = 24  # vertical distance between loop-back lanes
 MARGIN = 24
 END = "end"
 LABELS = {"changes_requested": "changes requested"}
@@ -54,9 +55,11 @@ def render(
 class _Layout:
     pos: dict  # node id → (x, y)
     back: set  # (from id, to id) pairs drawn as loop-backs
+    skips: list  # forward (from id, to id) pairs that jump columns: drawn over the top
     width: int
     height: int
-    baseline: int  # y under every node, where loop-backs curve
+    baseline: int  # y under every node, where loop-backs run
+    ceiling: int  # y over every node, where column-jumping routes run
 
 
 def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
@@ -103,6 +106,12 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
                 indegree[b] -= 1
                 if indegree[b] == 0:
                     queue.append(b)
+    # Forward routes that jump over a column go over the top, in their own lanes.
+    skips = sorted(
+        {(a, b) for a, b in forward if layer[b] - layer[a] > 1},
+        key=lambda pair: layer[pair[1]] - layer[pair[0]],
+    )
+    top_space = 16 + LANE * len(skips) if skips else 0
     columns: dict = defaultdict(list)
     for node in order:
         columns[layer[node]].append(node)
@@ -111,20 +120,29 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
     pos = {}
     for col, nodes in columns.items():
         height = len(nodes) * NODE_H + (len(nodes) - 1) * GAP_Y
-        top = MARGIN + 14 + (column_height - height) / 2
+        top = MARGIN + 14 + top_space + (column_height - height) / 2
         for i, node in enumerate(nodes):
             pos[node] = (MARGIN + col * (NODE_W + GAP_X), top + i * (NODE_H + GAP_Y))
-    baseline = MARGIN + 14 + column_height
+    baseline = MARGIN + 14 + top_space + column_height
     loops = len(back)
-    width = MARGIN * 2 + (max(columns) + 1) * (NODE_W + GAP_X) - GAP_X
-    height = baseline + (28 + 26 * loops if loops else 0) + MARGIN
-    return _Layout(pos=pos, back=back, width=width, height=int(height), baseline=int(baseline))
+    right = max(x + (40 if node == END else NODE_W) for node, (x, _) in pos.items())
+    width = right + MARGIN
+    height = baseline + (16 + LANE * loops if loops else 0) + MARGIN
+    return _Layout(
+        pos=pos,
+        back=back,
+        skips=skips,
+        width=width,
+        height=int(height),
+        baseline=int(baseline),
+        ceiling=MARGIN + 14 + top_space,
+    )
 
 
 STYLE = """
 .wf text{font-family:system-ui,-apple-system,'Segoe UI',sans-serif}
 .wf .node rect.box{fill:#fff;stroke:#94a3b8;stroke-width:1.5}
-.wf .node .name{font-size:13px;font-weight:600;fill:#0f172a}
+.wf .node .name{font-size:12.5px;font-weight:600;fill:#0f172a}
 .wf .node .meta{font-size:11px;fill:#64748b}
 .wf .node.automated rect.box{fill:#f8fafc;stroke-dasharray:5 3}
 .wf .node.review rect.box{fill:#fdf4ff}
@@ -167,10 +185,11 @@ def _clip(text: str, size: int) -> str:
 
 def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
     pos = layout.pos
+    # Scales down to the page width (never up): every step stays in view.
     parts = [
         f'<svg class="wf" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'viewBox="0 0 {layout.width} {layout.height}" width="{layout.width}" '
-        f'height="{layout.height}" aria-label="Workflow diagram">',
+        f'viewBox="0 0 {layout.width} {layout.height}" width="100%" '
+        f'style="max-width:{layout.width}px" aria-label="Workflow diagram">',
         f"<style>{STYLE}</style>",
         '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#64748b"/>'
@@ -183,7 +202,18 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
         grouped[(r.from_step_id, r.to_step_id or END)].append(r.outcome)
 
     labels = []
-    loop_index = 0
+    # Loop-backs run in lanes under the steps, shortest span in the top lane; several arriving
+    # at one step enter it side by side.
+    loops = sorted(
+        (pair for pair in grouped if pair in layout.back and pair[0] in pos and pair[1] in pos),
+        key=lambda pair: abs(pos[pair[0]][0] - pos[pair[1]][0]),
+    )
+    lane = {pair: i for i, pair in enumerate(loops)}
+    # The longest loop into a step (deepest lane) enters it furthest left, so none cross.
+    entry = {}
+    for target in {b for _, b in loops}:
+        into = [pair for pair in reversed(loops) if pair[1] == target]
+        entry.update({pair: i for i, pair in enumerate(into)})
     for (a, b), outcomes in grouped.items():
         if a not in pos or b not in pos:
             continue
@@ -191,23 +221,33 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
         bx, by = pos[b]
         text = _label(outcomes)
         if (a, b) in layout.back:
-            depth = layout.baseline + 28 + 26 * loop_index
-            loop_index += 1
-            sx, sy = ax + NODE_W / 2 - 12, ay + NODE_H
-            tx = bx + NODE_W / 2 + 12 if b != END else bx + 18
-            ty = by + NODE_H if b != END else by + 36
+            depth = layout.baseline + 16 + LANE * lane[(a, b)]
+            sx, sy = ax + NODE_W / 2 + 20, ay + NODE_H
+            tx, ty = bx + 24 + 16 * entry[(a, b)], by + NODE_H
+            r = 8
             parts.append(
                 f'<path class="edge loop" marker-end="url(#wf-arrow-loop)" '
-                f'd="M{sx:.0f},{sy:.0f} C{sx:.0f},{depth:.0f} {tx:.0f},{depth:.0f} '
-                f'{tx:.0f},{ty + 2:.0f}"/>'
+                f'd="M{sx:.0f},{sy:.0f} V{depth - r:.0f} Q{sx:.0f},{depth:.0f} '
+                f"{sx - r:.0f},{depth:.0f} H{tx + r:.0f} Q{tx:.0f},{depth:.0f} "
+                f'{tx:.0f},{depth - r:.0f} V{ty + 2:.0f}"/>'
             )
-            labels.append(_text_box((sx + tx) / 2, depth - 6, text, "loop"))
+            labels.append(_text_box(sx - 12 - 3.2 * len(text), depth, text, "loop"))
+        elif (a, b) in layout.skips:
+            depth = layout.ceiling - 16 - LANE * layout.skips.index((a, b))
+            sx, sy = ax + NODE_W / 2 + 20, ay
+            tx = bx + 20 if b == END else bx + NODE_W / 2
+            ty = by + NODE_H / 2 - 20 if b == END else by
+            r = 8
+            parts.append(
+                f'<path class="edge" marker-end="url(#wf-arrow)" '
+                f'd="M{sx:.0f},{sy:.0f} V{depth + r:.0f} Q{sx:.0f},{depth:.0f} '
+                f"{sx + r:.0f},{depth:.0f} H{tx - r:.0f} Q{tx:.0f},{depth:.0f} "
+                f'{tx:.0f},{depth + r:.0f} V{ty - 2:.0f}"/>'
+            )
+            labels.append(_text_box(sx + 14 + 3.2 * len(text), depth, text, ""))
         else:
             sx, sy = ax + NODE_W, ay + NODE_H / 2
-            if b == END:
-                tx, ty = bx, by + 18
-            else:
-                tx, ty = bx, by + NODE_H / 2
+            tx, ty = bx, by + NODE_H / 2
             mid = (sx + tx) / 2
             parts.append(
                 f'<path class="edge" marker-end="url(#wf-arrow)" d="M{sx:.0f},{sy:.0f} '
@@ -222,8 +262,9 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
         x, y = pos[END]
         reached = " reached" if finished else ""
         parts.append(
-            f'<g class="end{reached}" data-step="END"><circle cx="{x + 18}" cy="{y + 18}" r="18"/>'
-            f'<text x="{x + 18}" y="{y + 22}" text-anchor="middle">END</text></g>'
+            f'<g class="end{reached}" data-step="END">'
+            f'<circle cx="{x + 20}" cy="{y + NODE_H / 2}" r="20"/>'
+            f'<text x="{x + 20}" y="{y + NODE_H / 2 + 4}" text-anchor="middle">END</text></g>'
         )
     parts.extend(labels)
     parts.append("</svg>")
@@ -246,7 +287,7 @@ def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
     meta = {
         StepKind.REVIEW: "review",
         StepKind.AUTOMATED: "automated",
-    }.get(step.kind, "manual" + (" · pass/fail" if step.manual_outcomes == "pass_fail" else ""))
+    }.get(step.kind, "pass/fail" if step.manual_outcomes == "pass_fail" else "manual")
     if step.required_skill_id and step.kind != StepKind.AUTOMATED:
         meta += f" · {step.required_skill.slug}"
     out = [
@@ -267,7 +308,7 @@ def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
         )
     out.append(f'<rect class="box" x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7"/>')
     out.append(
-        f'<text class="name" x="{x + 10}" y="{y + 20}">{escape(_clip(step.name, 22))}</text>'
+        f'<text class="name" x="{x + 10}" y="{y + 20}">{escape(_clip(step.name, 23))}</text>'
     )
     out.append(f'<text class="meta" x="{x + 10}" y="{y + 36}">{escape(_clip(meta, 28))}</text>')
     if status:
