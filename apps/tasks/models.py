@@ -236,6 +236,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.IN_PROGRESS,
         target=State.IN_REVIEW,
         permission=may_work,
+        # A workflow step's review is a step of its own (routed on its outcome), not this.
+        conditions=[lambda task: task.step_id is None],
         custom={"label": _("Submit for review")},
     )
     def submit(self, *, by=None, description=None):

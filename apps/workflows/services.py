@@ -22,7 +22,7 @@ from apps.assignment import services as assignment
 from apps.notifications.models import Kind
 from apps.notifications.services import notify
 from apps.people import selectors as people
-from apps.people.models import Role, Team, User
+from apps.people.models import Role, User
 from apps.tasks import services as task_services
 from apps.tasks.models import OPEN_STATES, State, Task
 
@@ -114,9 +114,25 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
 
 
 def on_task_transition(*, task: Task, name: str, by: User | None) -> None:
-    """apps.tasks AFTER_TRANSITION hook: a run's task reaching `done` moves the run on."""
-    if task.run_id is not None and task.state == State.DONE:
+    """apps.tasks AFTER_TRANSITION hook: a run's task reaching `done` moves the run on; one
+    cancelled by hand that leaves the run with nothing open fails it (else it would hang)."""
+    if task.run_id is None:
+        return
+    if task.state == State.DONE:
         advance_run(task=task)
+    elif task.state == State.CANCELLED and by is not None:
+        _task_cancelled(task=task, by=by)
+
+
+def _task_cancelled(*, task: Task, by: User) -> None:
+    run = Run.objects.select_for_update().get(pk=task.run_id)
+    if run.status == RunStatus.RUNNING and not _open_tasks(run).exists():
+        _fail(
+            run,
+            task,
+            _("%(name)s cancelled the task of step '%(step)s', so nothing was left to do.")
+            % {"name": by.display_name, "step": task.step.name},
+        )
 
 
 @transaction.atomic
@@ -329,9 +345,3 @@ def new_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
 def editable_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
     """The version to write changes into: this one, or a fresh copy if runs hold this one."""
     return new_version(template=template) if is_frozen(template) else template
-
-
-def teams_led_by(user: User):
-    if user.is_staff:
-        return Team.objects.all()
-    return Team.objects.filter(memberships__user=user, memberships__role=Role.LEAD)

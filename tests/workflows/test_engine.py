@@ -155,3 +155,22 @@ def test_a_review_task_offers_the_review_outcomes(run, trainer):
         "changes_requested",
         "rejected",
     )
+
+
+def test_cancelling_a_runs_only_open_task_by_hand_fails_the_run_with_the_reason(run, lead):
+    from apps.tasks import services as task_services
+
+    task_services.cancel(task=open_task(run, "train"), by=lead)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "cancelled the task of step 'Train model'" in run.failure_reason
+
+
+def test_a_steps_task_is_not_submitted_for_review_its_review_is_a_step(run, trainer):
+    from apps.tasks import services as task_services
+
+    task = task_services.start(task=open_task(run, "train"), by=trainer)
+    with pytest.raises(task_services.TaskActionRefused):
+        task_services.submit(task=task, by=trainer)
+    task.refresh_from_db()
+    assert task.state == State.IN_PROGRESS
