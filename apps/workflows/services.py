@@ -240,10 +240,25 @@ def _enter(*, run: Run, step: Step, by: User | None, author: User | None) -> Tas
 
         transaction.on_commit(lambda: run_automated_step.delay(task.pk))
     elif step.assignment_policy == AssignmentPolicy.AUTO:
-        # Four-eyes: a review is never done by the author of the work under review.
-        exclude = [author] if step.kind == StepKind.REVIEW and author is not None else []
+        exclude = _authors_under_review(run, step, task, author) if step.kind == "review" else []
         task = assignment.assign(task=task, by=None, exclude=exclude) or task
     return task
+
+
+def _authors_under_review(run: Run, step: Step, task: Task, author: User | None) -> list:
+    """Four-eyes: whoever did the run's manual work since this review last ran (e.g. both the
+    trainer and the evaluator) never reviews it."""
+    previous = Task.objects.filter(run=run, step=step).exclude(pk=task.pk).order_by("-pk").first()
+    authors = set(
+        Task.objects.filter(
+            run=run, step__kind=StepKind.MANUAL, pk__gt=previous.pk if previous else 0
+        )
+        .exclude(assignee=None)
+        .values_list("assignee_id", flat=True)
+    )
+    if author is not None:
+        authors.add(author.pk)
+    return sorted(authors)
 
 
 def _fail(run: Run, task: Task | None, reason: str) -> None:

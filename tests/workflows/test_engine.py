@@ -174,3 +174,26 @@ def test_a_steps_task_is_not_submitted_for_review_its_review_is_a_step(run, trai
         task_services.submit(task=task, by=trainer)
     task.refresh_from_db()
     assert task.state == State.IN_PROGRESS
+
+
+def test_whoever_trained_or_evaluated_never_reviews_even_if_nobody_else_can(
+    ml_template, lead, trainer, ml_reviewer, make_member, skills
+):
+    from apps.people.models import Role
+    from apps.tasks import services as task_services
+
+    from ..factories import PersonSkillFactory
+
+    evaluator = make_member(Role.REVIEWER, username="eve", capacity=5)
+    PersonSkillFactory(user=evaluator, skill=skills["ml-review"], level=5)
+    PersonSkillFactory(user=trainer, skill=skills["ml-review"], level=5)
+    type(ml_reviewer).objects.filter(pk=ml_reviewer.pk).update(is_away=True)
+    run = services.start_run(template=ml_template, title="four eyes", owner=lead, by=lead)
+    finish(run, "train")
+    evaluate = open_task(run, "evaluate")
+    if evaluate.assignee != evaluator:
+        evaluate = task_services.unassign(task=evaluate, by=lead)
+        task_services.assign_to(task=evaluate, assignee=evaluator, by=lead)
+    finish(run, "evaluate", "passed")
+    review = open_task(run, "review")
+    assert (review.state, review.assignee) == ("todo", None)
