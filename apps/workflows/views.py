@@ -60,10 +60,27 @@ def run_start(request, team_slug):
             messages.success(request, f"Run “{run.title}” started.")
             return redirect(run)
     status = 422 if request.method == "POST" else 200
+    templates = [
+        (
+            template,
+            diagram.render(
+                template, steps=list(template.steps.all()), routes=list(template.routes.all())
+            ),
+        )
+        for template in selectors.startable_templates(team=team).prefetch_related(
+            "steps__required_skill", "routes"
+        )
+    ]
     return render(
         request,
         "workflows/run_start.html",
-        {"team": team, "form": form, "problems": problems, "nav_active": "runs"},
+        {
+            "team": team,
+            "form": form,
+            "problems": problems,
+            "templates": templates,
+            "nav_active": "runs",
+        },
         status=status,
     )
 

@@ -197,3 +197,26 @@ def test_whoever_trained_or_evaluated_never_reviews_even_if_nobody_else_can(
     finish(run, "evaluate", "passed")
     review = open_task(run, "review")
     assert (review.state, review.assignee) == ("todo", None)
+
+
+def _slow_action(*, run, task):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    raise SoftTimeLimitExceeded()
+
+
+def test_an_action_that_times_out_counts_as_failed(
+    ml_template, lead, trainer, ml_reviewer, settings, django_capture_on_commit_callbacks
+):
+    path = f"{__name__}._slow_action"
+    settings.RELAY_ACTIONS = [*settings.RELAY_ACTIONS, path]
+    ml_template.steps.filter(key="staging").update(action=path)
+    run = services.start_run(template=ml_template, title="slow", owner=lead, by=lead)
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(run, "review", "approved")
+    staging = Task.objects.get(run=run, step__key="staging")
+    assert staging.outcome == "failed"
+    assert staging.automation_error.startswith("Timed out after")
+    assert open_task(run, "train").iteration == 2

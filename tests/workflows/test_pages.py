@@ -114,3 +114,19 @@ def test_the_run_page_costs_the_same_queries_however_many_iterations(
     client = client_for(lead)
     with django_assert_max_num_queries(7):
         assert client.get(run.get_absolute_url()).status_code == 200
+
+
+def test_the_start_page_previews_each_workflow_in_few_queries(
+    client_for, lead, ml_template, team, django_assert_max_num_queries
+):
+    client = client_for(lead)
+    with django_assert_max_num_queries(10):
+        html = client.get(_start_url(team)).content.decode()
+    assert 'data-step="review"' in html
+
+
+def test_the_run_page_refreshes_its_main_part_for_htmx(client_for, lead, run):
+    response = client_for(lead).get(run.get_absolute_url(), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="run-main"')
+    assert "<html" not in html
