@@ -9,7 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_"))}
+    # Only the machine's environment: not what the test run itself set (browser tests set
+    # DJANGO_ALLOW_ASYNC_UNSAFE, CI sets DATABASE_URL).
+    skip = ("DATABASE_URL", "CELERY_", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
