@@ -48,7 +48,7 @@ def render(
     if not steps:
         return mark_safe('<p class="muted">No steps yet.</p>')
     layout = _layout(steps, routes)
-    return mark_safe(_draw(steps, routes, layout, states, finished))
+    return mark_safe(_draw(steps, routes, layout, states, finished, template.name))
 
 
 @dataclass
@@ -183,13 +183,13 @@ def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
+def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) -> str:
     pos = layout.pos
     # Scales down to the page width (never up): every step stays in view.
     parts = [
         f'<svg class="wf" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'viewBox="0 0 {layout.width} {layout.height}" width="100%" '
-        f'style="max-width:{layout.width}px" aria-label="Workflow diagram">',
+        f'style="max-width:{layout.width}px" aria-label="{escape(title)}: steps and routes">',
         f"<style>{STYLE}</style>",
         '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#64748b"/>'
