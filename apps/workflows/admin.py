@@ -71,6 +71,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
 class RouteInline(FrozenAwareInline, admin.TabularInline):
     model = Route
     extra = 1
+    verbose_name_plural = "routes (an empty 'to step' means END; save new steps before routing)"
     fields = ["from_step", "outcome", "to_step"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
