@@ -231,12 +231,24 @@ def candidates(
     return result
 
 
+def nearness(reasons: list[Reason]) -> tuple:
+    """How far from eligible: only away/time off (a lead may override), then only busy (will
+    free up), then the rest (skill, four-eyes, inactive); fewer reasons nearer."""
+    kinds = {r.kind for r in reasons}
+    if kinds <= OVERRIDABLE:
+        tier = 0
+    elif kinds <= OVERRIDABLE | {CAPACITY}:
+        tier = 1
+    else:
+        tier = 2
+    return (tier, len(reasons))
+
+
 def _sort_key(candidate: Candidate) -> tuple:
     user = candidate.user
     return (
         not candidate.eligible,
-        # Ineligible people: the nearly-eligible (overridable by a lead) first.
-        0 if candidate.eligible or candidate.overridable else 1,
+        *nearness(candidate.reasons),
         *rank_key(
             active=user.active_count,
             capacity=user.capacity,

@@ -623,8 +623,11 @@ def _batch_reasons(*, task: Task, folks: dict[int, _Person], levels: dict, exclu
             excluded=person.user.pk in excluded,
             active=person.active,
         )
-        overridable = all(r.kind in selectors.OVERRIDABLE for r in reasons)
-        rows.append(((not overridable, len(reasons), person.user.pk), person, reasons))
+        order = (
+            *selectors.nearness(reasons),
+            *person.key(level),
+        )
+        rows.append((order, person, reasons))
     rows.sort(key=lambda row: row[0])
     kinds = Counter(r.kind for _, _, reasons in rows for r in reasons)
     return {
