@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -197,17 +198,21 @@ def _excluded_ids(exclude: Iterable) -> set[int]:
 
 
 def candidates(
-    *, task: Task, exclude: Iterable = (), at: datetime | None = None
+    *, task: Task, exclude: Iterable = (), at: datetime | None = None, user_id: int | None = None
 ) -> list[Candidate]:
-    """Every member of the task's team, best first, each with the reasons they can't take it.
+    """Every member of the task's team (or just `user_id`), best first, each with the reasons
+    they can't take it.
 
     One query whatever the team size (plus one for the task's skill if not already loaded).
     """
     at = at or timezone.now()
     excluded = _excluded_ids(exclude)
     skill_id = task.required_skill_id
+    memberships = team_memberships(team_id=task.team_id, at=at, skill_id=skill_id)
+    if user_id is not None:
+        memberships = memberships.filter(user_id=user_id)
     result = []
-    for membership in team_memberships(team_id=task.team_id, at=at, skill_id=skill_id):
+    for membership in memberships:
         user = membership.user
         level = getattr(membership, "skill_level", None) or 0
         result.append(
@@ -225,7 +230,7 @@ def candidates(
                 ),
             )
         )
-    result.sort(key=_sort_key)
+    result.sort(key=sort_key)
     for rank, candidate in enumerate((c for c in result if c.eligible), start=1):
         candidate.rank = rank
     return result
@@ -244,7 +249,48 @@ def nearness(reasons: list[Reason]) -> tuple:
     return (tier, len(reasons))
 
 
-def _sort_key(candidate: Candidate) -> tuple:
+def best_candidates(
+    *, task: Task, exclude: Iterable = (), at: datetime | None = None, limit: int = TOP_N
+) -> list[Candidate]:
+    """The `limit` best eligible people, filtered and ranked by the database: one query that
+    returns at most `limit` rows, so auto-assignment costs the same in a team of 10 or 1,000.
+
+    Same eligibility and order as candidates(); the load ratio is computed as a double in SQL,
+    which rounds exactly as Python's division does, so equal ratios stay equal.
+    """
+    at = at or timezone.now()
+    people = (
+        User.objects.filter(
+            memberships__team_id=task.team_id,
+            is_active=True,
+            is_away=False,
+            active_count__lt=F("capacity"),
+        )
+        .exclude(pk__in=_excluded_ids(exclude))
+        .exclude(Exists(TimeOff.objects.filter(user=OuterRef("pk"), starts__lte=at, ends__gt=at)))
+    )
+    if task.required_skill_id:
+        people = people.annotate(
+            level=Subquery(
+                PersonSkill.objects.filter(
+                    user=OuterRef("pk"), skill_id=task.required_skill_id
+                ).values("level")[:1]
+            )
+        ).filter(level__gte=task.min_level)
+    else:
+        people = people.annotate(level=Value(0))
+    people = people.annotate(
+        load=Cast("active_count", FloatField()) / Cast("capacity", FloatField())
+    ).order_by("load", "-level", F("last_assigned_at").asc(nulls_first=True), "pk")[:limit]
+    ranked = [
+        Candidate(user=user, role="", level=user.level or 0, time_off_until=None) for user in people
+    ]
+    for rank, candidate in enumerate(ranked, start=1):
+        candidate.rank = rank
+    return ranked
+
+
+def sort_key(candidate: Candidate) -> tuple:
     user = candidate.user
     return (
         not candidate.eligible,

@@ -12,6 +12,7 @@ refused rolls back as a whole and is recomputed from fresh loads.
 """
 
 import heapq
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, JSONField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
@@ -84,38 +85,45 @@ def assign_with_decision(
     note: str = "",
 ) -> Assignment:
     excluded = sorted(selectors._excluded_ids(exclude))
-    ranked = selectors.candidates(task=task, exclude=excluded)
     if person is not None:
         return _assign_person(
-            task=task, person=person, by=by, ranked=ranked, override=override, note=note
+            task=task, person=person, by=by, excluded=excluded, override=override, note=note
         )
-    for candidate in (c for c in ranked if c.eligible):
-        try:
-            with transaction.atomic():
-                assigned = task_services.assign_to(
-                    task=task, assignee=candidate.user, by=by, note=note
-                )
-        except TaskActionRefused as refusal:
-            if _state_of(task) != State.TODO:
-                raise
-            # Lost a race for this person's last slot (or their membership changed): the
-            # database refused; record it and take the next in line.
-            candidate.reasons.append(selectors.Reason(selectors.CAPACITY, str(refusal)))
-            continue
-        decision = _record(
-            task=assigned, chosen=candidate, ranked=ranked, mode=Mode.AUTO, by=by, note=note
-        )
-        return Assignment(task=assigned, decision=decision, candidates=ranked)
+    refused: list[int] = []
+    ranked = selectors.best_candidates(task=task, exclude=excluded)
+    top = ranked
+    while top:
+        for candidate in top:
+            try:
+                with transaction.atomic():
+                    assigned = task_services.assign_to(
+                        task=task, assignee=candidate.user, by=by, note=note
+                    )
+            except TaskActionRefused:
+                if _state_of(task) != State.TODO:
+                    raise
+                # Lost a race for this person's last slot (the database refused the counter):
+                # take the next in line.
+                refused.append(candidate.user.pk)
+                continue
+            decision = _record(
+                task=assigned, chosen=candidate, ranked=ranked, mode=Mode.AUTO, by=by, note=note
+            )
+            return Assignment(task=assigned, decision=decision, candidates=ranked)
+        top = selectors.best_candidates(task=task, exclude=[*excluded, *refused])
     if _state_of(task) != State.TODO:
         raise TaskActionRefused(_("This task is no longer waiting to be assigned."))
-    waiting = _mark_waiting(task=task, ranked=ranked, excluded=excluded)
-    return Assignment(task=None, decision=None, candidates=ranked, waiting=waiting)
+    everyone = selectors.candidates(task=task, exclude=excluded)
+    waiting = _mark_waiting(task=task, ranked=everyone, excluded=excluded)
+    return Assignment(task=None, decision=None, candidates=everyone, waiting=waiting)
 
 
 def _assign_person(
-    *, task: Task, person: User, by: User | None, ranked: list[Candidate], override: bool, note: str
+    *, task: Task, person: User, by: User | None, excluded: list[int], override: bool, note: str
 ) -> Assignment:
-    candidate = next((c for c in ranked if c.user.pk == person.pk), None)
+    candidate = next(
+        iter(selectors.candidates(task=task, exclude=excluded, user_id=person.pk)), None
+    )
     if candidate is None:
         raise TaskActionRefused(
             _("%(name)s is not a member of this team.") % {"name": person.display_name}
@@ -137,6 +145,10 @@ def _assign_person(
             raise TaskActionRefused(message)
         overrode = candidate.reason_texts
     assigned = task_services.assign_to(task=task, assignee=candidate.user, by=by, note=note)
+    # The ranking as it stood (from before this assignment), with the chosen person in it.
+    ranked = selectors.best_candidates(task=task, exclude=[*excluded, person.pk])
+    pool = sorted([candidate, *ranked], key=selectors.sort_key)
+    ranked = pool[:TOP_N] if candidate in pool[:TOP_N] else [*pool[: TOP_N - 1], candidate]
     decision = _record(
         task=assigned,
         chosen=candidate,
@@ -215,11 +227,15 @@ def _mark_waiting(*, task: Task, ranked: list[Candidate], excluded: list[int]) -
         notify(
             kind=Kind.UNASSIGNABLE,
             recipients=selectors.leads_of(team_id=task.team_id),
-            key=f"unassignable:task:{task.pk}:waiting:{waiting.pk}",
+            key=f"unassignable:task:{task.pk}:since:{_stamp(waiting.since)}",
             task=task,
             payload={"title": task.title, "by": "Relay", "note": _summary(record)},
         )
     return waiting
+
+
+def _stamp(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000)
 
 
 # --- retrying when people free up ------------------------------------------------------------
@@ -302,6 +318,17 @@ class BatchResult:
 
 
 @dataclass
+class _Pending:
+    """A todo task as the batch needs it (model instances cost too much at 10,000 tasks)."""
+
+    pk: int
+    title: str
+    required_skill_id: int | None
+    min_level: int
+    required_skill: Skill | None = None
+
+
+@dataclass
 class _Person:
     user: User
     time_off_until: datetime | None
@@ -345,11 +372,13 @@ def auto_assign_pending(
 
 def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
     now = timezone.now()
-    tasks = list(
-        Task.objects.filter(team=team, state=State.TODO, assignee__isnull=True)
+    tasks = [
+        _Pending(*row)
+        for row in Task.objects.filter(team=team, state=State.TODO, assignee__isnull=True)
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("-priority", F("due_at").asc(nulls_last=True), "created_at", "id")
-    )
+        .values_list("pk", "title", "required_skill_id", "min_level")
+    ]
     waiting_rows = {w.task_id: w for w in WaitingTask.objects.filter(team=team)}
     if only_waiting:
         tasks = [t for t in tasks if t.pk in waiting_rows]
@@ -395,7 +424,7 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
 
     clock = now.timestamp()
     chosen_for: dict[int, tuple[_Person, int, list]] = {}
-    failed: list[Task] = []
+    failed: list[_Pending] = []
     for task in tasks:
         heap = heap_for(task.required_skill_id, task.min_level)
         excluded = set(waiting_rows[task.pk].excluded) if task.pk in waiting_rows else set()
@@ -456,6 +485,48 @@ def _batch_record(person: _Person, level: int) -> dict:
     }
 
 
+def _insert_rows(model, rows: list[dict]) -> None:
+    """INSERT many rows in a few multi-row statements, skipping the ORM's per-value work.
+
+    Rows give database-ready values (ids, strings, adapted datetimes; JSON as Python data).
+    Every other column gets the model's default, so fields added later still get a value.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    varying = list(rows[0])
+    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
+    template = model()
+    constant = [f for name, f in fields.items() if name not in varying]
+    constant_params = [
+        f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant
+    ]
+    columns = [fields[name] for name in varying] + constant
+    is_json = [isinstance(fields[name], JSONField) for name in varying]
+    cast_json = connection.vendor == "postgresql"
+    row_sql = (
+        "("
+        + ", ".join(
+            "CAST(%s AS jsonb)" if cast_json and isinstance(f, JSONField) else "%s" for f in columns
+        )
+        + ")"
+    )
+    head = (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in columns)}) VALUES "
+    )
+    chunk = max(1, 30_000 // len(columns))  # under SQLite's 32,766 bound parameters
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            params: list = []
+            for row in part:
+                for value, json_value in zip(row.values(), is_json, strict=True):
+                    params.append(json.dumps(value) if json_value else value)
+                params.extend(constant_params)
+            cursor.execute(head + ", ".join([row_sql] * len(part)), params)
+
+
 def _update_from_values(
     table: str, assignments: str, rows: list[tuple], casts: list[str], params: list
 ) -> None:
@@ -485,7 +556,7 @@ def _write_batch(
     team: Team,
     by: User | None,
     now: datetime,
-    tasks: list[Task],
+    tasks: list[_Pending],
     chosen_for: dict,
     folks: dict[int, _Person],
 ) -> None:
@@ -516,44 +587,57 @@ def _write_batch(
         ["bigint", "bigint"],
         [State.ASSIGNED.value, adapt(now)],
     )
-    content_type = ContentType.objects.get_for_model(Task)
-    logs = StateLog.objects.bulk_create(
-        StateLog(
-            timestamp=now,
-            by=by,
-            source_state=State.TODO,
-            state=State.ASSIGNED,
-            transition="assign",
-            content_type=content_type,
-            object_id=pk,
-            description=_("Auto-assigned (batch)"),
-        )
-        for pk in chosen_for
+    content_type_id = ContentType.objects.get_for_model(Task).pk
+    stamp = adapt(now)
+    by_id = by.pk if by else None
+    description = _("Auto-assigned (batch)")
+    _insert_rows(
+        StateLog,
+        [
+            {
+                "timestamp": stamp,
+                "by_id": by_id,
+                "source_state": State.TODO.value,
+                "state": State.ASSIGNED.value,
+                "transition": "assign",
+                "content_type_id": content_type_id,
+                "object_id": pk,
+                "description": description,
+            }
+            for pk in chosen_for
+        ],
     )
     titles = {t.pk: t.title for t in tasks}
     by_name = by.display_name if by else "Relay"
-    Notification.objects.bulk_create(
-        Notification(
-            recipient_id=chosen_for[log.object_id][0].user.pk,
-            kind=Kind.ASSIGNED,
-            task_id=log.object_id,
-            payload={"by": by_name, "note": "", "title": titles[log.object_id]},
-            key=f"assigned:task:{log.object_id}:log:{log.pk}:to:"
-            f"{chosen_for[log.object_id][0].user.pk}",
-        )
-        for log in logs
+    batch_key = f"batch:{_stamp(now)}"
+    _insert_rows(
+        Notification,
+        [
+            {
+                "recipient_id": person.user.pk,
+                "kind": Kind.ASSIGNED.value,
+                "task_id": pk,
+                "payload": {"by": by_name, "note": "", "title": titles[pk]},
+                "key": f"assigned:task:{pk}:{batch_key}:to:{person.user.pk}",
+                "created_at": stamp,
+            }
+            for pk, (person, _, _) in chosen_for.items()
+        ],
     )
-    AssignmentDecision.objects.bulk_create(
-        AssignmentDecision(
-            task_id=pk,
-            assignee_id=person.user.pk,
-            mode=Mode.BATCH,
-            by=by,
-            score=ranked[0]["score"],
-            ranked=ranked,
-            created_at=now,
-        )
-        for pk, (person, _, ranked) in chosen_for.items()
+    _insert_rows(
+        AssignmentDecision,
+        [
+            {
+                "task_id": pk,
+                "assignee_id": person.user.pk,
+                "mode": Mode.BATCH.value,
+                "by_id": by_id,
+                "score": ranked[0]["score"],
+                "ranked": ranked,
+                "created_at": stamp,
+            }
+            for pk, (person, _, ranked) in chosen_for.items()
+        ],
     )
     WaitingTask.objects.filter(team=team, task_id__in=list(chosen_for)).delete()
 
@@ -562,7 +646,7 @@ def _write_waiting(
     *,
     team: Team,
     now: datetime,
-    failed: list[Task],
+    failed: list[_Pending],
     folks: dict[int, _Person],
     levels: dict,
     waiting_rows: dict[int, WaitingTask],
@@ -571,7 +655,7 @@ def _write_waiting(
     if not failed:
         return 0
     records: dict[tuple, dict] = {}
-    by_record: dict[tuple, list[Task]] = {}
+    by_record: dict[tuple, list[_Pending]] = {}
     for task in failed:
         excluded = tuple(sorted(waiting_rows[task.pk].excluded)) if task.pk in waiting_rows else ()
         group = (task.required_skill_id, task.min_level, excluded)
@@ -589,20 +673,26 @@ def _write_waiting(
             )
         new_rows += [
             WaitingTask(
-                task=t, team=team, reasons=records[group], excluded=[], since=now, last_tried_at=now
+                task_id=t.pk,
+                team=team,
+                reasons=records[group],
+                excluded=[],
+                since=now,
+                last_tried_at=now,
             )
             for t in group_tasks
             if t.pk not in waiting_rows
         ]
     created = WaitingTask.objects.bulk_create(new_rows)
+    titles = {t.pk: t.title for t in failed}
     leads = selectors.leads_of(team_id=team.pk)
     Notification.objects.bulk_create(
         Notification(
             recipient=lead,
             kind=Kind.UNASSIGNABLE,
             task_id=row.task_id,
-            payload={"title": row.task.title, "by": "Relay", "note": _summary(row.reasons)},
-            key=f"unassignable:task:{row.task_id}:waiting:{row.pk}:to:{lead.pk}",
+            payload={"title": titles[row.task_id], "by": "Relay", "note": _summary(row.reasons)},
+            key=f"unassignable:task:{row.task_id}:since:{_stamp(row.since)}:to:{lead.pk}",
         )
         for row in created
         for lead in leads
@@ -610,7 +700,9 @@ def _write_waiting(
     return len(failed)
 
 
-def _batch_reasons(*, task: Task, folks: dict[int, _Person], levels: dict, excluded: tuple) -> dict:
+def _batch_reasons(
+    *, task: _Pending, folks: dict[int, _Person], levels: dict, excluded: tuple
+) -> dict:
     """The same reasons candidates() gives, from the batch's in-memory loads."""
     rows = []
     for person in folks.values():

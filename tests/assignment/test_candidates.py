@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.assignment.selectors import candidates
+from apps.assignment.selectors import best_candidates, candidates
 from apps.people.models import User
 
 from ..factories import MembershipFactory, PersonSkillFactory, TimeOffFactory, UserFactory
@@ -145,3 +145,21 @@ def test_candidates_query_count_does_not_grow_with_team(
     with django_assert_max_num_queries(1):
         ranked = candidates(task=task)
     assert len(ranked) == team_size + 1
+
+
+def test_database_ranking_matches_the_full_ranking(make_person, ml_task):
+    """best_candidates (SQL, used to auto-assign) orders the eligible exactly as candidates()."""
+    now = timezone.now()
+    for i, (active, capacity, level, hours_ago) in enumerate(
+        [(1, 3, 3, 2), (2, 6, 3, 1), (1, 3, 5, 5), (0, 2, 3, None), (1, 3, 3, 3), (2, 4, 4, 1)]
+    ):
+        user = make_person(f"p{i}", level=level)
+        User.objects.filter(pk=user.pk).update(
+            active_count=active,
+            capacity=capacity,
+            last_assigned_at=now - timedelta(hours=hours_ago) if hours_ago else None,
+        )
+    make_person("off", level=5, is_away=True)
+    task = ml_task()
+    full = [c.user.pk for c in candidates(task=task) if c.eligible]
+    assert [c.user.pk for c in best_candidates(task=task, limit=10)] == full

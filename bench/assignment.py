@@ -1,0 +1,166 @@
+"""Assignment engine benchmark: 1,000 people, 10,000 todo tasks.
+
+Prints the batch's time and query count, the time and queries of a single `assign` at several
+team sizes, and the spread of load ratios (fairness). Runs on a throwaway database:
+SQLite (/tmp/relay_bench_assignment.sqlite3) by default; with DATABASE_URL set to a PostgreSQL
+server, on its database `relay_bench_assignment` (created, and dropped afterwards).
+
+    .venv/bin/python bench/assignment.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay .venv/bin/python bench/assignment.py
+"""
+
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "relay_bench_assignment"
+PEOPLE, TASKS, SKILLS = 1_000, 10_000, 8
+SINGLE_SIZES = (10, 100, 1_000)
+SINGLE_RUNS = 200
+
+
+def choose_database() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        import psycopg
+
+        parts = urlparse(url)
+        admin = urlunparse(parts._replace(path="/postgres"))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        os.environ["DATABASE_URL"] = urlunparse(parts._replace(path=f"/{BENCH_DB}"))
+        return "postgresql"
+    path = Path(f"/tmp/{BENCH_DB}.sqlite3")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    return "sqlite"
+
+
+def drop_database(vendor: str) -> None:
+    if vendor != "postgresql":
+        return
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    parts = urlparse(os.environ["DATABASE_URL"])
+    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+
+
+def main() -> None:
+    vendor = choose_database()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.assignment import services
+    from apps.people.models import Membership, PersonSkill, Role, Skill, Team, User
+    from apps.tasks.models import Task
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(5)
+    skills = Skill.objects.bulk_create(
+        Skill(slug=f"s{i}", name=f"Skill {i}") for i in range(SKILLS)
+    )
+
+    def make_team(slug: str, size: int) -> Team:
+        team = Team.objects.create(name=slug, slug=slug)
+        users = User.objects.bulk_create(
+            User(username=f"{slug}-{i}", password="!", capacity=rng.randint(5, 25))
+            for i in range(size)
+        )
+        Membership.objects.bulk_create(
+            Membership(team=team, user=u, role=Role.LEAD if i == 0 else Role.MEMBER)
+            for i, u in enumerate(users)
+        )
+        PersonSkill.objects.bulk_create(
+            PersonSkill(user=u, skill=s, level=rng.randint(1, 5))
+            for u in users
+            for s in rng.sample(skills, rng.randint(1, 4))
+        )
+        return team
+
+    def make_tasks(team: Team, count: int) -> None:
+        Task.objects.bulk_create(
+            Task(
+                team=team,
+                title=f"task {i}",
+                required_skill=rng.choice([*skills, None]),
+                min_level=rng.randint(1, 3),
+                priority=rng.randint(1, 4),
+            )
+            for i in range(count)
+        )
+
+    print(f"Assignment benchmark on {vendor} ({connection.vendor}), {os.cpu_count()} CPU cores")
+    big = make_team("big", PEOPLE)
+    make_tasks(big, TASKS)
+    print(f"  {PEOPLE} people (capacity 5-25, 1-4 of {SKILLS} skills at level 1-5), {TASKS} tasks")
+
+    # The batch, rolled back afterwards so the single assigns start from the same state.
+    with transaction.atomic():
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            result = services.auto_assign_pending(team=big)
+            elapsed = time.perf_counter() - started
+        ratios = [
+            u.active_count / u.capacity
+            for u in User.objects.filter(memberships__team=big).only("active_count", "capacity")
+        ]
+        over = User.objects.filter(active_count__gt=models_f("capacity")).count()
+        transaction.set_rollback(True)
+    print(
+        f"batch: {elapsed * 1000:.0f} ms, {len(queries)} queries "
+        f"({result.assigned} assigned, {result.waiting} left waiting)"
+    )
+    print(
+        f"  load ratio: max {max(ratios):.2f}, min {min(ratios):.2f}, "
+        f"spread {max(ratios) - min(ratios):.2f}, stdev {statistics.pstdev(ratios):.3f}; "
+        f"people over capacity: {over}"
+    )
+    busy = [r for r in ratios if r > 0]
+    print(f"  among people who got work: min {min(busy):.2f}, max {max(busy):.2f}")
+
+    for size in SINGLE_SIZES:
+        team = big if size == PEOPLE else make_team(f"t{size}", size)
+        make_tasks(team, SINGLE_RUNS) if team is not big else None
+        pending = list(Task.objects.filter(team=team, state="todo").order_by("id")[:SINGLE_RUNS])
+        times, counts = [], []
+        for task in pending:
+            connection.queries_log.clear()
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                services.assign(task=task)
+                times.append(time.perf_counter() - started)
+            counts.append(len(queries))
+        times.sort()
+        print(
+            f"single assign, team of {size:>5}: median {statistics.median(times) * 1000:.2f} ms, "
+            f"p95 {times[int(len(times) * 0.95)] * 1000:.2f} ms, "
+            f"queries min {min(counts)} / max {max(counts)} ({len(times)} runs)"
+        )
+    drop_database(vendor)
+
+
+def models_f(name):
+    from django.db.models import F
+
+    return F(name)
+
+
+if __name__ == "__main__":
+    main()
