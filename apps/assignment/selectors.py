@@ -10,7 +10,7 @@ level and any current time off as subqueries), never one query per person.
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Exists, F, FloatField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Cast
@@ -33,6 +33,18 @@ SKILL, AVAILABILITY, CAPACITY, EXCLUDED, INACTIVE = (
 )
 OVERRIDABLE = frozenset({AVAILABILITY})
 TOP_N = 5
+# What ranking, reasons and the assignment itself read of a person (not passwords and such).
+CANDIDATE_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_away",
+    "capacity",
+    "active_count",
+    "last_assigned_at",
+)
 
 
 @dataclass(frozen=True)
@@ -106,9 +118,20 @@ def ratio(active: int, capacity: int) -> float:
     return active / capacity if capacity else float("inf")
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
 def recency(last_assigned_at: datetime | None) -> float:
-    """Last assignment as a number; never assigned sorts as longest ago."""
-    return last_assigned_at.timestamp() if last_assigned_at else float("-inf")
+    """Last assignment in whole microseconds (exact, unlike a float of seconds); never
+    assigned sorts as longest ago."""
+    if last_assigned_at is None:
+        return float("-inf")
+    return (last_assigned_at - EPOCH) // MICROSECOND
+
+
+def from_recency(value: float) -> datetime:
+    return EPOCH + int(value) * MICROSECOND
 
 
 def rank_key(*, active: int, capacity: int, level: int, last: float, pk: int) -> tuple:
@@ -185,9 +208,9 @@ def team_memberships(*, team_id: int, at: datetime, skill_id: int | None = None)
     if skill_id is not None:
         memberships = memberships.annotate(
             skill_level=Subquery(
-                PersonSkill.objects.filter(user=OuterRef("user_id"), skill_id=skill_id).values(
-                    "level"
-                )[:1]
+                PersonSkill.objects.filter(user=OuterRef("user_id"), skill_id=skill_id)
+                .order_by()
+                .values("level")[:1]
             )
         )
     return memberships
@@ -272,16 +295,18 @@ def best_candidates(
     if task.required_skill_id:
         people = people.annotate(
             level=Subquery(
-                PersonSkill.objects.filter(
-                    user=OuterRef("pk"), skill_id=task.required_skill_id
-                ).values("level")[:1]
+                PersonSkill.objects.filter(user=OuterRef("pk"), skill_id=task.required_skill_id)
+                .order_by()
+                .values("level")[:1]
             )
         ).filter(level__gte=task.min_level)
     else:
         people = people.annotate(level=Value(0))
-    people = people.annotate(
-        load=Cast("active_count", FloatField()) / Cast("capacity", FloatField())
-    ).order_by("load", "-level", F("last_assigned_at").asc(nulls_first=True), "pk")[:limit]
+    people = (
+        people.only(*CANDIDATE_FIELDS)
+        .annotate(load=Cast("active_count", FloatField()) / Cast("capacity", FloatField()))
+        .order_by("load", "-level", F("last_assigned_at").asc(nulls_first=True), "pk")[:limit]
+    )
     ranked = [
         Candidate(user=user, role="", level=user.level or 0, time_off_until=None) for user in people
     ]

@@ -17,7 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -95,10 +95,11 @@ def assign_with_decision(
     while top:
         for candidate in top:
             try:
-                with transaction.atomic():
-                    assigned = task_services.assign_to(
-                        task=task, assignee=candidate.user, by=by, note=note
-                    )
+                # assign_to runs in its own savepoint (tasks.services._apply is atomic): a
+                # refused attempt leaves nothing behind and the next one starts clean.
+                assigned = task_services.assign_to(
+                    task=task, assignee=candidate.user, by=by, note=note
+                )
             except TaskActionRefused:
                 if _state_of(task) != State.TODO:
                     raise
@@ -336,14 +337,22 @@ class _Person:
     last: float
     version: int = 0
 
+    def __post_init__(self) -> None:
+        self.uid = self.user.pk
+        self.capacity = self.user.capacity
+        self.records: dict[int, dict] = {}
+
     def key(self, level: int) -> tuple:
         return rank_key(
-            active=self.active,
-            capacity=self.user.capacity,
-            level=level,
-            last=self.last,
-            pk=self.user.pk,
+            active=self.active, capacity=self.capacity, level=level, last=self.last, pk=self.uid
         )
+
+    def record(self, level: int) -> dict:
+        """This person's line in a decision's ranking, reused while their load is unchanged."""
+        cached = self.records.get(level)
+        if cached is None or cached["load"] != f"{self.active}/{self.capacity}":
+            cached = self.records[level] = _batch_record(self, level)
+        return cached
 
 
 def auto_assign_pending(
@@ -415,14 +424,14 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
         if group not in heaps:
             heap = []
             for p in available:
-                level = levels.get((p.user.pk, skill_id), 0) if skill_id else 0
-                if (skill_id is None or level >= min_level) and p.active < p.user.capacity:
-                    heap.append((p.key(level), p.version, p.user.pk, level))
+                level = levels.get((p.uid, skill_id), 0) if skill_id else 0
+                if (skill_id is None or level >= min_level) and p.active < p.capacity:
+                    heap.append((p.key(level), p.version, p.uid, level))
             heapq.heapify(heap)
             heaps[group] = heap
         return heaps[group]
 
-    clock = now.timestamp()
+    clock = selectors.recency(now)
     chosen_for: dict[int, tuple[_Person, int, list]] = {}
     failed: list[_Pending] = []
     for task in tasks:
@@ -434,7 +443,7 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
             _, version, pk, level = entry
             person = folks[pk]
             if version != person.version:  # load changed since pushed: re-key, keep looking
-                if person.active < person.user.capacity:
+                if person.active < person.capacity:
                     heapq.heappush(heap, (person.key(level), person.version, pk, level))
                 continue
             popped.append(entry)
@@ -446,16 +455,16 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
             failed.append(task)
             continue
         person, level = top[0]
-        ranked = [_batch_record(p, lvl) for p, lvl in top]
+        ranked = [p.record(lvl) for p, lvl in top]
         for entry in popped:
-            if entry[2] != person.user.pk:
+            if entry[2] != person.uid:
                 heapq.heappush(heap, entry)
         person.active += 1
         person.version += 1
-        clock += 1e-6  # later assignments rank as more recent, exactly as one-by-one would
+        clock += 1  # later assignments rank as more recent, exactly as one-by-one would
         person.last = clock
-        if person.active < person.user.capacity:
-            heapq.heappush(heap, (person.key(level), person.version, person.user.pk, level))
+        if person.active < person.capacity:
+            heapq.heappush(heap, (person.key(level), person.version, person.uid, level))
         chosen_for[task.pk] = (person, level, ranked)
 
     _write_batch(team=team, by=by, now=now, tasks=tasks, chosen_for=chosen_for, folks=folks)
@@ -467,7 +476,7 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
         levels=levels,
         waiting_rows=waiting_rows,
     )
-    per_person = Counter(p.user.pk for p, _, _ in chosen_for.values())
+    per_person = Counter(p.uid for p, _, _ in chosen_for.values())
     return BatchResult(assigned=len(chosen_for), waiting=waiting_count, per_person=dict(per_person))
 
 
@@ -475,7 +484,7 @@ def _batch_record(person: _Person, level: int) -> dict:
     capacity = person.user.capacity
     free = 1 - min(person.active / capacity if capacity else 1.0, 1.0)
     return {
-        "user_id": person.user.pk,
+        "user_id": person.uid,
         "name": person.user.display_name,
         "eligible": True,
         "score": round(free * 100, 1),
@@ -566,9 +575,9 @@ def _write_batch(
     adapt = connection.ops.adapt_datetimefield_value
     timestamp = "timestamp with time zone" if connection.vendor == "postgresql" else ""
     # Counters first: this is the statement the CheckConstraint referees.
-    deltas = Counter(p.user.pk for p, _, _ in chosen_for.values())
+    deltas = Counter(p.uid for p, _, _ in chosen_for.values())
     user_rows = [
-        (pk, delta, adapt(datetime.fromtimestamp(folks[pk].last, tz=UTC)))
+        (pk, delta, adapt(selectors.from_recency(folks[pk].last)))
         for pk, delta in sorted(deltas.items())
     ]
     _update_from_values(
@@ -583,7 +592,7 @@ def _write_batch(
         Task._meta.db_table,
         f"{quote('assignee_id')} = v.column2, {quote('state')} = %s, {quote('updated_at')} = "
         + (f"CAST(%s AS {timestamp})" if timestamp else "%s"),
-        [(pk, p.user.pk) for pk, (p, _, _) in chosen_for.items()],
+        [(pk, p.uid) for pk, (p, _, _) in chosen_for.items()],
         ["bigint", "bigint"],
         [State.ASSIGNED.value, adapt(now)],
     )
@@ -614,11 +623,11 @@ def _write_batch(
         Notification,
         [
             {
-                "recipient_id": person.user.pk,
+                "recipient_id": person.uid,
                 "kind": Kind.ASSIGNED.value,
                 "task_id": pk,
                 "payload": {"by": by_name, "note": "", "title": titles[pk]},
-                "key": f"assigned:task:{pk}:{batch_key}:to:{person.user.pk}",
+                "key": f"assigned:task:{pk}:{batch_key}:to:{person.uid}",
                 "created_at": stamp,
             }
             for pk, (person, _, _) in chosen_for.items()
@@ -629,7 +638,7 @@ def _write_batch(
         [
             {
                 "task_id": pk,
-                "assignee_id": person.user.pk,
+                "assignee_id": person.uid,
                 "mode": Mode.BATCH.value,
                 "by_id": by_id,
                 "score": ranked[0]["score"],
@@ -706,13 +715,13 @@ def _batch_reasons(
     """The same reasons candidates() gives, from the batch's in-memory loads."""
     rows = []
     for person in folks.values():
-        level = levels.get((person.user.pk, task.required_skill_id), 0)
+        level = levels.get((person.uid, task.required_skill_id), 0)
         reasons = reasons_for(
             user=person.user,
             task=task,
             level=level,
             time_off_until=person.time_off_until,
-            excluded=person.user.pk in excluded,
+            excluded=person.uid in excluded,
             active=person.active,
         )
         order = (
