@@ -495,10 +495,12 @@ def _batch_record(person: _Person, level: int) -> dict:
 
 
 def _insert_rows(model, rows: list[dict]) -> None:
-    """INSERT many rows in a few multi-row statements, skipping the ORM's per-value work.
+    """INSERT many rows in a few statements, skipping the ORM's per-value work.
 
     Rows give database-ready values (ids, strings, adapted datetimes; JSON as Python data).
     Every other column gets the model's default, so fields added later still get a value.
+    PostgreSQL gets one statement with a column of values per array (unnest); SQLite gets
+    multi-row VALUES in chunks under its bound-parameter limit.
     """
     if not rows:
         return
@@ -512,49 +514,71 @@ def _insert_rows(model, rows: list[dict]) -> None:
     ]
     columns = [fields[name] for name in varying] + constant
     is_json = [isinstance(fields[name], JSONField) for name in varying]
-    cast_json = connection.vendor == "postgresql"
-    row_sql = (
-        "("
-        + ", ".join(
-            "CAST(%s AS jsonb)" if cast_json and isinstance(f, JSONField) else "%s" for f in columns
-        )
-        + ")"
-    )
     head = (
         f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in columns)}) VALUES "
+        f"({', '.join(quote(f.column) for f in columns)}) "
     )
-    chunk = max(1, 30_000 // len(columns))  # under SQLite's 32,766 bound parameters
+    values = [
+        [json.dumps(row[name]) if json_value else row[name] for row in rows]
+        for name, json_value in zip(varying, is_json, strict=True)
+    ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(
+                f"CAST(%s AS {'text' if j else fields[n].db_type(connection)}[])"
+                for n, j in zip(varying, is_json, strict=True)
+            )
+            picks = [f"v.c{i}::jsonb" if j else f"v.c{i}" for i, j in enumerate(is_json)] + [
+                "CAST(%s AS jsonb)" if isinstance(f, JSONField) else "%s" for f in constant
+            ]
+            names = ", ".join(f"c{i}" for i in range(len(varying)))
+            cursor.execute(
+                f"{head} SELECT {', '.join(picks)} FROM unnest({arrays}) AS v({names})",
+                [*constant_params, *values],
+            )
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        chunk = max(1, 30_000 // len(columns))  # under SQLite's 32,766 bound parameters
         for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
             params: list = []
-            for row in part:
-                for value, json_value in zip(row.values(), is_json, strict=True):
-                    params.append(json.dumps(value) if json_value else value)
+            for i in range(start, min(start + chunk, len(rows))):
+                params.extend(column[i] for column in values)
                 params.extend(constant_params)
-            cursor.execute(head + ", ".join([row_sql] * len(part)), params)
+            cursor.execute(
+                head + "VALUES " + ", ".join([row_sql] * (len(params) // len(columns))), params
+            )
 
 
 def _update_from_values(
     table: str, assignments: str, rows: list[tuple], casts: list[str], params: list
 ) -> None:
-    """UPDATE table SET … FROM (VALUES …) in chunks; one statement per chunk, SQLite and PG.
+    """UPDATE table SET … FROM (the rows) AS v WHERE id = v.column1; SQLite and PostgreSQL.
 
     The ORM's bulk_update builds one CASE per field whose cost grows with the square of the
-    batch; joining a VALUES list is linear and is still one statement the constraints check.
+    batch; joining a list of rows is linear and is still one statement the constraints check.
+    PostgreSQL gets the rows as arrays (unnest), SQLite as VALUES in chunks.
     """
     quote = connection.ops.quote_name
-    row_sql = "(" + ", ".join(f"CAST(%s AS {c})" if c else "%s" for c in casts) + ")"
+    where = f"WHERE {quote(table)}.{quote('id')} = v.column1"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"CAST(%s AS {c}[])" for c in casts)
+            names = ", ".join(f"column{i + 1}" for i in range(len(casts)))
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(
+                f"UPDATE {quote(table)} SET {assignments} "
+                f"FROM unnest({arrays}) AS v({names}) {where}",
+                [*params, *columns],
+            )
+            return
+        row_sql = "(" + ", ".join(["%s"] * len(casts)) + ")"
         for start in range(0, len(rows), VALUES_CHUNK):
             part = rows[start : start + VALUES_CHUNK]
-            sql = (
+            cursor.execute(
                 f"UPDATE {quote(table)} SET {assignments} "
-                f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v "
-                f"WHERE {quote(table)}.{quote('id')} = v.column1"
+                f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v {where}",
+                [*params, *(value for row in part for value in row)],
             )
-            cursor.execute(sql, [*params, *(value for row in part for value in row)])
 
 
 VALUES_CHUNK = 2000
@@ -573,7 +597,6 @@ def _write_batch(
         return
     quote = connection.ops.quote_name
     adapt = connection.ops.adapt_datetimefield_value
-    timestamp = "timestamp with time zone" if connection.vendor == "postgresql" else ""
     # Counters first: this is the statement the CheckConstraint referees.
     deltas = Counter(p.uid for p, _, _ in chosen_for.values())
     user_rows = [
@@ -585,13 +608,13 @@ def _write_batch(
         f"{quote('active_count')} = {quote('active_count')} + v.column2, "
         f"{quote('last_assigned_at')} = v.column3",
         user_rows,
-        ["bigint", "integer", timestamp],
+        ["bigint", "integer", "timestamp with time zone"],
         [],
     )
     _update_from_values(
         Task._meta.db_table,
         f"{quote('assignee_id')} = v.column2, {quote('state')} = %s, {quote('updated_at')} = "
-        + (f"CAST(%s AS {timestamp})" if timestamp else "%s"),
+        + ("CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"),
         [(pk, p.uid) for pk, (p, _, _) in chosen_for.items()],
         ["bigint", "bigint"],
         [State.ASSIGNED.value, adapt(now)],
@@ -648,7 +671,8 @@ def _write_batch(
             for pk, (person, _, ranked) in chosen_for.items()
         ],
     )
-    WaitingTask.objects.filter(team=team, task_id__in=list(chosen_for)).delete()
+    # Waiting rows of tasks no longer `todo` (just assigned): no 10,000-id IN list needed.
+    WaitingTask.objects.filter(team=team).exclude(task__state=State.TODO).delete()
 
 
 def _write_waiting(
