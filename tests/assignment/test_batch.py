@@ -193,3 +193,26 @@ def test_batch_equals_one_by_one_and_never_exceeds_capacity(people, tasks):
         transaction.set_rollback(True)
     assert batch[0] == one_by_one[0]  # same load for every person: same fairness
     assert batch[1] == one_by_one[1]  # and, the ranking being deterministic, the same choices
+
+
+def test_batch_counter_update_is_refereed_by_the_database(make_person, ml_task, team, monkeypatch):
+    """Someone takes the last slot between the batch's read and its write: the bulk counter
+    update is refused by the CheckConstraint, and the batch is recomputed from fresh loads."""
+    bob = make_person("bob", capacity=1)
+    task = ml_task()
+    real_write = services._write_batch
+    calls = []
+
+    def write_after_a_rival(**kwargs):
+        if not calls:
+            User.objects.filter(pk=bob.pk).update(active_count=1)  # the rival's assignment
+        calls.append(1)
+        return real_write(**kwargs)
+
+    monkeypatch.setattr(services, "_write_batch", write_after_a_rival)
+    result = services.auto_assign_pending(team=team)
+    assert result.attempts == 2
+    bob.refresh_from_db()
+    assert bob.active_count <= bob.capacity
+    task.refresh_from_db()
+    assert task.state == State.ASSIGNED and task.assignee == bob
