@@ -16,6 +16,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +40,19 @@ from .models import AssignmentDecision, Mode, WaitingTask
 from .selectors import TOP_N, Candidate, rank_key, reasons_for
 
 logger = logging.getLogger("relay.assignment")
+
+# Set while the engine itself assigns (it has checked eligibility, lead overrides included);
+# the AFTER_TRANSITION hook checks every other assignment.
+_engine_assigning: ContextVar[bool] = ContextVar("engine_assigning", default=False)
+
+
+def _engine_assign_to(**kwargs) -> Task:
+    token = _engine_assigning.set(True)
+    try:
+        return task_services.assign_to(**kwargs)
+    finally:
+        _engine_assigning.reset(token)
+
 
 # How many people's reasons a waiting task keeps (the nearest to eligible first).
 KEPT_REASONS = 10
@@ -97,9 +111,7 @@ def assign_with_decision(
             try:
                 # assign_to runs in its own savepoint (tasks.services._apply is atomic): a
                 # refused attempt leaves nothing behind and the next one starts clean.
-                assigned = task_services.assign_to(
-                    task=task, assignee=candidate.user, by=by, note=note
-                )
+                assigned = _engine_assign_to(task=task, assignee=candidate.user, by=by, note=note)
             except TaskActionRefused:
                 if _state_of(task) != State.TODO:
                     raise
@@ -145,7 +157,7 @@ def _assign_person(
                 message += " " + _("As a lead you may override availability.")
             raise TaskActionRefused(message)
         overrode = candidate.reason_texts
-    assigned = task_services.assign_to(task=task, assignee=candidate.user, by=by, note=note)
+    assigned = _engine_assign_to(task=task, assignee=candidate.user, by=by, note=note)
     # The ranking as it stood (from before this assignment), with the chosen person in it.
     ranked = selectors.best_candidates(task=task, exclude=[*excluded, person.pk])
     pool = sorted([candidate, *ranked], key=selectors.sort_key)
@@ -246,7 +258,10 @@ FREEING = frozenset({"complete", "approve", "reject", "cancel", "unassign", "hol
 
 
 def after_transition(*, task: Task, name: str, by: User | None) -> None:
-    """apps.tasks.services.AFTER_TRANSITION hook: tidy waiting rows, retry when capacity frees."""
+    """apps.tasks.services.AFTER_TRANSITION hook: hold every assignment to the seed's rule,
+    tidy waiting rows, retry waiting tasks when capacity frees."""
+    if name == "assign" and not _engine_assigning.get():
+        _refuse_ineligible(task=task)
     if name in ("assign", "hold", "cancel"):
         WaitingTask.objects.filter(task_id=task.pk).delete()
     if name not in FREEING or (task.assignee_id is None and name != "unassign"):
@@ -255,6 +270,20 @@ def after_transition(*, task: Task, name: str, by: User | None) -> None:
     if task.assignee_id is not None:
         team_ids |= set(people_teams(user_id=task.assignee_id))
     retry_waiting(team_ids=team_ids, stop_after=1, skip_task_id=task.pk)
+
+
+def _refuse_ineligible(*, task: Task) -> None:
+    """An assignment made around the engine (tasks.services.assign_to, the task page's plain
+    Assign button) still may not give work to someone unskilled, away or on time off: refusing
+    here rolls the transition back. Capacity is not rechecked: the counter was just raised
+    and the database constraint has already refereed it."""
+    found = selectors.candidates(task=task, user_id=task.assignee_id)
+    reasons = [r.text for c in found for r in c.reasons if r.kind != selectors.CAPACITY]
+    if reasons:
+        raise TaskActionRefused(
+            _("%(name)s can't take this task: %(reasons)s.")
+            % {"name": task.assignee.display_name, "reasons": "; ".join(reasons)}
+        )
 
 
 def people_teams(*, user_id: int) -> list[int]:

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.assignment import services
@@ -282,3 +283,32 @@ def test_auto_assign_query_count_does_not_grow_with_team(
     task = ml_task()
     with django_assert_max_num_queries(24):  # ~10 of them savepoints
         assert services.assign(task=task) is not None
+
+
+# --- assignments made around the engine still follow the seed's rule --------------------------
+
+
+def test_direct_assign_to_an_unskilled_person_is_rolled_back(make_person, ml_task, lead):
+    bob = make_person("bob", level=None)
+    task = ml_task()
+    with pytest.raises(TaskActionRefused, match="lacks skill ML"):
+        task_services.assign_to(task=task, assignee=bob, by=lead)
+    task.refresh_from_db()
+    bob.refresh_from_db()
+    assert task.state == State.TODO and bob.active_count == 0
+
+
+def test_task_page_assign_button_refuses_an_away_member(make_person, ml_task, client_for):
+    bob = make_person("bob", is_away=True)
+    task = ml_task()
+    url = reverse("tasks:task_transition", args=[task.pk, "assign"])
+    response = client_for(bob).post(url, {"expected_state": "todo"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 409
+    assert "can&#x27;t take this task: away" in response.content.decode()
+    task.refresh_from_db()
+    assert task.state == State.TODO
+
+
+def test_direct_assign_taking_the_last_slot_is_allowed(make_person, ml_task, lead):
+    bob = make_person("bob", capacity=1)
+    assert task_services.assign_to(task=ml_task(), assignee=bob, by=lead).assignee == bob
