@@ -157,6 +157,10 @@ def _assign_person(
                 message += " " + _("As a lead you may override availability.")
             raise TaskActionRefused(message)
         overrode = candidate.reason_texts
+        # The override goes into the task's history too, not only the decision.
+        note = (note + " " if note else "") + _("(Lead override of availability: %(why)s.)") % {
+            "why": "; ".join(overrode)
+        }
     assigned = _engine_assign_to(task=task, assignee=candidate.user, by=by, note=note)
     # The ranking as it stood (from before this assignment), with the chosen person in it.
     ranked = selectors.best_candidates(task=task, exclude=[*excluded, person.pk])
@@ -201,7 +205,7 @@ def _record(
         assignee=chosen.user,
         mode=mode,
         by=by,
-        score=chosen.score,
+        score=chosen.score if chosen.eligible else None,
         ranked=[c.as_record() for c in ranked[:TOP_N]],
         overrode=overrode or [],
         note=note[:300],

@@ -99,7 +99,7 @@ def assign(request, pk):
 
 
 def _refused(request, task, message: str) -> HttpResponse:
-    context = _panel_context(request, task, error=message)
+    context = _panel_context(request, task, error=message, picked=request.POST.get("person", ""))
     if request.htmx:
         return render(request, f"{PANEL}#panel", context, status=409)
     messages.error(request, message)

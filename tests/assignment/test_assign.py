@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django_fsm_log.models import StateLog
 
 from apps.assignment import services
 from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
@@ -85,7 +86,10 @@ def test_lead_may_override_availability_and_it_is_logged(make_person, ml_task, l
     assert task.assignee == bob
     decision = AssignmentDecision.objects.get(task=task)
     assert decision.overrode == ["away"] and decision.by == lead
+    assert decision.score is None  # not ranked: ineligible but for the override
     assert "availability override" in caplog.text
+    log = StateLog.objects.for_(task).get(transition="assign")
+    assert "Lead override of availability: away" in log.description
 
 
 def test_refusal_tells_a_lead_availability_may_be_overridden(make_person, ml_task, lead):
