@@ -103,6 +103,9 @@ def assign_with_decision(
         return _assign_person(
             task=task, person=person, by=by, excluded=excluded, override=override, note=note
         )
+    if by is not None and not people.is_lead(team_id=task.team_id, user=by):
+        # Choosing for someone else is a lead's call (or Relay's own, by=None).
+        raise TaskActionRefused(task_services.ACTIONS["assign"].refused_for_role)
     refused: list[int] = []
     ranked = selectors.best_candidates(task=task, exclude=excluded)
     top = ranked

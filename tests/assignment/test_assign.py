@@ -316,3 +316,11 @@ def test_task_page_assign_button_refuses_an_away_member(make_person, ml_task, cl
 def test_direct_assign_taking_the_last_slot_is_allowed(make_person, ml_task, lead):
     bob = make_person("bob", capacity=1)
     assert task_services.assign_to(task=ml_task(), assignee=bob, by=lead).assignee == bob
+
+
+def test_only_a_lead_or_relay_may_auto_assign(make_person, ml_task):
+    bob = make_person("bob")
+    task = ml_task()
+    with pytest.raises(TaskActionRefused, match="Only a lead"):
+        services.assign(task=task, by=bob)
+    assert not WaitingTask.objects.exists()
