@@ -322,7 +322,10 @@ def retry_waiting(
         try:
             with transaction.atomic():
                 result = assign_with_decision(task=row.task, exclude=row.excluded)
-        except (TaskActionRefused, DatabaseError):
+        except TaskActionRefused as refusal:  # e.g. someone changed it meanwhile
+            logger.info("waiting task %s not retried: %s", row.task_id, refusal)
+            continue
+        except DatabaseError:  # e.g. a deadlock victim on PostgreSQL: its savepoint is undone
             logger.exception("retrying waiting task %s failed", row.task_id)
             continue
         if result.task is not None:
