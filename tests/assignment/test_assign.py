@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from apps.assignment import services
+from apps.assignment import selectors, services
 from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Role, User
@@ -324,3 +324,25 @@ def test_only_a_lead_or_relay_may_auto_assign(make_person, ml_task):
     with pytest.raises(TaskActionRefused, match="Only a lead"):
         services.assign(task=task, by=bob)
     assert not WaitingTask.objects.exists()
+
+
+def test_losing_the_race_for_the_best_person_takes_the_next(make_person, ml_task, monkeypatch):
+    """The ranking said ann, but her last slot went elsewhere before our write: the database
+    refuses the counter, and the task goes to the next in line."""
+    ann = make_person("ann", level=5, capacity=1)
+    bob = make_person("bob", level=3, capacity=1)
+    real = selectors.best_candidates
+    raced = []
+
+    def ranking_then_rival(**kwargs):
+        ranked = real(**kwargs)
+        if not raced:
+            User.objects.filter(pk=ann.pk).update(active_count=1)  # a rival took her slot
+            raced.append(True)
+        return ranked
+
+    monkeypatch.setattr(selectors, "best_candidates", ranking_then_rival)
+    task = services.assign(task=ml_task())
+    assert raced and task.assignee == bob
+    ann.refresh_from_db()
+    assert ann.active_count == 1 == ann.capacity
