@@ -175,3 +175,8 @@ def test_lead_auto_assigns_pending_from_the_workload_page(
     assert "1 assigned, 0 waiting" in response.content.decode()
     task.refresh_from_db()
     assert task.state == State.ASSIGNED
+
+
+@pytest.mark.parametrize("model", ["assignmentdecision", "waitingtask"])
+def test_admin_lists_decisions_and_waiting_tasks(admin_client, model):
+    assert admin_client.get(reverse(f"admin:assignment_{model}_changelist")).status_code == 200
