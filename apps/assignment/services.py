@@ -267,7 +267,7 @@ FREEING = frozenset({"complete", "approve", "reject", "cancel", "unassign", "hol
 def after_transition(*, task: Task, name: str, by: User | None) -> None:
     """apps.tasks.services.AFTER_TRANSITION hook: hold every assignment to the seed's rule,
     tidy waiting rows, retry waiting tasks when capacity frees."""
-    if name == "assign" and not _engine_assigning.get():
+    if name == "assign" and by is not None and not _engine_assigning.get():
         _refuse_ineligible(task=task)
     if name in ("assign", "hold", "cancel"):
         WaitingTask.objects.filter(task_id=task.pk).delete()
@@ -280,10 +280,11 @@ def after_transition(*, task: Task, name: str, by: User | None) -> None:
 
 
 def _refuse_ineligible(*, task: Task) -> None:
-    """An assignment made around the engine (tasks.services.assign_to, the task page's plain
+    """A person assigning around the engine (tasks.services.assign_to, the task page's plain
     Assign button) still may not give work to someone unskilled, away or on time off: refusing
-    here rolls the transition back. Capacity is not rechecked: the counter was just raised
-    and the database constraint has already refereed it."""
+    here rolls the transition back. Relay's own callers (by=None: the run engine) are trusted
+    to have asked the engine. Capacity is not rechecked: the counter was just raised and the
+    database constraint has already refereed it."""
     found = selectors.candidates(task=task, user_id=task.assignee_id)
     reasons = [r.text for c in found for r in c.reasons if r.kind != selectors.CAPACITY]
     if reasons:
