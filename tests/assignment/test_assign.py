@@ -15,7 +15,13 @@ from apps.tasks import services as task_services
 from apps.tasks.models import State
 from apps.tasks.services import TaskActionRefused
 
-from ..factories import MembershipFactory, PersonSkillFactory, TimeOffFactory, UserFactory
+from ..factories import (
+    MembershipFactory,
+    PersonSkillFactory,
+    TeamFactory,
+    TimeOffFactory,
+    UserFactory,
+)
 
 
 def fill(user):
@@ -346,3 +352,18 @@ def test_losing_the_race_for_the_best_person_takes_the_next(make_person, ml_task
     assert raced and task.assignee == bob
     ann.refresh_from_db()
     assert ann.active_count == 1 == ann.capacity
+
+
+def test_freeing_capacity_helps_the_persons_other_team(make_person, ml_task, skill, lead):
+    bob = make_person("bob", capacity=1)
+    other = TeamFactory(slug="other")
+    MembershipFactory(team=other, user=bob)
+    first = services.assign(task=ml_task(title="first"))
+    elsewhere = task_services.create_task(
+        team=other, title="elsewhere", by=None, required_skill=skill, min_level=3
+    )
+    assert services.assign(task=elsewhere) is None
+    task_services.start(task=first, by=bob)
+    task_services.complete(task=first, by=bob)
+    elsewhere.refresh_from_db()
+    assert elsewhere.assignee == bob
