@@ -23,6 +23,8 @@ BENCH_DB = "relay_bench_assignment"
 PEOPLE, TASKS, SKILLS = 1_000, 10_000, 8
 SINGLE_SIZES = (10, 100, 1_000)
 SINGLE_RUNS = 200
+# BENCH_CAPACITY=1-5 makes capacity scarce: most tasks then wait, with reasons (the slow path).
+CAPACITY = tuple(int(n) for n in os.environ.get("BENCH_CAPACITY", "5-25").split("-"))
 
 
 def choose_database() -> str:
@@ -79,7 +81,7 @@ def main() -> None:
     def make_team(slug: str, size: int) -> Team:
         team = Team.objects.create(name=slug, slug=slug)
         users = User.objects.bulk_create(
-            User(username=f"{slug}-{i}", password="!", capacity=rng.randint(5, 25))
+            User(username=f"{slug}-{i}", password="!", capacity=rng.randint(*CAPACITY))
             for i in range(size)
         )
         Membership.objects.bulk_create(
@@ -108,7 +110,10 @@ def main() -> None:
     print(f"Assignment benchmark on {vendor} ({connection.vendor}), {os.cpu_count()} CPU cores")
     big = make_team("big", PEOPLE)
     make_tasks(big, TASKS)
-    print(f"  {PEOPLE} people (capacity 5-25, 1-4 of {SKILLS} skills at level 1-5), {TASKS} tasks")
+    print(
+        f"  {PEOPLE} people (capacity {CAPACITY[0]}-{CAPACITY[1]}, 1-4 of {SKILLS} skills "
+        f"at level 1-5), {TASKS} tasks"
+    )
 
     # The batch, rolled back afterwards so the single assigns start from the same state.
     with transaction.atomic():

@@ -738,39 +738,44 @@ def _write_waiting(
                 task=task, folks=folks, levels=levels, excluded=excluded
             )
         by_record.setdefault(group, []).append(task)
-    new_rows = []
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    since = _stamp(now)
+    leads = selectors.leads_of(team_id=team.pk)
+    new_rows, notes = [], []
     for group, group_tasks in by_record.items():
+        record = records[group]
         existing = [t.pk for t in group_tasks if t.pk in waiting_rows]
         if existing:
             WaitingTask.objects.filter(task_id__in=existing).update(
-                reasons=records[group], last_tried_at=now
+                reasons=record, last_tried_at=now
             )
+        fresh = [t for t in group_tasks if t.pk not in waiting_rows]
         new_rows += [
-            WaitingTask(
-                task_id=t.pk,
-                team=team,
-                reasons=records[group],
-                excluded=[],
-                since=now,
-                last_tried_at=now,
-            )
-            for t in group_tasks
-            if t.pk not in waiting_rows
+            {
+                "task_id": t.pk,
+                "team_id": team.pk,
+                "reasons": record,
+                "excluded": [],
+                "since": stamp,
+                "last_tried_at": stamp,
+            }
+            for t in fresh
         ]
-    created = WaitingTask.objects.bulk_create(new_rows)
-    titles = {t.pk: t.title for t in failed}
-    leads = selectors.leads_of(team_id=team.pk)
-    Notification.objects.bulk_create(
-        Notification(
-            recipient=lead,
-            kind=Kind.UNASSIGNABLE,
-            task_id=row.task_id,
-            payload={"title": titles[row.task_id], "by": "Relay", "note": _summary(row.reasons)},
-            key=f"unassignable:task:{row.task_id}:since:{_stamp(row.since)}:to:{lead.pk}",
-        )
-        for row in created
-        for lead in leads
-    )
+        summary = _summary(record)
+        notes += [
+            {
+                "recipient_id": lead.pk,
+                "kind": Kind.UNASSIGNABLE.value,
+                "task_id": t.pk,
+                "payload": {"title": t.title, "by": "Relay", "note": summary},
+                "key": f"unassignable:task:{t.pk}:since:{since}:to:{lead.pk}",
+                "created_at": stamp,
+            }
+            for t in fresh
+            for lead in leads
+        ]
+    _insert_rows(WaitingTask, new_rows)
+    _insert_rows(Notification, notes)
     return len(failed)
 
 
