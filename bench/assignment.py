@@ -95,6 +95,12 @@ def main() -> None:
         )
         return team
 
+    def analyze() -> None:
+        """Fresh statistics after a bulk load, as a live database has: without them PostgreSQL
+        plans the ranking query as if the tables were empty (60 ms instead of 0.8 ms)."""
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
     def make_tasks(team: Team, count: int) -> None:
         Task.objects.bulk_create(
             Task(
@@ -115,6 +121,7 @@ def main() -> None:
         f"at level 1-5), {TASKS} tasks"
     )
 
+    analyze()
     # The batch, rolled back afterwards so the single assigns start from the same state.
     with transaction.atomic():
         with counting(connection) as queries:
@@ -142,7 +149,9 @@ def main() -> None:
 
     for size in SINGLE_SIZES:
         team = big if size == PEOPLE else make_team(f"t{size}", size)
-        make_tasks(team, SINGLE_RUNS) if team is not big else None
+        if team is not big:
+            make_tasks(team, SINGLE_RUNS)
+            analyze()
         pending = list(Task.objects.filter(team=team, state="todo").order_by("id")[:SINGLE_RUNS])
         times, cpus, counts = [], [], []
         for task in pending:
