@@ -367,3 +367,27 @@ def test_freeing_capacity_helps_the_persons_other_team(make_person, ml_task, ski
     task_services.complete(task=first, by=bob)
     elsewhere.refresh_from_db()
     assert elsewhere.assignee == bob
+
+
+def test_raising_capacity_in_the_admin_retries_after_commit(
+    make_person, ml_task, rf, django_capture_on_commit_callbacks
+):
+    from django.contrib.admin.sites import site
+
+    bob = make_person("bob", capacity=1)
+    services.assign(task=ml_task(title="first"))
+    waiting = ml_task(title="second")
+    services.assign(task=waiting)
+    User.objects.filter(pk=bob.pk).update(capacity=2)
+
+    class SavedForm:  # what the admin hands save_related after saving the user
+        changed_data = ["capacity"]
+        instance = bob
+
+        def save_m2m(self):
+            pass
+
+    with django_capture_on_commit_callbacks(execute=True):
+        site._registry[User].save_related(rf.post("/"), SavedForm(), [], True)
+    waiting.refresh_from_db()
+    assert waiting.assignee == bob
