@@ -1,10 +1,60 @@
-"""Writing notifications. Call inside the transaction of the change that causes them."""
+"""Writing notifications and delivering them.
 
+The outbox pattern: `notify()` writes rows inside the transaction of the change that causes
+them, and only once that transaction commits is a Celery task asked to e-mail them. A rolled-back
+change therefore e-mails nobody, and a committed one is never lost: if the broker is down or a
+worker dies, the row stays undelivered and the sweeper (`sweep_undelivered`) enqueues it again.
+
+Each delivery first *claims* its row with one conditional UPDATE (pending → sending), so two
+workers handed the same id never both send it; the Message-ID is derived from the row's key, so
+the one unavoidable duplicate (SMTP accepted the message, the worker died before marking it sent)
+is recognisable as the same message by any mail client.
+"""
+
+import hashlib
+import logging
+import smtplib
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.template.loader import render_to_string
+from django.utils import timezone
 
-from .models import Kind, Notification
+from .models import (
+    CHOOSABLE_KINDS,
+    Channel,
+    EmailStatus,
+    Kind,
+    Notification,
+    NotificationSettings,
+)
+
+logger = logging.getLogger(__name__)
+
+# Sweeper and retry knobs; settings (env-driven) may override each.
+DEFAULTS = {
+    "NOTIFICATIONS_MAX_ATTEMPTS": 5,
+    "NOTIFICATIONS_RETRY_BACKOFF": 30.0,  # seconds before the 2nd attempt; doubles after
+    "NOTIFICATIONS_RETRY_BACKOFF_MAX": 3600.0,
+    "NOTIFICATIONS_CLAIM_LEASE": 300.0,  # a `sending` row older than this was abandoned
+    "NOTIFICATIONS_SWEEP_GRACE": 60.0,  # a fresh row is the on_commit task's to deliver
+    "NOTIFICATIONS_SWEEP_BATCH": 100,
+}
+
+SEND_ERRORS = (smtplib.SMTPException, OSError)  # OSError covers refused and timed-out sockets
+
+
+def conf(name: str):
+    return getattr(settings, name, DEFAULTS[name])
+
+
+# --- writing ------------------------------------------------------------------------------------
 
 
 def notify(
@@ -14,29 +64,421 @@ def notify(
     key: str,
     task=None,
     payload: dict | None = None,
+    run=None,
 ) -> list[Notification]:
     """Write one outbox row per recipient; a repeated call with the same key writes nothing.
 
     `key` names the event (e.g. "assigned:task:12:log:40"); the recipient is appended, so one
-    event reaches each person at most once.
+    event reaches each person at most once. Each person's preferences decide whether the row is
+    e-mailed now, kept for their digest or left in the inbox only. The e-mails are enqueued when
+    the surrounding transaction commits.
     """
-    created: list[Notification] = []
+    people = []
     seen: set[int] = set()
     for person in recipients:
         if person is None or person.pk in seen:
             continue
         seen.add(person.pk)
-        row_key = f"{key}:to:{person.pk}"
+        people.append(person)
+    if not people:
+        return []
+    payload = dict(payload or {})
+    if run is not None:
+        payload.setdefault("run", str(getattr(run, "title", run)))
+    preferences = {
+        s.user_id: s for s in NotificationSettings.objects.filter(user__in=[p.pk for p in people])
+    }
+    created: list[Notification] = []
+    for person in people:
+        status = _initial_status(kind=str(kind), person=person, prefs=preferences.get(person.pk))
         with transaction.atomic():
             notification, was_created = Notification.objects.get_or_create(
-                key=row_key,
+                key=f"{key}:to:{person.pk}",
                 defaults={
                     "recipient": person,
                     "kind": kind,
                     "task": task,
-                    "payload": payload or {},
+                    "run_id": getattr(run, "pk", None),
+                    "payload": payload,
+                    "email_status": status,
                 },
             )
         if was_created:
             created.append(notification)
+    to_send = [n.pk for n in created if n.email_status == EmailStatus.PENDING]
+    if to_send:
+        transaction.on_commit(partial(enqueue_delivery, ids=to_send), robust=True)
+    return created
+
+
+def _initial_status(*, kind: str, person, prefs: NotificationSettings | None) -> str:
+    if not person.email or not person.is_active:
+        return EmailStatus.SKIPPED
+    if kind == Kind.DIGEST:
+        return EmailStatus.PENDING
+    channel = prefs.channel_for(kind) if prefs else Channel.IMMEDIATE
+    return {
+        Channel.IMMEDIATE: EmailStatus.PENDING,
+        Channel.DIGEST: EmailStatus.DIGEST,
+    }.get(channel, EmailStatus.SKIPPED)
+
+
+def enqueue_delivery(*, ids: list[int], countdown: float | None = None) -> bool:
+    """Ask a worker to deliver these rows. A broker that is down is logged, not raised: the
+    rows are safe in the outbox and the sweeper enqueues them again once it is back."""
+    from .tasks import deliver
+
+    try:
+        deliver.apply_async(args=[list(ids)], countdown=countdown, retry=False)
+    except Exception as error:  # kombu raises several unrelated types for "broker down"
+        logger.warning("Could not enqueue notifications %s (%s); the sweeper will.", ids, error)
+        return False
+    return True
+
+
+# --- delivering ---------------------------------------------------------------------------------
+
+
+def claim(*, notification_id: int) -> Notification | None:
+    """Take one row for sending, or None if it is sent, failed, not due, or another worker's.
+
+    One conditional UPDATE decides; whoever's UPDATE matched owns the row until it marks it or
+    its lease expires (a worker that died mid-send).
+    """
+    now = timezone.now()
+    due = Q(email_status=EmailStatus.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
+    )
+    abandoned = Q(
+        email_status=EmailStatus.SENDING,
+        claimed_at__lt=now - timedelta(seconds=conf("NOTIFICATIONS_CLAIM_LEASE")),
+    )
+    taken = (
+        Notification.objects.filter(due | abandoned)
+        .filter(pk=notification_id, attempts__lt=conf("NOTIFICATIONS_MAX_ATTEMPTS"))
+        .update(email_status=EmailStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    if not taken:
+        return None
+    return Notification.objects.select_related("recipient", "task").get(pk=notification_id)
+
+
+def deliver_one(*, notification_id: int) -> str:
+    """Claim, render, send and mark one row. Returns what happened (for logs and tests)."""
+    notification = claim(notification_id=notification_id)
+    if notification is None:
+        return "skipped"
+    try:
+        message = build_email(notification=notification)
+        _send(message)
+    except Exception as error:  # noqa: BLE001 — any failure is recorded on the row, not lost
+        return _record_failure(notification=notification, error=error)
+    Notification.objects.filter(
+        pk=notification.pk, email_status=EmailStatus.SENDING, claimed_at=notification.claimed_at
+    ).update(email_status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
+    return "sent"
+
+
+def _record_failure(*, notification: Notification, error: Exception) -> str:
+    text = f"{type(error).__name__}: {error}"[:2000]
+    if not isinstance(error, SEND_ERRORS):
+        logger.exception("Notification %s could not be built", notification.pk)
+    if notification.attempts >= conf("NOTIFICATIONS_MAX_ATTEMPTS"):
+        Notification.objects.filter(pk=notification.pk, email_status=EmailStatus.SENDING).update(
+            email_status=EmailStatus.FAILED, last_error=text, claimed_at=None
+        )
+        return "failed"
+    delay = min(
+        conf("NOTIFICATIONS_RETRY_BACKOFF") * 2 ** (notification.attempts - 1),
+        conf("NOTIFICATIONS_RETRY_BACKOFF_MAX"),
+    )
+    Notification.objects.filter(pk=notification.pk, email_status=EmailStatus.SENDING).update(
+        email_status=EmailStatus.PENDING,
+        last_error=text,
+        claimed_at=None,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+    enqueue_delivery(ids=[notification.pk], countdown=delay)
+    return "retry"
+
+
+class _ReusedMailer:
+    """One open connection per worker process: a new SMTP session per e-mail costs more than
+    rendering and the database together. Dropped on any error and opened again on next use."""
+
+    def __init__(self):
+        self.mailer = None
+        self.config = None
+
+    def send(self, message: EmailMultiAlternatives) -> None:
+        config = repr(mailers.settings.get("default"))
+        if self.mailer is None or config != self.config:
+            self.close()
+            self.mailer, self.config = mailers["default"], config
+            self.mailer.open()
+        try:
+            self.mailer.send_messages([message])
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.mailer is not None:
+            try:
+                self.mailer.close()
+            except Exception:  # noqa: BLE001 — closing a broken connection may fail too
+                logger.debug("closing the mailer failed", exc_info=True)
+        self.mailer = None
+
+
+_mailer = _ReusedMailer()
+
+
+def _send(message: EmailMultiAlternatives) -> None:
+    _mailer.send(message)
+
+
+def message_id(*, key: str) -> str:
+    """The same key gives the same Message-ID, so a resend is recognisably the same e-mail."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    domain = urlsplit(settings.SITE_URL).hostname or "relay.invalid"
+    return f"<{digest}@{domain}>"
+
+
+SUBJECTS = {
+    Kind.ASSIGNED: "Assigned to you: {title}",
+    Kind.REVIEW_REQUESTED: "Review requested: {title}",
+    Kind.APPROVED: "Approved: {title}",
+    Kind.CHANGES_REQUESTED: "Changes requested: {title}",
+    Kind.REJECTED: "Rejected: {title}",
+    Kind.RUN_FAILED: "Run failed: {run}",
+    Kind.OVERDUE: "Overdue: {title}",
+    Kind.UNASSIGNABLE: "Nobody can take: {title}",
+    Kind.DIGEST: "Your Relay digest for {date}",
+}
+
+
+HEADLINES = {
+    Kind.ASSIGNED: "{by} assigned a task to you.",
+    Kind.REVIEW_REQUESTED: "{by} asks for your review.",
+    Kind.APPROVED: "{by} approved your work.",
+    Kind.CHANGES_REQUESTED: "{by} asks for changes to your work.",
+    Kind.REJECTED: "{by} rejected your work.",
+    Kind.RUN_FAILED: "A workflow run failed and needs attention.",
+    Kind.OVERDUE: "A task of yours is past its due time.",
+    Kind.UNASSIGNABLE: "Nobody on the team can take this task right now.",
+    Kind.DIGEST: "Here is your day in Relay.",
+}
+
+
+def email_context(*, notification: Notification) -> dict:
+    payload = notification.payload or {}
+    task = notification.task
+    title = payload.get("title") or (task.title if task else "") or ""
+    return {
+        "notification": notification,
+        "kind": notification.kind,
+        "kind_label": notification.get_kind_display(),
+        "recipient": notification.recipient,
+        "task": task,
+        "title": title,
+        "by": payload.get("by", ""),
+        "note": payload.get("note", ""),
+        "run": payload.get("run", ""),
+        "step": payload.get("step", ""),
+        "reasons": payload.get("reasons", []),
+        "payload": payload,
+        "headline": HEADLINES.get(notification.kind, "{by}").format(
+            by=payload.get("by") or "Relay"
+        ),
+        "task_url": f"{settings.SITE_URL}{task.get_absolute_url()}" if task else "",
+        "site_url": settings.SITE_URL,
+        "inbox_url": f"{settings.SITE_URL}/notifications/",
+        "settings_url": f"{settings.SITE_URL}/notifications/settings/",
+    }
+
+
+def build_email(*, notification: Notification) -> EmailMultiAlternatives:
+    """Text and HTML versions from templates/emails/; the HTML one autoescapes user text."""
+    context = email_context(notification=notification)
+    subject = SUBJECTS.get(notification.kind, "{title}").format(
+        title=context["title"] or context["kind_label"],
+        run=context["run"] or context["title"],
+        date=(notification.payload or {}).get("date", ""),
+    )
+    template = "digest" if notification.kind == Kind.DIGEST else "notification"
+    message = EmailMultiAlternatives(
+        subject=f"[Relay] {subject}"[:200].replace("\n", " "),
+        body=render_to_string(f"emails/{template}.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.recipient.email],
+        headers={
+            "Message-ID": message_id(key=notification.key),
+            "X-Relay-Notification": notification.key,
+        },
+    )
+    message.attach_alternative(render_to_string(f"emails/{template}.html", context), "text/html")
+    return message
+
+
+def sweep_undelivered(*, now: datetime | None = None) -> int:
+    """Enqueue rows nobody is delivering: their task never reached the broker, or the worker
+    that claimed them died. Returns how many were enqueued. Safe to run at any time."""
+    now = now or timezone.now()
+    max_attempts = conf("NOTIFICATIONS_MAX_ATTEMPTS")
+    lease_expired = now - timedelta(seconds=conf("NOTIFICATIONS_CLAIM_LEASE"))
+    Notification.objects.filter(
+        email_status=EmailStatus.SENDING, claimed_at__lt=lease_expired, attempts__gte=max_attempts
+    ).update(
+        email_status=EmailStatus.FAILED,
+        last_error="The worker stopped while sending, on every attempt.",
+    )
+    grace = now - timedelta(seconds=conf("NOTIFICATIONS_SWEEP_GRACE"))
+    stuck = Notification.objects.filter(
+        (
+            Q(email_status=EmailStatus.PENDING)
+            & (Q(next_attempt_at__isnull=True, created_at__lt=grace) | Q(next_attempt_at__lt=grace))
+        )
+        | Q(email_status=EmailStatus.SENDING, claimed_at__lt=lease_expired)
+    ).filter(attempts__lt=max_attempts)
+    ids = list(stuck.order_by("created_at").values_list("pk", flat=True))
+    batch = conf("NOTIFICATIONS_SWEEP_BATCH")
+    for start in range(0, len(ids), batch):
+        if not enqueue_delivery(ids=ids[start : start + batch]):
+            break
+    return len(ids)
+
+
+@transaction.atomic
+def retry_delivery(*, notifications: QuerySet[Notification]) -> int:
+    """Give failed rows a fresh set of attempts (the admin's "retry" action)."""
+    ids = list(notifications.filter(email_status=EmailStatus.FAILED).values_list("pk", flat=True))
+    Notification.objects.filter(pk__in=ids).update(
+        email_status=EmailStatus.PENDING, attempts=0, claimed_at=None, next_attempt_at=None
+    )
+    if ids:
+        transaction.on_commit(partial(enqueue_delivery, ids=ids), robust=True)
+    return len(ids)
+
+
+# --- the inbox ----------------------------------------------------------------------------------
+
+
+def mark_read(*, notification: Notification) -> None:
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=notification.read_at
+        )
+
+
+def mark_all_read(*, user) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+# --- preferences --------------------------------------------------------------------------------
+
+
+def update_preferences(
+    *,
+    user,
+    time_zone: str,
+    digest_hour: int,
+    digest_enabled: bool,
+    channels: dict[str, str],
+) -> NotificationSettings:
+    """Save a person's choices (the form has validated them)."""
+    known = {str(kind) for kind in CHOOSABLE_KINDS}
+    prefs, _ = NotificationSettings.objects.update_or_create(
+        user=user,
+        defaults={
+            "time_zone": time_zone,
+            "digest_hour": digest_hour,
+            "digest_enabled": digest_enabled,
+            "channels": {k: v for k, v in channels.items() if k in known},
+        },
+    )
+    return prefs
+
+
+# --- reminders and digests (Celery beat, hourly) ------------------------------------------------
+
+
+def send_overdue_reminders(*, now: datetime | None = None) -> int:
+    """Remind the assignee (or, for an unassigned task, the team's leads) of each open task
+    past its due time: once per task per day, so running this twice in an hour adds nothing."""
+    from . import selectors
+
+    now = now or timezone.now()
+    day = timezone.localdate(now).isoformat()
+    tasks = list(selectors.overdue_tasks(now=now))
+    leads = selectors.team_leads(team_ids={t.team_id for t in tasks if not t.assignee_id})
+    created = 0
+    for task in tasks:
+        recipients = [task.assignee] if task.assignee_id else leads.get(task.team_id, [])
+        with transaction.atomic():
+            created += len(
+                notify(
+                    kind=Kind.OVERDUE,
+                    recipients=recipients,
+                    key=f"overdue:task:{task.pk}:day:{day}",
+                    task=task,
+                    payload={
+                        "title": task.title,
+                        "by": "Relay",
+                        "due": task.due_at.isoformat(),
+                        "note": f"Due {timezone.localtime(task.due_at):%a %d %b %H:%M %Z}",
+                    },
+                )
+            )
+    return created
+
+
+def send_digests(*, now: datetime | None = None) -> int:
+    """Write today's digest for everyone whose chosen hour has come in their time zone.
+
+    Keyed by the person's local date, so a second run (or a missed hour caught up later the
+    same day) never sends a second digest. People with nothing to report get none.
+    """
+    from apps.people.models import User
+
+    from . import selectors
+
+    now = now or timezone.now()
+    people = User.objects.filter(is_active=True).exclude(email="")
+    saved = {s.user_id: s for s in NotificationSettings.objects.filter(user__in=people)}
+    due: dict[str, tuple] = {}
+    for person in people:
+        prefs = saved.get(person.pk) or NotificationSettings(user=person)
+        if not prefs.digest_enabled:
+            continue
+        local = now.astimezone(prefs.zone)
+        if local.hour < prefs.digest_hour:
+            continue
+        event_key = f"digest:user:{person.pk}:day:{local.date().isoformat()}"
+        due[f"{event_key}:to:{person.pk}"] = (person, event_key, local)
+    already = set(Notification.objects.filter(key__in=due).values_list("key", flat=True))
+    created = 0
+    for row_key, (person, event_key, local) in due.items():
+        if row_key in already:
+            continue
+        content = selectors.digest_content(user=person, since=selectors.digest_window(now=now))
+        if not (content["open_tasks"] or content["reviews"] or content["changes"]):
+            continue
+        with transaction.atomic():
+            created += len(
+                notify(
+                    kind=Kind.DIGEST,
+                    recipients=[person],
+                    key=event_key,
+                    payload={
+                        "title": f"Digest for {local:%A %d %B}",
+                        "date": f"{local:%a %d %b}",
+                        "by": "Relay",
+                        **content,
+                    },
+                )
+            )
     return created
