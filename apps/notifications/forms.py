@@ -29,13 +29,12 @@ class PreferencesForm(forms.Form):
             "digest_enabled": prefs.digest_enabled,
             "digest_hour": prefs.digest_hour,
         }
+        initial |= {channel_field_name(k): prefs.channel_for(k) for k in CHOOSABLE_KINDS}
+        super().__init__(*args, initial=initial, **kwargs)
         for kind in CHOOSABLE_KINDS:
-            name = channel_field_name(kind)
-            self.base_fields[name] = forms.ChoiceField(
+            self.fields[channel_field_name(kind)] = forms.ChoiceField(
                 label=kind.label, choices=Channel.choices, widget=forms.RadioSelect
             )
-            initial[name] = prefs.channel_for(kind)
-        super().__init__(*args, initial=initial, **kwargs)
 
     def channel_fields(self):
         return [self[channel_field_name(kind)] for kind in CHOOSABLE_KINDS]

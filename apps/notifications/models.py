@@ -110,7 +110,7 @@ class NotificationSettings(models.Model):
     digest_hour = models.PositiveSmallIntegerField(
         default=DEFAULT_DIGEST_HOUR,
         validators=[MaxValueValidator(23)],
-        help_text=_("Local hour (0–23) at which the daily digest is sent."),
+        help_text=_("Local hour (0-23) at which the daily digest is sent."),
     )
     digest_enabled = models.BooleanField(default=True)
     # {kind: channel}; a kind missing here is e-mailed immediately.

@@ -171,7 +171,7 @@ def deliver_one(*, notification_id: int) -> str:
     try:
         message = build_email(notification=notification)
         _send(message)
-    except Exception as error:  # noqa: BLE001 — any failure is recorded on the row, not lost
+    except Exception as error:  # any failure is recorded on the row, not lost
         return _record_failure(notification=notification, error=error)
     Notification.objects.filter(
         pk=notification.pk, email_status=EmailStatus.SENDING, claimed_at=notification.claimed_at
@@ -226,7 +226,7 @@ class _ReusedMailer:
         if self.mailer is not None:
             try:
                 self.mailer.close()
-            except Exception:  # noqa: BLE001 — closing a broken connection may fail too
+            except Exception:  # closing a broken connection may fail too
                 logger.debug("closing the mailer failed", exc_info=True)
         self.mailer = None
 

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('time_zone', models.CharField(default='UTC', max_length=64)),
-                ('digest_hour', models.PositiveSmallIntegerField(default=8, help_text='Local hour (0–23) at which the daily digest is sent.', validators=[django.core.validators.MaxValueValidator(23)])),
+                ('digest_hour', models.PositiveSmallIntegerField(default=8, help_text='Local hour (0-23) at which the daily digest is sent.', validators=[django.core.validators.MaxValueValidator(23)])),
                 ('digest_enabled', models.BooleanField(default=True)),
                 ('channels', models.JSONField(blank=True, default=dict)),
             ],
