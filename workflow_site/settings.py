@@ -145,6 +145,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing (e.g. from a web request's on_commit) gives up after one quick retry instead of
+# kombu's default of several seconds of retries: a notification that cannot be enqueued waits
+# safely in the outbox for the sweeper, and the request is not held up.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 # Periodic work for `celery beat` (django-celery-beat does not support Django 6.1). Every task
 # here is safe to run twice, so a beat restarted mid-hour or two beats by mistake do no harm.
 CELERY_BEAT_SCHEDULE: dict = {
