@@ -156,6 +156,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # Periodic work for `celery beat` (django-celery-beat does not support Django 6.1). Every task
 # here is safe to run twice, so a beat restarted mid-hour or two beats by mistake do no harm.
+# Celery's Django fix-up closes the database connection after every task unless told to reuse
+# it; reconnecting to PostgreSQL costs more than a whole notification e-mail. (A task whose
+# connection broke closes it, so the next one reconnects: see apps.notifications.tasks.deliver.)
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE: dict = {
     "notifications-sweep": {
         "task": "apps.notifications.tasks.sweep",

@@ -60,6 +60,7 @@ class Notification(models.Model):
     # (a lease: a worker that died mid-send leaves a row another may take once it expires);
     # a failed attempt sets `next_attempt_at` so neither a retry nor the sweeper comes early.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=32, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -70,7 +70,7 @@ def test_a_row_another_worker_is_sending_is_not_taken(member):
         claimed_at=timezone.now(),
         attempts=1,
     )
-    assert services.claim(notification_id=notification.pk) is None
+    assert services.claim(ids=[notification.pk]) == []
 
 
 def test_html_email_escapes_user_text(send_now, member, make_task):
