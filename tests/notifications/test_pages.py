@@ -141,3 +141,17 @@ def test_settings_page_shows_defaults_to_a_new_person(client_for, member):
     html = client_for(member).get(SETTINGS).content.decode()
     assert re.search(r'name="channel_assigned" value="immediate"[^>]*checked', html)
     assert "Send me a daily digest" in html
+
+
+def test_marking_one_read_also_updates_the_inbox_heading(client_for, member):
+    first, _ = make_notes(member, 2)
+    response = client_for(member).post(
+        reverse("notifications:mark_read", args=[first.pk]), headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert 'id="inbox-unread"' in html and "· 1 unread" in html
+
+
+def test_fresh_notifications_say_just_now(client_for, member):
+    Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="now", payload={})
+    assert "just now" in client_for(member).get(INBOX).content.decode()
