@@ -109,7 +109,7 @@ def notify(
             created.append(notification)
     to_send = [n.pk for n in created if n.email_status == EmailStatus.PENDING]
     if to_send:
-        transaction.on_commit(partial(enqueue_delivery, ids=to_send), robust=True)
+        _deliver_after_commit(ids=to_send)
     return created
 
 
@@ -123,6 +123,29 @@ def _initial_status(*, kind: str, person, prefs: NotificationSettings | None) ->
         Channel.IMMEDIATE: EmailStatus.PENDING,
         Channel.DIGEST: EmailStatus.DIGEST,
     }.get(channel, EmailStatus.SKIPPED)
+
+
+def _deliver_after_commit(*, ids: list[int]) -> None:
+    """Enqueue these rows when the transaction commits, together with every other row the
+    transaction wrote: a batch assignment notifying fifty people sends one Celery message.
+
+    Each call registers its own on_commit callback (so savepoint rollbacks behave as Django
+    defines), and all of them drain one per-connection buffer: the first to run enqueues
+    everything, the rest find it empty. Ids of rows a rolled-back savepoint or transaction
+    removed may linger until the next commit; claiming a row that is not pending does nothing.
+    """
+    db = transaction.get_connection()
+    db.__dict__.setdefault("_relay_outbox_ids", []).extend(ids)
+    transaction.on_commit(partial(_enqueue_buffered, db=db), robust=True)
+
+
+def _enqueue_buffered(*, db) -> None:
+    buffered = db.__dict__.get("_relay_outbox_ids") or []
+    ids = list(dict.fromkeys(buffered))
+    buffered.clear()
+    batch = conf("NOTIFICATIONS_SWEEP_BATCH")
+    for start in range(0, len(ids), batch):
+        enqueue_delivery(ids=ids[start : start + batch])
 
 
 def enqueue_delivery(*, ids: list[int], countdown: float | None = None) -> bool:
@@ -141,15 +164,15 @@ def enqueue_delivery(*, ids: list[int], countdown: float | None = None) -> bool:
 # --- delivering ---------------------------------------------------------------------------------
 
 
-def claim(*, ids: list[int]) -> list[Notification]:
-    """Take these rows for sending; returns those this call now owns (with recipient and task).
+def claim(*, notification: Notification, token: str) -> bool:
+    """Take one row for sending; True if this worker now owns it.
 
-    One conditional UPDATE decides: a row is taken only if it is pending and due, or its
+    One conditional UPDATE decides: the row is taken only if it is pending and due, or its
     previous owner's lease expired (a worker that died mid-send), and it has attempts left.
-    The random token tells this call's rows from any another worker took at the same moment.
+    Rows are claimed one at a time, just before sending, so a worker that dies mid-batch leaves
+    only the message in flight claimed; the rest stay pending for the next worker.
     """
     now = timezone.now()
-    token = uuid.uuid4().hex
     due = Q(email_status=EmailStatus.PENDING) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
     )
@@ -159,7 +182,7 @@ def claim(*, ids: list[int]) -> list[Notification]:
     )
     taken = (
         Notification.objects.filter(due | abandoned)
-        .filter(pk__in=ids, attempts__lt=conf("NOTIFICATIONS_MAX_ATTEMPTS"))
+        .filter(pk=notification.pk, attempts__lt=conf("NOTIFICATIONS_MAX_ATTEMPTS"))
         .update(
             email_status=EmailStatus.SENDING,
             claimed_at=now,
@@ -167,13 +190,11 @@ def claim(*, ids: list[int]) -> list[Notification]:
             attempts=F("attempts") + 1,
         )
     )
-    if not taken:
-        return []
-    return list(
-        Notification.objects.filter(pk__in=ids, claimed_by=token, email_status=EmailStatus.SENDING)
-        .select_related("recipient", "task")
-        .order_by("pk")
-    )
+    if taken:
+        notification.email_status = EmailStatus.SENDING
+        notification.claimed_at, notification.claimed_by = now, token
+        notification.attempts += 1
+    return bool(taken)
 
 
 @contextmanager
@@ -199,22 +220,31 @@ def _without_waiting_for_disk():
 
 
 def deliver(*, ids: list[int]) -> dict[str, int]:
-    """Claim, render, send and mark each row; returns how many were sent, retried, failed or
-    skipped (already sent, not due, or another worker's)."""
+    """Claim, render, send and mark each row in turn; returns how many were sent, retried,
+    failed or skipped (already sent, not due, or another worker's). One query reads the batch;
+    each e-mail then costs a claim and a mark."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    token = uuid.uuid4().hex
     with _without_waiting_for_disk():
-        claimed = claim(ids=ids)
-        counts["skipped"] = len(set(ids)) - len(claimed)
-        for notification in claimed:
+        candidates = list(
+            Notification.objects.filter(
+                pk__in=ids, email_status__in=[EmailStatus.PENDING, EmailStatus.SENDING]
+            )
+            .select_related("recipient", "task")
+            .order_by("pk")
+        )
+        counts["skipped"] = len(set(ids)) - len(candidates)
+        for notification in candidates:
+            if not claim(notification=notification, token=token):
+                counts["skipped"] += 1
+                continue
             try:
                 _send(build_email(notification=notification))
             except Exception as error:  # any failure is recorded on the row, not lost
                 counts[_record_failure(notification=notification, error=error)] += 1
                 continue
             Notification.objects.filter(
-                pk=notification.pk,
-                email_status=EmailStatus.SENDING,
-                claimed_by=notification.claimed_by,
+                pk=notification.pk, email_status=EmailStatus.SENDING, claimed_by=token
             ).update(email_status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
             counts["sent"] += 1
     return counts

@@ -70,7 +70,7 @@ def test_a_row_another_worker_is_sending_is_not_taken(member):
         claimed_at=timezone.now(),
         attempts=1,
     )
-    assert services.claim(ids=[notification.pk]) == []
+    assert services.claim(notification=notification, token="me") is False
 
 
 def test_html_email_escapes_user_text(send_now, member, make_task):
@@ -160,5 +160,40 @@ def test_task_transitions_email_the_people_concerned(
 
 def test_delivering_one_email_takes_three_queries(member, django_assert_num_queries):
     notification = Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="q")
-    with django_assert_num_queries(3):  # claim, read with recipient and task, mark sent
+    with django_assert_num_queries(3):  # read with recipient and task, claim, mark sent
         assert services.deliver_one(notification_id=notification.pk) == "sent"
+
+
+def test_one_transaction_enqueues_one_delivery_for_all_its_notifications(
+    make_member, django_capture_on_commit_callbacks, monkeypatch
+):
+    enqueued = []
+    monkeypatch.setattr(services, "enqueue_delivery", lambda **kw: enqueued.append(kw["ids"]))
+    people = [make_member() for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        rows = [
+            services.notify(kind=Kind.ASSIGNED, recipients=[person], key=f"batch:{i}")[0]
+            for i, person in enumerate(people)
+        ]
+    assert enqueued == [[row.pk for row in rows]]
+
+
+def test_a_rolled_back_savepoint_keeps_the_rest_of_the_transaction_deliverable(
+    member, other_member, django_capture_on_commit_callbacks
+):
+    mail.outbox = []
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.notify(kind=Kind.ASSIGNED, recipients=[other_member], key="undone")
+            raise RuntimeError("this part failed")
+        services.notify(kind=Kind.ASSIGNED, recipients=[member], key="kept")
+    assert [m.to for m in mail.outbox] == [[member.email]]
+
+
+def test_a_batch_costs_two_queries_per_email_plus_one(make_member, django_assert_num_queries):
+    people = [make_member() for _ in range(20)]
+    rows = [
+        Notification.objects.create(recipient=p, kind=Kind.ASSIGNED, key=f"b{p.pk}") for p in people
+    ]
+    with django_assert_num_queries(1 + 2 * 20):  # read the batch; claim and mark each
+        assert services.deliver(ids=[r.pk for r in rows])["sent"] == 20

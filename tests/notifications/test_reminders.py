@@ -126,11 +126,11 @@ def test_nothing_to_say_means_no_digest(member):
 def test_digest_lists_reviews_waiting_and_what_changed(
     member, reviewer, lead, make_task, django_capture_on_commit_callbacks
 ):
+    prefer(reviewer, channels={Kind.REVIEW_REQUESTED: Channel.DIGEST})
     work = make_task(title="Needs eyes", requires_review=True)
     tasks.assign_to(task=work, assignee=member, by=lead)
     tasks.start(task=work, by=member)
     tasks.submit(task=work, by=member)
-    prefer(reviewer, channels={Kind.REVIEW_REQUESTED: Channel.DIGEST})
     mail.outbox = []
     now = timezone.now().replace(hour=23)
     with django_capture_on_commit_callbacks(execute=True):
