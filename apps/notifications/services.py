@@ -74,6 +74,12 @@ def notify(
     event reaches each person at most once. Each person's preferences decide whether the row is
     e-mailed now, kept for their digest or left in the inbox only. The e-mails are enqueued when
     the surrounding transaction commits.
+
+    `payload` keys the e-mails and the inbox show (all optional, plain text, escaped in HTML):
+    "title" (defaults to the task's), "by" (who did it; "Relay" for automation), "note" (the
+    reviewer's or the failure's text), "run" (set from `run` if given), "step", "reasons" (list
+    of sentences, e.g. why nobody can take a task) and "url" (a site path such as a run page,
+    linked when there is no task).
     """
     people = []
     seen: set[int] = set()
@@ -370,11 +376,21 @@ def email_context(*, notification: Notification) -> dict:
         "headline": HEADLINES.get(notification.kind, "{by}").format(
             by=payload.get("by") or "Relay"
         ),
-        "task_url": f"{settings.SITE_URL}{task.get_absolute_url()}" if task else "",
+        "task_url": _link(task=task, path=payload.get("url", "")),
         "site_url": settings.SITE_URL,
         "inbox_url": f"{settings.SITE_URL}/notifications/",
         "settings_url": f"{settings.SITE_URL}/notifications/settings/",
     }
+
+
+def _link(*, task, path: str) -> str:
+    """Absolute link for the e-mail's button: the task, or a site path from the payload (a
+    run page, say) when the notification is not about one task."""
+    if task is not None:
+        return f"{settings.SITE_URL}{task.get_absolute_url()}"
+    if path.startswith("/") and not path.startswith("//"):
+        return f"{settings.SITE_URL}{path}"
+    return ""
 
 
 def build_email(*, notification: Notification) -> EmailMultiAlternatives:

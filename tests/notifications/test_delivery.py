@@ -197,3 +197,25 @@ def test_a_batch_costs_two_queries_per_email_plus_one(make_member, django_assert
     ]
     with django_assert_num_queries(1 + 2 * 20):  # read the batch; claim and mark each
         assert services.deliver(ids=[r.pk for r in rows])["sent"] == 20
+
+
+def test_a_run_alert_without_a_task_links_to_the_path_in_its_payload(send_now, member, settings):
+    mail.outbox = []
+    send_now(
+        kind=Kind.RUN_FAILED,
+        recipients=[member],
+        payload={"title": "Churn model run", "run": "Churn model run", "url": "/runs/7/"},
+    )
+    assert mail.outbox[0].subject == "[Relay] Run failed: Churn model run"
+    assert f"Open in Relay: {settings.SITE_URL}/runs/7/" in mail.outbox[0].body
+
+
+def test_unassignable_email_lists_the_reasons(send_now, member, task):
+    mail.outbox = []
+    send_now(
+        kind=Kind.UNASSIGNABLE,
+        recipients=[member],
+        task=task,
+        payload={"title": task.title, "reasons": ["Mia is on time off", "Otto is at capacity"]},
+    )
+    assert "  - Mia is on time off\n  - Otto is at capacity" in mail.outbox[0].body
