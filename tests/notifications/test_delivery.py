@@ -219,3 +219,22 @@ def test_unassignable_email_lists_the_reasons(send_now, member, task):
         payload={"title": task.title, "reasons": ["Mia is on time off", "Otto is at capacity"]},
     )
     assert "  - Mia is on time off\n  - Otto is at capacity" in mail.outbox[0].body
+
+
+def test_the_faster_serialisation_gives_the_same_email(member, task):
+    import email
+    import email.policy
+
+    notification = Notification.objects.create(
+        recipient=member, kind=Kind.ASSIGNED, key="same", task=task, payload={"title": "Ünïcode"}
+    )
+    fast = services.build_email(notification=notification)
+    stock_bytes = super(services.RelayEmail, fast).message(policy=email.policy.SMTP).as_bytes()
+    parse = lambda raw: email.message_from_bytes(raw, policy=email.policy.default)  # noqa: E731
+    fast_msg = parse(fast.message(policy=email.policy.SMTP).as_bytes())
+    stock_msg = parse(stock_bytes)
+    for header in ("Subject", "From", "To", "Message-ID", "X-Relay-Notification"):
+        assert fast_msg[header] == stock_msg[header]
+    for kind in ("plain", "html"):
+        fast_part = fast_msg.get_body(preferencelist=(kind,)).get_content()
+        assert fast_part == stock_msg.get_body(preferencelist=(kind,)).get_content()
