@@ -15,6 +15,7 @@ import email.policy
 import hashlib
 import logging
 import smtplib
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -247,6 +248,13 @@ def deliver(*, ids: list[int]) -> dict[str, int]:
             if not claim(notification=notification, token=token):
                 counts["skipped"] += 1
                 continue
+            person = notification.recipient
+            if not person.email or not person.is_active:  # changed since it was written
+                Notification.objects.filter(pk=notification.pk, claimed_by=token).update(
+                    email_status=EmailStatus.SKIPPED
+                )
+                counts["skipped"] += 1
+                continue
             try:
                 _send(build_email(notification=notification))
             except Exception as error:  # any failure is recorded on the row, not lost
@@ -292,16 +300,21 @@ def _record_failure(*, notification: Notification, error: Exception) -> str:
 
 class _ReusedMailer:
     """One open connection per worker process: a new SMTP session per e-mail costs more than
-    rendering and the database together. Dropped on any error and opened again on next use."""
+    rendering and the database together. Dropped on any error and opened again on next use;
+    after a quiet spell it is checked first (NOOP), since servers close idle sessions."""
+
+    IDLE_CHECK_SECONDS = 30
 
     def __init__(self):
         self.mailer = None
         self.config = None
+        self.last_used = 0.0
 
     def send(self, message: EmailMultiAlternatives) -> None:
         config = repr(mailers.settings.get("default"))
-        if self.mailer is None or config != self.config:
+        if self.mailer is not None and (config != self.config or not self._still_open()):
             self.close()
+        if self.mailer is None:
             self.mailer, self.config = mailers["default"], config
             self.mailer.open()
         try:
@@ -309,6 +322,16 @@ class _ReusedMailer:
         except BaseException:
             self.close()
             raise
+        self.last_used = time.monotonic()
+
+    def _still_open(self) -> bool:
+        smtp = getattr(self.mailer, "connection", None)
+        if smtp is None or time.monotonic() - self.last_used < self.IDLE_CHECK_SECONDS:
+            return True
+        try:
+            return smtp.noop()[0] == 250
+        except SEND_ERRORS:
+            return False
 
     def close(self) -> None:
         if self.mailer is not None:

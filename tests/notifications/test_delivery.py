@@ -1,5 +1,7 @@
 """E-mail delivery through the outbox, eagerly (no broker): the `make test` path."""
 
+import smtplib
+
 import pytest
 from django.core import mail
 from django.db import transaction
@@ -238,3 +240,34 @@ def test_the_faster_serialisation_gives_the_same_email(member, task):
     for kind in ("plain", "html"):
         fast_part = fast_msg.get_body(preferencelist=(kind,)).get_content()
         assert fast_part == stock_msg.get_body(preferencelist=(kind,)).get_content()
+
+
+def test_someone_whose_address_was_removed_since_is_not_emailed(member):
+    notification = Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="gone")
+    member.email = ""
+    member.save()
+    mail.outbox = []
+    assert services.deliver_one(notification_id=notification.pk) == "skipped"
+    notification.refresh_from_db()
+    assert notification.email_status == EmailStatus.SKIPPED
+    assert mail.outbox == []
+
+
+def test_an_idle_smtp_session_that_the_server_closed_is_reopened(member):
+    class Session:
+        def noop(self):
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+
+    reused = services._ReusedMailer()
+    reused.send(services.build_email(notification=_row(member, "first")))
+    reused.mailer.connection = Session()
+    reused.last_used -= reused.IDLE_CHECK_SECONDS + 1
+    stale = reused.mailer
+    mail.outbox = []
+    reused.send(services.build_email(notification=_row(member, "second")))
+    assert reused.mailer is not stale
+    assert len(mail.outbox) == 1
+
+
+def _row(member, key):
+    return Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key=key)
