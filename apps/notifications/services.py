@@ -365,7 +365,7 @@ SUBJECTS = {
     Kind.RUN_FAILED: "Run failed: {run}",
     Kind.OVERDUE: "Overdue: {title}",
     Kind.UNASSIGNABLE: "Nobody can take: {title}",
-    Kind.DIGEST: "Your Relay digest for {date}",
+    Kind.DIGEST: "Your digest for {date}",
 }
 
 

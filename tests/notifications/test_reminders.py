@@ -140,4 +140,4 @@ def test_digest_lists_reviews_waiting_and_what_changed(
     assert digest.payload["changes"][0]["kind"] == "Review requested"
     [email] = [m for m in mail.outbox if m.to == [reviewer.email]]
     assert "Needs eyes" in email.body
-    assert email.subject.startswith("[Relay] Your Relay digest for")
+    assert email.subject.startswith("[Relay] Your digest for")
