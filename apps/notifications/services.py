@@ -140,19 +140,24 @@ def _deliver_after_commit(*, ids: list[int]) -> None:
     transaction wrote: a batch assignment notifying fifty people sends one Celery message.
 
     Each call registers its own on_commit callback (so savepoint rollbacks behave as Django
-    defines), and all of them drain one per-connection buffer: the first to run enqueues
-    everything, the rest find it empty. Ids of rows a rolled-back savepoint or transaction
-    removed may linger until the next commit; claiming a row that is not pending does nothing.
+    defines) and all of them drain one buffer: the first to run enqueues everything, the rest
+    find it empty. The buffer belongs to the transaction: Django starts a fresh list of
+    on_commit callbacks for each one (and after a savepoint rollback), and a fresh list gets a
+    fresh buffer. Ids of rows a rolled-back savepoint removed may be enqueued; claiming a row
+    that is not there does nothing.
     """
     db = transaction.get_connection()
-    db.__dict__.setdefault("_relay_outbox_ids", []).extend(ids)
-    transaction.on_commit(partial(_enqueue_buffered, db=db), robust=True)
+    owner, buffer = db.__dict__.get("_relay_outbox", (None, None))
+    if owner is not db.run_on_commit or buffer is None:
+        buffer = []
+        db._relay_outbox = (db.run_on_commit, buffer)
+    buffer.extend(ids)
+    transaction.on_commit(partial(_enqueue_buffered, buffer=buffer), robust=True)
 
 
-def _enqueue_buffered(*, db) -> None:
-    buffered = db.__dict__.get("_relay_outbox_ids") or []
-    ids = list(dict.fromkeys(buffered))
-    buffered.clear()
+def _enqueue_buffered(*, buffer: list[int]) -> None:
+    ids = list(dict.fromkeys(buffer))
+    buffer.clear()
     batch = conf("NOTIFICATIONS_SWEEP_BATCH")
     for start in range(0, len(ids), batch):
         enqueue_delivery(ids=ids[start : start + batch])
