@@ -76,7 +76,16 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {self.recipient}"
+        return f"{self.label} → {self.recipient}"
+
+    @property
+    def is_loop_back(self) -> bool:
+        """A run alert about a step that failed and sent the run back (the run goes on)."""
+        return self.kind == Kind.RUN_FAILED and (self.payload or {}).get("run_failed") is False
+
+    @property
+    def label(self) -> str:
+        return str(_("Run sent back")) if self.is_loop_back else self.get_kind_display()
 
     @property
     def is_read(self) -> bool:

@@ -87,7 +87,7 @@ def digest_content(*, user, since: datetime) -> dict:
     review_list = [_task_line(t) for t in reviews[: DIGEST_LIMIT + 1]]
     change_list = [
         {
-            "kind": n.get_kind_display(),
+            "kind": n.label,
             "title": (n.payload or {}).get("title", ""),
             "by": (n.payload or {}).get("by", ""),
             "path": f"/tasks/{n.task_id}/" if n.task_id else "",

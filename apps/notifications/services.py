@@ -442,6 +442,10 @@ HEADLINES = {
 }
 
 
+LOOP_BACK_SUBJECT = "Run sent back: {run}"
+LOOP_BACK_HEADLINE = "A step failed and the run went back to an earlier step."
+
+
 def email_context(*, notification: Notification) -> dict:
     payload = notification.payload or {}
     task = notification.task
@@ -449,7 +453,7 @@ def email_context(*, notification: Notification) -> dict:
     return {
         "notification": notification,
         "kind": notification.kind,
-        "kind_label": notification.get_kind_display(),
+        "kind_label": notification.label,
         "recipient": notification.recipient,
         "task": task,
         "title": title,
@@ -459,9 +463,11 @@ def email_context(*, notification: Notification) -> dict:
         "step": payload.get("step", ""),
         "reasons": payload.get("reasons", []),
         "payload": payload,
-        "headline": HEADLINES.get(notification.kind, "{by}").format(
-            by=payload.get("by") or "Relay"
-        ),
+        "headline": (
+            LOOP_BACK_HEADLINE
+            if notification.is_loop_back
+            else HEADLINES.get(notification.kind, "{by}")
+        ).format(by=payload.get("by") or "Relay"),
         "task_url": _link(task=task, path=payload.get("url", "")),
         "site_url": settings.SITE_URL,
         "inbox_url": f"{settings.SITE_URL}/notifications/",
@@ -510,7 +516,11 @@ class RelayEmail(EmailMultiAlternatives):
 def build_email(*, notification: Notification) -> EmailMultiAlternatives:
     """Text and HTML versions from templates/emails/; the HTML one autoescapes user text."""
     context = email_context(notification=notification)
-    subject = SUBJECTS.get(notification.kind, "{title}").format(
+    subject = (
+        LOOP_BACK_SUBJECT
+        if notification.is_loop_back
+        else SUBJECTS.get(notification.kind, "{title}")
+    ).format(
         title=context["title"] or context["kind_label"],
         run=context["run"] or context["title"],
         date=(notification.payload or {}).get("date", ""),

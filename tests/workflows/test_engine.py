@@ -221,3 +221,15 @@ def test_an_action_that_times_out_counts_as_failed(
     assert staging.outcome == "failed"
     assert staging.automation_error.startswith("Timed out after")
     assert open_task(run, "train").iteration == 2
+
+
+def test_a_loop_back_alert_reads_as_sent_back_with_the_run_and_reason(run, trainer, lead):
+    from apps.notifications.services import build_email
+
+    finish(run, "train")
+    finish(run, "evaluate", "failed")
+    alert = _alerts(run).get()
+    assert alert.label == "Run sent back"
+    email = build_email(notification=alert)
+    assert email.subject == f"[Relay] Run sent back: {run.title}"
+    assert "Evaluate finished failed; the run loops back." in email.body
