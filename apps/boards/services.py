@@ -1,0 +1,230 @@
+"""Board moves: a dropped card or a menu pick becomes one lifecycle transition.
+
+The board has no state machine of its own. A move from one column to another names the verb a
+person would say (drop on "In progress" = start, on "Done" from review = approve …) and calls
+apps.tasks.services, which checks the role, four-eyes and a stale tab; this module adds what
+only the board knows: the team's WIP limits and the order of cards within a column.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Case, F, Min, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.assignment import services as assignment
+from apps.people import selectors as people
+from apps.people.models import Team, User
+from apps.tasks import services as tasks
+from apps.tasks.models import OPEN_STATES, ChecklistItem, State, Task
+from apps.tasks.services import TaskActionRefused
+
+from .models import LIMITABLE_STATES, BoardSettings
+
+# (from column, to column) → the transition a drop means.
+DROPS: dict[tuple[str, str], str] = {
+    (State.TODO, State.ASSIGNED): "assign",
+    (State.ASSIGNED, State.TODO): "unassign",
+    (State.ASSIGNED, State.IN_PROGRESS): "start",
+    (State.IN_PROGRESS, State.IN_REVIEW): "submit",
+    (State.IN_PROGRESS, State.DONE): "complete",
+    (State.IN_REVIEW, State.DONE): "approve",
+    (State.IN_REVIEW, State.IN_PROGRESS): "request_changes",
+}
+# Where each action leaves the card (resume goes back where it was held from).
+TARGETS: dict[str, str] = {
+    "assign": State.ASSIGNED,
+    "unassign": State.TODO,
+    "start": State.IN_PROGRESS,
+    "submit": State.IN_REVIEW,
+    "complete": State.DONE,
+    "approve": State.DONE,
+    "reject": State.DONE,
+    "request_changes": State.IN_PROGRESS,
+    "hold": State.ON_HOLD,
+    "cancel": State.CANCELLED,
+}
+# Ordering more than this many cards in one drop is not something a person does.
+MAX_ORDER = 500
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    task: Task
+    action: str
+    from_state: str
+    warning: str = ""
+
+
+def _label(state: str) -> str:
+    return str(State(state).label) if state in State.values else state
+
+
+def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
+    """The transition a drop means, or a refusal saying which way the card can go."""
+    if from_state == to_state:
+        raise TaskActionRefused(_("The card is already in %(col)s.") % {"col": _label(to_state)})
+    if to_state == State.ON_HOLD and from_state in OPEN_STATES:
+        return "hold"
+    if to_state == State.CANCELLED:
+        return "cancel"
+    if from_state == State.ON_HOLD:
+        if task.held_from == to_state:
+            return "resume"
+        raise TaskActionRefused(
+            _("This task was put on hold from %(col)s: resume it there.")
+            % {"col": _label(task.held_from or State.TODO)}
+        )
+    action = DROPS.get((from_state, to_state))
+    if action is None:
+        raise TaskActionRefused(
+            _("A card can't go from %(src)s straight to %(dst)s.")
+            % {"src": _label(from_state), "dst": _label(to_state)}
+        )
+    return action
+
+
+def target_of(*, task: Task, action: str) -> str:
+    if action == "resume":
+        return task.held_from or State.TODO
+    return TARGETS[action]
+
+
+def _check_wip(*, team: Team, target: str) -> str:
+    """Refuse (hard) or warn about (soft) a move into a full column; "" when there is room.
+
+    The settings row is locked so two moves racing for the last slot are taken one at a time.
+    """
+    if target not in LIMITABLE_STATES:
+        return ""
+    settings = BoardSettings.objects.select_for_update().filter(team=team).first()
+    limit = settings.limit_for(target) if settings else None
+    if limit is None:
+        return ""
+    count = Task.objects.filter(team=team, state=target).count()
+    if count < limit:
+        return ""
+    values = {"col": _label(target), "count": count, "limit": limit}
+    if not settings.soft_limits:
+        raise TaskActionRefused(
+            _(
+                "%(col)s is full (%(count)d/%(limit)d, the team's WIP limit): finish or move "
+                "something out of it first."
+            )
+            % values
+        )
+    return _("%(col)s is now over its WIP limit (%(count)d/%(limit)d).") % {
+        **values,
+        "count": count + 1,
+    }
+
+
+@transaction.atomic
+def act(
+    *,
+    task: Task,
+    action: str,
+    by: User,
+    expected_state: str | None = None,
+    note: str = "",
+    outcome: str = "",
+    order: list[int] | tuple[int, ...] = (),
+) -> MoveResult:
+    """Take a transition from the board, a menu, the drawer or a queue page.
+
+    `assign` from the board means: a lead lets the assignment engine pick the best person; a
+    member takes the task themselves.
+    """
+    from_state = task.state
+    if action not in tasks.ACTIONS:
+        raise TaskActionRefused(_("Unknown action."))
+    if expected_state and expected_state != task.state:
+        raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
+    warning = _check_wip(team=task.team, target=target_of(task=task, action=action))
+    if action == "assign":
+        lead = people.is_lead(team_id=task.team_id, user=by)
+        moved = assignment.assign(task=task, person=None if lead else by, by=by)
+        if moved is None:
+            raise TaskActionRefused(
+                _(
+                    "Nobody on the team can take this now (skill, availability or capacity): "
+                    "it stays in To do."
+                )
+            )
+    else:
+        extra = {"outcome": outcome} if action == "complete" and outcome else {}
+        moved = tasks.perform(
+            task=task,
+            action=action,
+            by=by,
+            note=note,
+            expected_state=expected_state or from_state,
+            **extra,
+        )
+    if order:
+        reorder(team=task.team, state=moved.state, ordered_ids=order)
+    return MoveResult(task=moved, action=action, from_state=from_state, warning=warning)
+
+
+def move(
+    *,
+    task: Task,
+    from_state: str,
+    to_state: str,
+    by: User,
+    order: list[int] | tuple[int, ...] = (),
+) -> MoveResult:
+    """A card dropped from one column onto another (from_state = what the person saw)."""
+    if from_state != task.state:
+        raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
+    action = action_for_drop(task=task, from_state=from_state, to_state=to_state)
+    return act(task=task, action=action, by=by, expected_state=from_state, order=order)
+
+
+@transaction.atomic
+def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...]) -> None:
+    """Persist the order a person arranged the top of a column in.
+
+    The ids are the cards the person could see, top first; they take the positions just below
+    every other card of the column, whose own order is kept (shifted down only if there is no
+    room above them). Ids from another team or column are ignored.
+    """
+    ids = list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
+    mine = set(Task.objects.filter(team=team, state=state, pk__in=ids).values_list("pk", flat=True))
+    ids = [i for i in ids if i in mine]
+    if not ids:
+        return
+    others = Task.objects.filter(team=team, state=state).exclude(pk__in=ids)
+    lowest = others.aggregate(m=Min("position"))["m"]
+    if lowest is None:
+        lowest = len(ids)
+    elif lowest < len(ids):
+        others.update(position=F("position") + (len(ids) - lowest))
+        lowest = len(ids)
+    first = lowest - len(ids)
+    Task.objects.filter(pk__in=ids).update(
+        position=Case(*[When(pk=pk, then=Value(first + n)) for n, pk in enumerate(ids)]),
+        updated_at=timezone.now(),
+    )
+
+
+@transaction.atomic
+def tick(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
+    """Tick or untick a checklist item; the task is touched so open boards refresh its card."""
+    item = tasks.toggle_checklist_item(item=item, by=by, done=done)
+    Task.objects.filter(pk=item.task_id).update(updated_at=timezone.now())
+    return item
+
+
+@transaction.atomic
+def save_wip_limits(*, team: Team, by: User, limits: dict[str, int | None], soft: bool) -> None:
+    """A lead sets the team's WIP limits (None or 0 = no limit)."""
+    if not people.is_lead(team_id=team.pk, user=by) and not by.is_staff:
+        raise PermissionError(_("Only a team lead can change WIP limits."))
+    clean = {s: int(n) for s, n in limits.items() if s in LIMITABLE_STATES and n}
+    settings, _created = BoardSettings.objects.get_or_create(team=team)
+    settings.wip_limits = clean
+    settings.soft_limits = soft
+    settings.full_clean()
+    settings.save()
