@@ -242,21 +242,32 @@ def board(
     matches = filters.lookups(user=user, now=now)
     scope = _team_scope(team=team, states=shown_states, now=now)
 
-    counts = (
-        scope.annotate(lane=lane)
-        .values("lane", "state")
-        .annotate(shown=Count("pk", filter=matches), total=Count("pk"))
-        .order_by()
-    )
-    windowed = (
+    windowed = list(
         _with_card_facts(scope.filter(matches))
         .annotate(
             lane=lane,
             rank=Window(RowNumber(), partition_by=[lane, F("state")], order_by=CARD_ORDER),
+            # Cards in the card's cell: unfiltered, this is also the column count, which saves
+            # the grouped count query.
+            in_cell=Window(Count("pk"), partition_by=[lane, F("state")]),
         )
         .filter(rank__lte=filters.page_size)
         .order_by(*CARD_ORDER)
     )
+    if filters.is_filtered:
+        # WIP counts are about the whole team's column, not the filtered part of it.
+        counts = list(
+            scope.annotate(lane=lane)
+            .values("lane", "state")
+            .annotate(shown=Count("pk", filter=matches), total=Count("pk"))
+            .order_by()
+        )
+    else:
+        counts = [
+            {"lane": t.lane, "state": t.state, "shown": t.in_cell, "total": t.in_cell}
+            for t in windowed
+            if t.rank == 1
+        ]
 
     columns = {
         s: Column(state=s, label=str(State(s).label), limit=limits.get(s)) for s in shown_states

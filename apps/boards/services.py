@@ -9,7 +9,8 @@ only the board knows: the team's WIP limits and the order of cards within a colu
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, Min, Value, When
+from django.db.models import Case, F, Min, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -91,15 +92,24 @@ def target_of(*, task: Task, action: str) -> str:
     return TARGETS[action]
 
 
+def _wip_limit(*, team: Team, target: str) -> int | None:
+    """The limit on the target column, from the settings selected with the team if they were."""
+    if target not in LIMITABLE_STATES:
+        return None
+    try:
+        settings = team.board_settings
+    except BoardSettings.DoesNotExist:
+        return None
+    return settings.limit_for(target)
+
+
 def _check_wip(*, team: Team, target: str) -> str:
     """Refuse (hard) or warn about (soft) a move into a full column; "" when there is room.
 
     The settings row is locked so two moves racing for the last slot are taken one at a time.
     """
-    if target not in LIMITABLE_STATES:
-        return ""
-    settings = BoardSettings.objects.select_for_update().filter(team=team).first()
-    limit = settings.limit_for(target) if settings else None
+    settings = BoardSettings.objects.select_for_update().get(team=team)
+    limit = settings.limit_for(target)
     if limit is None:
         return ""
     count = Task.objects.filter(team=team, state=target).count()
@@ -120,7 +130,6 @@ def _check_wip(*, team: Team, target: str) -> str:
     }
 
 
-@transaction.atomic
 def act(
     *,
     task: Task,
@@ -136,12 +145,29 @@ def act(
     `assign` from the board means: a lead lets the assignment engine pick the best person; a
     member takes the task themselves.
     """
-    from_state = task.state
     if action not in tasks.ACTIONS:
         raise TaskActionRefused(_("Unknown action."))
     if expected_state and expected_state != task.state:
         raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
-    warning = _check_wip(team=task.team, target=target_of(task=task, action=action))
+    target = target_of(task=task, action=action)
+    if _wip_limit(team=task.team, target=target) is None:
+        # No limit on the target column: the transition's own transaction is all it needs.
+        return _act(task=task, action=action, by=by, note=note, outcome=outcome, order=order)
+    with transaction.atomic():
+        warning = _check_wip(team=task.team, target=target)
+        return _act(
+            task=task,
+            action=action,
+            by=by,
+            note=note,
+            outcome=outcome,
+            order=order,
+            warning=warning,
+        )
+
+
+def _act(*, task, action, by, note, outcome, order, warning="") -> MoveResult:
+    from_state = task.state
     if action == "assign":
         lead = people.is_lead(team_id=task.team_id, user=by)
         moved = assignment.assign(task=task, person=None if lead else by, by=by)
@@ -159,7 +185,7 @@ def act(
             action=action,
             by=by,
             note=note,
-            expected_state=expected_state or from_state,
+            expected_state=from_state,
             **extra,
         )
     if order:
@@ -182,29 +208,29 @@ def move(
     return act(task=task, action=action, by=by, expected_state=from_state, order=order)
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...]) -> None:
     """Persist the order a person arranged the top of a column in.
 
-    The ids are the cards the person could see, top first; they take the positions just below
-    every other card of the column, whose own order is kept (shifted down only if there is no
-    room above them). Ids from another team or column are ignored.
+    The ids are the cards the person could see, top first; they take the positions just above
+    every other card of the column, whose own order is kept (shifted down only when there is no
+    room above them). Two UPDATEs, whatever the column's size; ids from another team or column
+    match nothing.
     """
     ids = list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
-    mine = set(Task.objects.filter(team=team, state=state, pk__in=ids).values_list("pk", flat=True))
-    ids = [i for i in ids if i in mine]
     if not ids:
         return
-    others = Task.objects.filter(team=team, state=state).exclude(pk__in=ids)
-    lowest = others.aggregate(m=Min("position"))["m"]
-    if lowest is None:
-        lowest = len(ids)
-    elif lowest < len(ids):
-        others.update(position=F("position") + (len(ids) - lowest))
-        lowest = len(ids)
-    first = lowest - len(ids)
-    Task.objects.filter(pk__in=ids).update(
-        position=Case(*[When(pk=pk, then=Value(first + n)) for n, pk in enumerate(ids)]),
+    column = Task.objects.filter(team=team, state=state)
+    others = column.exclude(pk__in=ids)
+    lowest_other = Coalesce(
+        Subquery(others.order_by().values("team").annotate(m=Min("position")).values("m")),
+        Value(len(ids)),
+    )
+    others.update(position=F("position") + Greatest(Value(0), Value(len(ids)) - lowest_other))
+    column.filter(pk__in=ids).update(
+        position=Case(
+            *[When(pk=pk, then=lowest_other - Value(len(ids) - n)) for n, pk in enumerate(ids)]
+        ),
         updated_at=timezone.now(),
     )
 

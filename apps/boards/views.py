@@ -164,7 +164,7 @@ def move(request, pk):
     task = _task_for(request, pk)
     form = MoveForm(request.POST)
     where = request.POST.get("ctx", "board")
-    from_state = task.state
+    from_state, team = task.state, task.team
     status = 200
     if not form.is_valid():
         message, status, result = form.error_sentence(), 422, None
@@ -200,6 +200,7 @@ def move(request, pk):
                 message = f"{message} {result.warning}"
     if result is not None:
         task = result.task
+        task.team = team  # keep the settings selected with it
     else:
         task.refresh_from_db()
     context = {"task": task, **_toast(message, error=status != 200)}
