@@ -242,8 +242,9 @@ def board(
     matches = filters.lookups(user=user, now=now)
     scope = _team_scope(team=team, states=shown_states, now=now)
 
-    windowed = list(
-        _with_card_facts(scope.filter(matches))
+    # Which cards open each cell: ranks and cell sizes over the team's tasks, ids only…
+    placed = list(
+        scope.filter(matches)
         .annotate(
             lane=lane,
             rank=Window(RowNumber(), partition_by=[lane, F("state")], order_by=CARD_ORDER),
@@ -252,8 +253,13 @@ def board(
             in_cell=Window(Count("pk"), partition_by=[lane, F("state")]),
         )
         .filter(rank__lte=filters.page_size)
-        .order_by(*CARD_ORDER)
+        .values_list("pk", "lane", "rank", "in_cell")
     )
+    # …then everything the card shows, for those cards only.
+    lane_of = {pk: (lane_key, rank, in_cell) for pk, lane_key, rank, in_cell in placed}
+    windowed = list(_with_card_facts(Task.objects.filter(pk__in=lane_of)).order_by(*CARD_ORDER))
+    for task in windowed:
+        task.lane, task.rank, task.in_cell = lane_of[task.pk]
     if filters.is_filtered:
         # WIP counts are about the whole team's column, not the filtered part of it.
         counts = list(

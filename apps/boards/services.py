@@ -9,7 +9,7 @@ only the board knows: the team's WIP limits and the order of cards within a colu
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, Min, Subquery, Value, When
+from django.db.models import Case, F, Min, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -214,24 +214,35 @@ def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...])
 
     The ids are the cards the person could see, top first; they take the positions just above
     every other card of the column, whose own order is kept (shifted down only when there is no
-    room above them). Two UPDATEs, whatever the column's size; ids from another team or column
+    room above them). One UPDATE, whatever the column's size; ids from another team or column
     match nothing.
     """
     ids = list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
     if not ids:
         return
+    k = len(ids)
     column = Task.objects.filter(team=team, state=state)
-    others = column.exclude(pk__in=ids)
     lowest_other = Coalesce(
-        Subquery(others.order_by().values("team").annotate(m=Min("position")).values("m")),
-        Value(len(ids)),
-    )
-    others.update(position=F("position") + Greatest(Value(0), Value(len(ids)) - lowest_other))
-    column.filter(pk__in=ids).update(
-        position=Case(
-            *[When(pk=pk, then=lowest_other - Value(len(ids) - n)) for n, pk in enumerate(ids)]
+        Subquery(
+            column.exclude(pk__in=ids)
+            .order_by()
+            .values("team")
+            .annotate(m=Min("position"))
+            .values("m")
         ),
-        updated_at=timezone.now(),
+        Value(k),
+    )
+    # Room needed above the other cards (usually none: then only the ordered cards change).
+    shift = Greatest(Value(0), Value(k) - lowest_other)
+    # The subquery appears a fixed number of times, not once per ordered card: SQLite runs
+    # each copy of it separately.
+    rank = Case(*[When(pk=pk, then=Value(n)) for n, pk in enumerate(ids)])
+    column.alias(shift=shift).filter(Q(pk__in=ids) | Q(shift__gt=0)).update(
+        position=Case(
+            When(pk__in=ids, then=lowest_other + shift - Value(k) + rank),
+            default=F("position") + shift,
+        ),
+        updated_at=Case(When(pk__in=ids, then=Value(timezone.now())), default=F("updated_at")),
     )
 
 

@@ -1,5 +1,6 @@
 from django import template
 
+from apps.boards.cards import render_card
 from apps.boards.selectors import work_counts
 
 register = template.Library()
@@ -15,3 +16,15 @@ def work_links(context):
 @register.filter
 def initials_of(user) -> str:
     return user.initials if user else ""
+
+
+@register.simple_tag(takes_context=True)
+def board_card(context, card):
+    """One card (see apps.boards.cards for why this is Python, not a template)."""
+    filters = context.get("filters")
+    return render_card(
+        card,
+        card_base=context["card_base"],
+        query=filters.query_string() if filters else "",
+        now=context.get("now"),
+    )
