@@ -20,5 +20,6 @@ urlpatterns = [
     path("board/tasks/<int:pk>/comment/", views.comment, name="comment"),
     path("board/tasks/<int:pk>/checklist/<int:item_pk>/", views.tick, name="tick"),
     path("my-work/", views.my_work, name="my_work"),
+    path("my-work/counts/", views.work_links, name="work_links"),
     path("reviews/", views.reviews, name="reviews"),
 ]

@@ -85,7 +85,11 @@ def board(request, team_slug):
     filters = BoardFilters.from_query(request.GET)
     context = _board_context(request, team, filters)
     if request.htmx and request.htmx.target == "board-body":
-        return render(request, "boards/board.html#board-body", context)
+        response = render(request, "boards/board.html#board-body", context)
+        # Bookmarkable and tidy: only the filters that are set, in a stable order.
+        query = filters.query_string()
+        response["HX-Push-Url"] = request.path + (f"?{query}" if query else "")
+        return response
     context.update(
         nav_active="board",
         is_lead=people.is_lead(team_id=team.pk, user=request.user) or request.user.is_staff,
@@ -113,6 +117,7 @@ def poll(request, team_slug):
         response = HttpResponseNotModified()
     else:
         context = _board_context(request, team, filters)
+        context["counts"] = selectors.work_counts(user=request.user)
         response = render(request, "boards/board.html#poll", context)
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
@@ -218,7 +223,9 @@ def move(request, pk):
         context["ctx"] = where
         context["actions"] = task_selectors.available_actions(task=task, user=request.user)
         return render(request, "boards/queues.html#row-response", context, status=status)
-    context.update(_columns_context(request, task, {from_state, task.state}))
+    # The column it was dropped on too: a refused card must leave it (snap back).
+    dropped_on = request.POST.get("to", "")
+    context.update(_columns_context(request, task, {from_state, task.state, dropped_on}))
     if where == "drawer":
         context.update(_drawer_context(request, _task_for(request, pk)))
         return render(request, "boards/drawer.html#drawer-response", context, status=status)
@@ -366,6 +373,17 @@ def delete_view(request, team_slug, view_pk):
     team = _team_for(request, team_slug)
     get_object_or_404(SavedView, pk=view_pk, owner=request.user, team=team).delete()
     return redirect("boards:board", team_slug=team.slug)
+
+
+@require_GET
+@login_required
+def work_links(request):
+    """The header's My work / Awaiting my review counts (loaded after the page, and with polls)."""
+    return render(
+        request,
+        "boards/partials/work_links.html",
+        {"counts": selectors.work_counts(user=request.user), "nav_active": ""},
+    )
 
 
 @require_GET

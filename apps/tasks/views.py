@@ -32,7 +32,7 @@ def home(request):
     team = people.teams_for(user=request.user).first()
     if team is None:
         return render(request, "tasks/no_team.html")
-    return redirect("boards:board", team_slug=team.slug)
+    return redirect("tasks:team_tasks", team_slug=team.slug)
 
 
 @require_GET

@@ -34,6 +34,16 @@
     });
   }
 
+  function forget(root) {
+    const cells = root.matches(".cell") ? [root] : root.querySelectorAll(".cell");
+    cells.forEach((cell) => {
+      if (cell._sortable) {
+        cell._sortable.destroy();
+        cell._sortable = null;
+      }
+    });
+  }
+
   function dropped(card, from, to) {
     const order = [...to.querySelectorAll(".card-item")].map((c) => c.dataset.id).join(",");
     const values = { order: order };
@@ -55,6 +65,10 @@
   }
 
   htmx.onLoad((elt) => initCells(elt));
+  // A cell swapped out must let go of its Sortable, or the stale instance answers the next drag.
+  document.addEventListener("htmx:beforeCleanupElement", (event) => {
+    if (event.detail.elt._sortable) forget(event.detail.elt);
+  });
   // When the board can be dragged (bench/board.py reads this to measure time-to-interactive).
   document.addEventListener("DOMContentLoaded", () => {
     initCells(document);
@@ -77,11 +91,19 @@
       closeMenus();
       return;
     }
-    if (event.target.closest(".menu-item")) {
-      setTimeout(closeMenus, 0);
+    const item = event.target.closest(".menu-item");
+    if (item) {
+      // The answer re-renders the card's columns (closing the menu); keep keyboard focus on it.
+      refocus = item.closest(".card-item")?.id;
     } else if (!event.target.closest(".card-menu-btn")) {
       closeMenus();
     }
+  });
+  let refocus = null;
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!refocus) return;
+    document.getElementById(refocus)?.focus();
+    refocus = null;
   });
   function closeMenus(focusCard) {
     document.querySelectorAll(".card-menu").forEach((m) => {
@@ -203,10 +225,13 @@
     if (!fresh) return;
     const badge = template.content.getElementById("unread-badge");
     if (badge) document.getElementById("unread-badge")?.replaceWith(badge);
+    const links = template.content.getElementById("work-links");
+    if (links) document.getElementById("work-links")?.replaceWith(links);
     const parts = [...fresh.querySelectorAll("[data-sig]")];
     const sameShape = parts.length === body.querySelectorAll("[data-sig]").length &&
       parts.every((el) => document.getElementById(el.id));
     if (!sameShape) {
+      forget(body);
       body.replaceWith(fresh);
       htmx.process(fresh);
       initCells(fresh);
@@ -217,6 +242,7 @@
       const current = document.getElementById(el.id);
       if (current.dataset.sig === el.dataset.sig) return;
       if (current.querySelector(".card-menu-pop, .card-chosen")) return; // someone is using it
+      forget(current);
       current.replaceWith(el);
       htmx.process(el);
       initCells(el);

@@ -113,11 +113,6 @@ def test_anonymous_visitor_is_sent_to_log_in(client, board_url):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_home_is_the_first_teams_board(client_for, team, member):
-    response = client_for(member).get("/")
-    assert response["Location"] == reverse("boards:board", args=[team.slug])
-
-
 @pytest.mark.parametrize("cards", [10, 1000])
 def test_board_query_count_does_not_grow_with_cards(
     client_for, team, board_url, member, django_assert_max_num_queries, cards

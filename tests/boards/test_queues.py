@@ -42,9 +42,15 @@ def test_review_queue_skips_work_named_to_another_reviewer(
     )
 
 
-def test_header_counts_my_work_and_reviews(client_for, in_review, reviewer, board_url):
-    html = client_for(reviewer).get(board_url).content.decode()
-    assert 'data-testid="review-count">1<' in html
+def test_header_counts_my_work_and_reviews(client_for, in_review, reviewer, member, board_url):
+    url = reverse("boards:work_links")
+    assert 'data-testid="review-count" aria-label="1 waiting">1<' in (
+        client_for(reviewer).get(url).content.decode()
+    )
+    assert 'data-testid="my-work-count" aria-label="1 active">1<' in (
+        client_for(member).get(url).content.decode()
+    )
+    assert 'hx-get="' + url in client_for(member).get(board_url).content.decode()
 
 
 def test_approving_from_the_review_queue_with_a_note(client_for, in_review, reviewer):

@@ -1,16 +1,15 @@
 from django import template
 
 from apps.boards.cards import render_card
-from apps.boards.selectors import work_counts
 
 register = template.Library()
 
 
 @register.inclusion_tag("boards/partials/work_links.html", takes_context=True)
 def work_links(context):
-    """My work / Awaiting my review links with their counts (one query)."""
-    user = context["request"].user
-    return {"counts": work_counts(user=user), "nav_active": context.get("nav_active")}
+    """My work / Awaiting my review links; their counts arrive in a request of their own, so
+    pages showing the header pay no query for them."""
+    return {"lazy": True, "nav_active": context.get("nav_active")}
 
 
 @register.filter
