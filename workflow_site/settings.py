@@ -195,3 +195,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# --- Workflows ---------------------------------------------------------------------------------
+# Actions automated steps may run (dotted paths); the admin offers only these.
+RELAY_ACTIONS = [
+    "apps.workflows.actions.run_staging_tests",
+    "apps.workflows.actions.deploy_model",
+]
+RELAY_ACTION_TIMEOUT = int(os.environ.get("RELAY_ACTION_TIMEOUT", "300"))

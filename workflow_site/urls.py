@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("apps.tasks.urls")),
     path("", include("apps.boards.urls")),
+    path("", include("apps.workflows.urls")),
 ]

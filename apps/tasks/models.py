@@ -143,9 +143,26 @@ class Task(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The workflow run and step this task does (empty for stand-alone tasks).
+    run = models.ForeignKey(
+        "workflows.Run", on_delete=models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
+    step = models.ForeignKey(
+        "workflows.Step", on_delete=models.PROTECT, null=True, blank=True, related_name="tasks"
+    )
+    # Why an automated step's action failed (exception or timeout), shown on the task.
+    automation_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["position", "-priority", "id"]
+        constraints = [
+            # A run reaches a step once per iteration: the database referees concurrent joins.
+            models.UniqueConstraint(
+                fields=["run", "step", "iteration"],
+                condition=models.Q(run__isnull=False),
+                name="task_run_step_iteration_unique",
+            )
+        ]
         indexes = [
             models.Index(fields=["team", "state", "position"], name="task_board_idx"),
             models.Index(fields=["assignee", "state"], name="task_assignee_state_idx"),
@@ -219,6 +236,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.IN_PROGRESS,
         target=State.IN_REVIEW,
         permission=may_work,
+        # A workflow step's review is a step of its own (routed on its outcome), not this.
+        conditions=[lambda task: task.step_id is None],
         custom={"label": _("Submit for review")},
     )
     def submit(self, *, by=None, description=None):

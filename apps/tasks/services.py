@@ -365,6 +365,9 @@ def cancel(
 
 
 def allowed_outcomes(task: Task) -> tuple[str, ...]:
+    """A workflow step's task finishes with its step kind's outcomes; others with the default."""
+    if task.step_id is not None:
+        return tuple(task.step.outcomes)
     return DEFAULT_COMPLETE_OUTCOMES
 
 

@@ -1,1 +1,215 @@
+"""Workflow templates (steps joined by routes) and the runs that walk through them.
 
+Versioning is copy-on-write: a template version that has runs is frozen. Editing it means
+creating version N+1 (services.new_version copies the steps and routes to new rows) which
+becomes the current version; runs in flight keep pointing at the rows of the version they
+started on. We chose this over a JSON snapshot per run because the run's tasks can keep real
+foreign keys to their `Step` (with its skill, checklist and routes) and the diagram, the
+engine and the admin all read the same tables, whichever version a run is on.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.tasks.models import Outcome
+
+
+class StepKind(models.TextChoices):
+    MANUAL = "manual", _("Manual")
+    REVIEW = "review", _("Review")
+    AUTOMATED = "automated", _("Automated")
+
+
+class ManualOutcomes(models.TextChoices):
+    DONE = "done", _("Done")
+    PASS_FAIL = "pass_fail", _("Passed / failed")
+
+
+class AssignmentPolicy(models.TextChoices):
+    AUTO = "auto", _("Assign automatically")
+    LEAD = "lead", _("Leave for a lead to pick")
+
+
+REVIEW_OUTCOMES = (Outcome.APPROVED, Outcome.CHANGES_REQUESTED, Outcome.REJECTED)
+PASS_FAIL_OUTCOMES = (Outcome.PASSED, Outcome.FAILED)
+# Outcomes that send work back: they alert the run's owner and the team leads.
+FAILURE_OUTCOMES = (Outcome.FAILED, Outcome.CHANGES_REQUESTED, Outcome.REJECTED)
+
+
+def outcomes_for(*, kind: str, manual_outcomes: str = ManualOutcomes.DONE) -> tuple[str, ...]:
+    """The outcomes a step of this kind can finish with; each needs exactly one route."""
+    if kind == StepKind.REVIEW:
+        return tuple(REVIEW_OUTCOMES)
+    if kind == StepKind.AUTOMATED or manual_outcomes == ManualOutcomes.PASS_FAIL:
+        return tuple(PASS_FAIL_OUTCOMES)
+    return (Outcome.DONE,)
+
+
+class WorkflowTemplate(models.Model):
+    team = models.ForeignKey("people.Team", on_delete=models.CASCADE, related_name="templates")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=80)
+    description = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+    is_active = models.BooleanField(
+        default=True, help_text=_("Runs can be started. Invalid templates are saved inactive.")
+    )
+    is_current = models.BooleanField(
+        default=True, editable=False, help_text=_("The newest version; older ones keep runs.")
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["team__name", "name", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "slug", "version"], name="template_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["team", "slug"],
+                condition=models.Q(is_current=True),
+                name="template_one_current_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (v{self.version})"
+
+    @property
+    def start_step(self) -> "Step | None":
+        return next((s for s in self.steps.all() if s.is_start), None)
+
+
+class Step(models.Model):
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="steps")
+    key = models.SlugField(max_length=50, help_text=_("Short name used in routes and exports."))
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=20, choices=StepKind.choices, default=StepKind.MANUAL)
+    manual_outcomes = models.CharField(
+        max_length=20,
+        choices=ManualOutcomes.choices,
+        default=ManualOutcomes.DONE,
+        help_text=_("Manual steps only: finish as 'done', or as 'passed'/'failed'."),
+    )
+    is_start = models.BooleanField(default=False)
+    is_join = models.BooleanField(
+        default=False,
+        help_text=_("Wait until every incoming branch is done (else: first arrival)."),
+    )
+    is_split = models.BooleanField(
+        default=False,
+        help_text=_("Parallel split: an outcome with several routes starts all of them at once."),
+    )
+    required_skill = models.ForeignKey(
+        "people.Skill", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    min_level = models.PositiveSmallIntegerField(default=1)
+    instructions = models.TextField(blank=True, help_text=_("How to do it."))
+    inputs = models.TextField(blank=True, help_text=_("What the step expects to start with."))
+    outputs = models.TextField(blank=True, help_text=_("What it must produce."))
+    checklist = models.TextField(
+        blank=True, help_text=_("Completion criteria, one per line (copied onto the task).")
+    )
+    sla_hours = models.PositiveIntegerField(null=True, blank=True)
+    assignment_policy = models.CharField(
+        max_length=10, choices=AssignmentPolicy.choices, default=AssignmentPolicy.AUTO
+    )
+    action = models.CharField(
+        max_length=200, blank=True, help_text=_("Automated steps: a registered action's path.")
+    )
+    max_iterations = models.PositiveSmallIntegerField(
+        default=5, help_text=_("The run fails instead of reaching this step more often.")
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "key"], name="step_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return outcomes_for(kind=self.kind, manual_outcomes=self.manual_outcomes)
+
+    @property
+    def checklist_items(self) -> list[str]:
+        return [line.strip() for line in self.checklist.splitlines() if line.strip()]
+
+
+class Route(models.Model):
+    """(from step, outcome) → next step, or END when `to_step` is empty."""
+
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="routes")
+    from_step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="routes_out")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    to_step = models.ForeignKey(
+        Step,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="routes_in",
+        help_text=_("Empty = END."),
+    )
+
+    class Meta:
+        ordering = ["from_step__position", "id"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.from_step.key} —{self.outcome}→ {self.to_step.key if self.to_step else 'END'}"
+        )
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Run(models.Model):
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.PROTECT, related_name="runs")
+    team = models.ForeignKey("people.Team", on_delete=models.CASCADE, related_name="runs")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_runs"
+    )
+    status = models.CharField(
+        max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
+    )
+    inputs = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["team", "status"], name="run_team_status_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("workflows:run_detail", kwargs={"pk": self.pk})
+
+
+class Deployment(models.Model):
+    """What the demo `deploy_model` action records: which model went where, for which run."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="deployments")
+    model_name = models.CharField(max_length=120)
+    environment = models.CharField(max_length=40, default="production")
+    deployed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-deployed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.model_name} → {self.environment}"

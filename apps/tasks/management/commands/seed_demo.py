@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 # Each app's demo module adds its part, in this order; later parts get what earlier ones made.
-DEMO_MODULES = ["apps.people.demo", "apps.tasks.demo"]
+DEMO_MODULES = ["apps.people.demo", "apps.tasks.demo", "apps.workflows.demo"]
 
 
 class Command(BaseCommand):

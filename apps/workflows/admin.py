@@ -1,0 +1,236 @@
+"""The workflow editor: a template with its steps and routes inline, its diagram, validation
+on every save, JSON import/export. A version that has runs is shown read-only with a button to
+copy it into a new version (copy-on-write: the runs keep theirs)."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from . import diagram, exchange, services
+from .forms import ImportForm
+from .models import Route, Run, Step, WorkflowTemplate
+from .validation import graph_of, validate
+
+
+def _action_choices():
+    return [("", "—")] + [(a, a.rsplit(".", 1)[-1]) for a in settings.RELAY_ACTIONS]
+
+
+class StepForm(forms.ModelForm):
+    action = forms.ChoiceField(choices=_action_choices, required=False)
+
+    class Meta:
+        model = Step
+        fields = [f.name for f in Step._meta.fields if f.name not in ("id", "template")]
+
+
+class FrozenAwareInline:
+    """Inlines are read-only on a version that runs hold (see services.is_frozen)."""
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and services.is_frozen(obj))
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not (obj and services.is_frozen(obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj and services.is_frozen(obj))
+
+
+class StepInline(FrozenAwareInline, admin.StackedInline):
+    model = Step
+    form = StepForm
+    extra = 0
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    ("key", "name", "position"),
+                    ("kind", "manual_outcomes", "action"),
+                    ("is_start", "is_join", "is_split"),
+                    ("required_skill", "min_level", "assignment_policy"),
+                    ("sla_hours", "max_iterations"),
+                ]
+            },
+        ),
+        (
+            "Who does what, how",
+            {
+                "classes": ["collapse"],
+                "fields": ["instructions", "inputs", "outputs", "checklist"],
+            },
+        ),
+    ]
+
+
+class RouteInline(FrozenAwareInline, admin.TabularInline):
+    model = Route
+    extra = 1
+    fields = ["from_step", "outcome", "to_step"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Offer only this template's steps: a route never crosses templates.
+        if db_field.name in ("from_step", "to_step"):
+            object_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = Step.objects.filter(template_id=object_id or 0)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(WorkflowTemplate)
+class WorkflowTemplateAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "version", "is_current", "is_active", "run_count"]
+    list_filter = ["team", "is_current", "is_active"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["version", "diagram", "problems"]
+    fieldsets = [
+        (None, {"fields": ["diagram", "problems"]}),
+        (None, {"fields": [("team", "name", "slug"), "description", ("is_active", "version")]}),
+    ]
+    inlines = [StepInline, RouteInline]
+    actions = ["export_json"]
+    change_form_template = "admin/workflows/workflowtemplate/change_form.html"
+    change_list_template = "admin/workflows/workflowtemplate/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("team")
+
+    @admin.display(description="Runs")
+    def run_count(self, obj):
+        return obj.runs.count()
+
+    @admin.display(description="Diagram")
+    def diagram(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the template with its steps to see the diagram."
+        return format_html('<div class="wf-diagram">{}</div>', diagram.render(obj))
+
+    @admin.display(description="Validation")
+    def problems(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        found = validate(graph_of(obj))
+        if not found:
+            return "Valid: runs can start."
+        return format_html(
+            '<ul class="errorlist">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((p,) for p in found)),
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and services.is_frozen(obj))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        template = form.instance
+        found = validate(graph_of(template))
+        if found:
+            WorkflowTemplate.objects.filter(pk=template.pk).update(is_active=False)
+            messages.error(
+                request,
+                format_html(
+                    "Saved as inactive — runs can't start until these are fixed:<ul>{}</ul>",
+                    format_html_join("", "<li>{}</li>", ((p,) for p in found)),
+                ),
+            )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/new-version/",
+                self.admin_site.admin_view(self.new_version_view),
+                name="workflows_workflowtemplate_new_version",
+            ),
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="workflows_workflowtemplate_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def new_version_view(self, request, pk):
+        template = get_object_or_404(WorkflowTemplate, pk=pk)
+        if request.method != "POST" or not super().has_change_permission(request, template):
+            return HttpResponseRedirect(
+                reverse("admin:workflows_workflowtemplate_change", args=[pk])
+            )
+        try:
+            copy = services.new_version(template=template)
+        except services.WorkflowError as error:
+            messages.error(request, str(error))
+            return HttpResponseRedirect(
+                reverse("admin:workflows_workflowtemplate_change", args=[pk])
+            )
+        messages.success(
+            request,
+            f"Version {copy.version} created; runs on version {template.version} keep theirs.",
+        )
+        return HttpResponseRedirect(
+            reverse("admin:workflows_workflowtemplate_change", args=[copy.pk])
+        )
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = ImportForm(request.POST or None, request.FILES or None)
+        problems: list[str] = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                template = exchange.import_template(form.cleaned_data["file"].read())
+            except services.WorkflowError as error:
+                problems = error.problems
+            else:
+                messages.success(request, f"Imported {template}.")
+                return HttpResponseRedirect(
+                    reverse("admin:workflows_workflowtemplate_change", args=[template.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "problems": problems,
+            "title": "Import a workflow",
+        }
+        return render(
+            request,
+            "admin/workflows/workflowtemplate/import.html",
+            context,
+            status=422 if problems else 200,
+        )
+
+    @admin.action(description="Export selected template as JSON")
+    def export_json(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one template to export.", messages.ERROR)
+            return None
+        template = queryset.get()
+        response = HttpResponse(exchange.export_json(template), content_type="application/json")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{template.slug}-v{template.version}.json"'
+        )
+        return response
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["title", "template", "team", "status", "owner", "started_at"]
+    list_filter = ["status", "team"]
+    search_fields = ["title"]
+    readonly_fields = [
+        "template",
+        "team",
+        "owner",
+        "status",
+        "failure_reason",
+        "started_at",
+        "finished_at",
+    ]
+    list_select_related = ["template", "team", "owner"]
+
+    def has_add_permission(self, request):
+        return False  # runs start from the "Start a run" page, through the engine

@@ -1,0 +1,100 @@
+"""Demo workflows: the five shipped templates and runs in several stages, moved there through
+the services (so tasks, history and alerts are real). Safe to run again."""
+
+from apps.tasks import services as task_services
+from apps.tasks.models import State, Task
+
+from . import services
+from .definitions import ALL
+from .exchange import import_template
+from .models import Run, WorkflowTemplate
+
+GOOD = {"model": "sentiment-v3", "metrics": {"auc": 0.93}, "thresholds": {"auc": 0.85}}
+
+# run title → (template slug, owner, steps to finish in order as (step key, outcome))
+RUNS = {
+    "data-science": [
+        ("churn-v5", "ml-deployment", "ada", {"model": "churn-v5"}, []),
+        (
+            "fraud-v2",
+            "ml-deployment",
+            "ada",
+            {"model": "fraud-v2"},
+            [("train", "done"), ("evaluate", "passed")],
+        ),
+        (
+            "ranker-v7 (looped back twice)",
+            "ml-deployment",
+            "ada",
+            {"model": "ranker-v7"},
+            [
+                ("train", "done"),
+                ("evaluate", "failed"),
+                ("train", "done"),
+                ("evaluate", "passed"),
+                ("review", "changes_requested"),
+            ],
+        ),
+        (
+            "sentiment-v3",
+            "ml-deployment",
+            "ada",
+            GOOD,
+            [("train", "done"), ("evaluate", "passed"), ("review", "approved")],
+        ),
+    ],
+    "platform": [
+        (
+            "Onboard Ada Yonath",
+            "employee-onboarding",
+            "linus",
+            {},
+            [("intake", "done"), ("accounts", "done")],
+        ),
+        ("Release 2.5", "ci-cd-release", "linus", {}, [("build", "done")]),
+        (
+            "Blog: what's new in 2.5",
+            "content-publishing",
+            "linus",
+            {},
+            [("draft", "done"), ("edit", "done")],
+        ),
+        (
+            "Invoices export fails",
+            "support-escalation",
+            "linus",
+            {},
+            [("triage", "done"), ("l1", "failed")],
+        ),
+    ],
+}
+
+
+def _finish(run: Run, key: str, outcome: str, lead) -> None:
+    task = Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
+    if task.state == State.TODO:
+        task = task_services.assign_to(task=task, assignee=lead, by=lead)
+    if task.state == State.ASSIGNED:
+        task = task_services.start(task=task, by=task.assignee)
+    task_services.complete(task=task, by=task.assignee, outcome=outcome, note="Demo.")
+
+
+def seed(*, teams, users, **_) -> dict:
+    templates = {}
+    for definition in ALL:
+        existing = WorkflowTemplate.objects.filter(
+            team__slug=definition["team"], slug=definition["slug"], is_current=True
+        ).first()
+        templates[definition["slug"]] = existing or import_template(definition)
+    for team_slug, rows in RUNS.items():
+        team = teams[team_slug]
+        if Run.objects.filter(team=team).exists():
+            continue
+        for title, slug, owner, inputs, path in rows:
+            lead = users[owner]
+            run = services.start_run(
+                template=templates[slug], title=title, owner=lead, by=lead, inputs=inputs
+            )
+            for key, outcome in path:
+                _finish(run, key, outcome, lead)
+    return {"templates": templates}

@@ -1,0 +1,317 @@
+"""The workflow as an SVG diagram, drawn on the server (no JavaScript library).
+
+Layout: routes that go back to a step already on the path from the start (found by a
+depth-first walk) are loop-backs; without them the graph is acyclic, and each step's column is
+its longest distance from the start. Forward routes are drawn left to right; loop-backs as
+dashed curves under the steps. Routes between the same two steps share one arrow whose label
+lists their outcomes. On a run page the current step(s) are highlighted and finished steps show
+their last outcome.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from html import escape
+
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Route, Step, StepKind, WorkflowTemplate
+
+NODE_W, NODE_H = 178, 58
+GAP_X, GAP_Y = 78, 34
+LANE = 24  # vertical distance between loop-back lanes
+MARGIN = 24
+END = "end"
+LABELS = {"changes_requested": "changes requested"}
+
+
+@dataclass(frozen=True)
+class StepState:
+    """How far a run got with a step: 'current' (open task) or 'done', and what came out."""
+
+    status: str
+    outcome: str = ""
+    iteration: int = 1
+
+
+def render(
+    template: WorkflowTemplate,
+    *,
+    steps: list[Step] | None = None,
+    routes: list[Route] | None = None,
+    states: dict[int, StepState] | None = None,
+    finished: bool = False,
+) -> SafeString:
+    """SVG markup for the template (optionally with a run's progress); safe to embed."""
+    steps = steps if steps is not None else list(template.steps.select_related("required_skill"))
+    routes = routes if routes is not None else list(template.routes.all())
+    states = states or {}
+    if not steps:
+        return mark_safe('<p class="muted">No steps yet.</p>')
+    layout = _layout(steps, routes)
+    return mark_safe(_draw(steps, routes, layout, states, finished))
+
+
+@dataclass
+class _Layout:
+    pos: dict  # node id → (x, y)
+    back: set  # (from id, to id) pairs drawn as loop-backs
+    skips: list  # forward (from id, to id) pairs that jump columns: drawn over the top
+    width: int
+    height: int
+    baseline: int  # y under every node, where loop-backs run
+    ceiling: int  # y over every node, where column-jumping routes run
+
+
+def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
+    ids = [s.pk for s in steps]
+    out: dict = defaultdict(list)
+    for r in routes:
+        target = r.to_step_id or END
+        if target not in out[r.from_step_id]:
+            out[r.from_step_id].append(target)
+    start = next((s.pk for s in steps if s.is_start), ids[0])
+
+    # Depth-first from the start: an edge to a step still on the stack is a loop-back.
+    back: set = set()
+    order: list = []
+    state: dict = {}
+
+    def visit(node):
+        state[node] = "open"
+        order.append(node)
+        for nxt in out.get(node, []):
+            if state.get(nxt) == "open":
+                back.add((node, nxt))
+            elif nxt not in state:
+                visit(nxt)
+        state[node] = "closed"
+
+    visit(start)
+    for node in [*ids, END]:
+        if node not in state:
+            visit(node)
+
+    # Longest path from the start over forward edges (Kahn's order).
+    forward = [(a, b) for a in out for b in out[a] if (a, b) not in back]
+    indegree: dict = defaultdict(int)
+    for _, b in forward:
+        indegree[b] += 1
+    layer = dict.fromkeys(order, 0)
+    queue = [n for n in order if indegree[n] == 0]
+    while queue:
+        node = queue.pop(0)
+        for a, b in forward:
+            if a == node:
+                layer[b] = max(layer[b], layer[node] + 1)
+                indegree[b] -= 1
+                if indegree[b] == 0:
+                    queue.append(b)
+    # Forward routes that jump over a column go over the top, in their own lanes.
+    skips = sorted(
+        {(a, b) for a, b in forward if layer[b] - layer[a] > 1},
+        key=lambda pair: layer[pair[1]] - layer[pair[0]],
+    )
+    top_space = 16 + LANE * len(skips) if skips else 0
+    columns: dict = defaultdict(list)
+    for node in order:
+        columns[layer[node]].append(node)
+    tallest = max(len(c) for c in columns.values())
+    column_height = tallest * NODE_H + (tallest - 1) * GAP_Y
+    pos = {}
+    for col, nodes in columns.items():
+        height = len(nodes) * NODE_H + (len(nodes) - 1) * GAP_Y
+        top = MARGIN + 14 + top_space + (column_height - height) / 2
+        for i, node in enumerate(nodes):
+            pos[node] = (MARGIN + col * (NODE_W + GAP_X), top + i * (NODE_H + GAP_Y))
+    baseline = MARGIN + 14 + top_space + column_height
+    loops = len(back)
+    right = max(x + (40 if node == END else NODE_W) for node, (x, _) in pos.items())
+    width = right + MARGIN
+    height = baseline + (16 + LANE * loops if loops else 0) + MARGIN
+    return _Layout(
+        pos=pos,
+        back=back,
+        skips=skips,
+        width=width,
+        height=int(height),
+        baseline=int(baseline),
+        ceiling=MARGIN + 14 + top_space,
+    )
+
+
+STYLE = """
+.wf text{font-family:system-ui,-apple-system,'Segoe UI',sans-serif}
+.wf .node rect.box{fill:#fff;stroke:#94a3b8;stroke-width:1.5}
+.wf .node .name{font-size:12.5px;font-weight:600;fill:#0f172a}
+.wf .node .meta{font-size:11px;fill:#64748b}
+.wf .node.automated rect.box{fill:#f8fafc;stroke-dasharray:5 3}
+.wf .node.review rect.box{fill:#fdf4ff}
+.wf .node.current rect.box{fill:#eff6ff;stroke:#2563eb;stroke-width:3}
+.wf .node.done rect.box{fill:#f0fdf4;stroke:#16a34a;stroke-width:2}
+.wf .node.done.bad rect.box{fill:#fff7ed;stroke:#ea580c}
+.wf .node .status{font-size:11px;font-weight:600;fill:#15803d}
+.wf .node.bad .status{fill:#c2410c}
+.wf .node.current .status{fill:#1d4ed8}
+.wf .join{fill:none;stroke:#7c3aed;stroke-width:1.5}
+.wf .tag{font-size:10px;font-weight:700;fill:#7c3aed;letter-spacing:.04em}
+.wf .start{font-size:10px;font-weight:700;fill:#2563eb;letter-spacing:.04em}
+.wf .end circle{fill:#0f172a}
+.wf .end.reached circle{fill:#16a34a}
+.wf .end text{fill:#fff;font-size:11px;font-weight:700}
+.wf .edge{fill:none;stroke:#64748b;stroke-width:1.5}
+.wf .edge.loop{stroke:#ea580c;stroke-dasharray:6 4}
+.wf .label rect{fill:#fff;opacity:.92}
+.wf .label text{font-size:11px;fill:#334155}
+.wf .label.loop text{fill:#c2410c}
+"""
+
+
+def _label(outcomes: list[str]) -> str:
+    return " / ".join(LABELS.get(o, o) for o in outcomes)
+
+
+def _text_box(x: float, y: float, text: str, cls: str) -> str:
+    width = 6.3 * len(text) + 8
+    return (
+        f'<g class="label {cls}"><rect x="{x - width / 2:.0f}" y="{y - 9:.0f}" '
+        f'width="{width:.0f}" height="16" rx="3"/>'
+        f'<text x="{x:.0f}" y="{y + 3:.0f}" text-anchor="middle">{escape(text)}</text></g>'
+    )
+
+
+def _clip(text: str, size: int) -> str:
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
+    pos = layout.pos
+    # Scales down to the page width (never up): every step stays in view.
+    parts = [
+        f'<svg class="wf" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'viewBox="0 0 {layout.width} {layout.height}" width="100%" '
+        f'style="max-width:{layout.width}px" aria-label="Workflow diagram">',
+        f"<style>{STYLE}</style>",
+        '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#64748b"/>'
+        '</marker><marker id="wf-arrow-loop" viewBox="0 0 10 10" refX="9" refY="5" '
+        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        '<path d="M0,0L10,5L0,10z" fill="#ea580c"/></marker></defs>',
+    ]
+    grouped: dict = defaultdict(list)
+    for r in routes:
+        grouped[(r.from_step_id, r.to_step_id or END)].append(r.outcome)
+
+    labels = []
+    # Loop-backs run in lanes under the steps, shortest span in the top lane; several arriving
+    # at one step enter it side by side.
+    loops = sorted(
+        (pair for pair in grouped if pair in layout.back and pair[0] in pos and pair[1] in pos),
+        key=lambda pair: abs(pos[pair[0]][0] - pos[pair[1]][0]),
+    )
+    lane = {pair: i for i, pair in enumerate(loops)}
+    # The longest loop into a step (deepest lane) enters it furthest left, so none cross.
+    entry = {}
+    for target in {b for _, b in loops}:
+        into = [pair for pair in reversed(loops) if pair[1] == target]
+        entry.update({pair: i for i, pair in enumerate(into)})
+    for (a, b), outcomes in grouped.items():
+        if a not in pos or b not in pos:
+            continue
+        ax, ay = pos[a]
+        bx, by = pos[b]
+        text = _label(outcomes)
+        if (a, b) in layout.back:
+            depth = layout.baseline + 16 + LANE * lane[(a, b)]
+            sx, sy = ax + NODE_W / 2 + 20, ay + NODE_H
+            tx, ty = bx + 24 + 16 * entry[(a, b)], by + NODE_H
+            r = 8
+            parts.append(
+                f'<path class="edge loop" marker-end="url(#wf-arrow-loop)" '
+                f'd="M{sx:.0f},{sy:.0f} V{depth - r:.0f} Q{sx:.0f},{depth:.0f} '
+                f"{sx - r:.0f},{depth:.0f} H{tx + r:.0f} Q{tx:.0f},{depth:.0f} "
+                f'{tx:.0f},{depth - r:.0f} V{ty + 2:.0f}"/>'
+            )
+            labels.append(_text_box(sx - 12 - 3.2 * len(text), depth, text, "loop"))
+        elif (a, b) in layout.skips:
+            depth = layout.ceiling - 16 - LANE * layout.skips.index((a, b))
+            sx, sy = ax + NODE_W / 2 + 20, ay
+            tx = bx + 20 if b == END else bx + NODE_W / 2
+            ty = by + NODE_H / 2 - 20 if b == END else by
+            r = 8
+            parts.append(
+                f'<path class="edge" marker-end="url(#wf-arrow)" '
+                f'd="M{sx:.0f},{sy:.0f} V{depth + r:.0f} Q{sx:.0f},{depth:.0f} '
+                f"{sx + r:.0f},{depth:.0f} H{tx - r:.0f} Q{tx:.0f},{depth:.0f} "
+                f'{tx:.0f},{depth + r:.0f} V{ty - 2:.0f}"/>'
+            )
+            labels.append(_text_box(sx + 14 + 3.2 * len(text), depth, text, ""))
+        else:
+            sx, sy = ax + NODE_W, ay + NODE_H / 2
+            tx, ty = bx, by + NODE_H / 2
+            mid = (sx + tx) / 2
+            parts.append(
+                f'<path class="edge" marker-end="url(#wf-arrow)" d="M{sx:.0f},{sy:.0f} '
+                f'C{mid:.0f},{sy:.0f} {mid:.0f},{ty:.0f} {tx - 2:.0f},{ty:.0f}"/>'
+            )
+            labels.append(_text_box(mid, (sy + ty) / 2, text, ""))
+
+    for step in steps:
+        x, y = pos[step.pk]
+        parts.append(_node(step, x, y, states.get(step.pk)))
+    if END in pos:
+        x, y = pos[END]
+        reached = " reached" if finished else ""
+        parts.append(
+            f'<g class="end{reached}" data-step="END">'
+            f'<circle cx="{x + 20}" cy="{y + NODE_H / 2}" r="20"/>'
+            f'<text x="{x + 20}" y="{y + NODE_H / 2 + 4}" text-anchor="middle">END</text></g>'
+        )
+    parts.extend(labels)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
+    classes = ["node", step.kind]
+    status = ""
+    if state is not None:
+        classes.append(state.status)
+        if state.status == "done":
+            if state.outcome in ("failed", "changes_requested", "rejected"):
+                classes.append("bad")
+            status = f"✓ {LABELS.get(state.outcome, state.outcome)}"
+        else:
+            status = "● now"
+        if state.iteration > 1:
+            status += f" · #{state.iteration}"
+    meta = {
+        StepKind.REVIEW: "review",
+        StepKind.AUTOMATED: "automated",
+    }.get(step.kind, "pass/fail" if step.manual_outcomes == "pass_fail" else "manual")
+    if step.required_skill_id and step.kind != StepKind.AUTOMATED:
+        meta += f" · {step.required_skill.slug}"
+    out = [
+        f'<g class="{" ".join(classes)}" data-step="{escape(step.key)}">',
+        f"<title>{escape(step.name)}</title>",
+    ]
+    if step.is_join:
+        out.append(
+            f'<rect class="join" x="{x - 4}" y="{y - 4}" width="{NODE_W + 8}" '
+            f'height="{NODE_H + 8}" rx="10"/>'
+            f'<text class="tag" x="{x + NODE_W - 4}" y="{y - 8}" text-anchor="end">JOIN</text>'
+        )
+    if step.is_start:
+        out.append(f'<text class="start" x="{x}" y="{y - 8}">START</text>')
+    if step.is_split:
+        out.append(
+            f'<text class="tag" x="{x + NODE_W - 4}" y="{y - 8}" text-anchor="end">SPLIT</text>'
+        )
+    out.append(f'<rect class="box" x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7"/>')
+    out.append(
+        f'<text class="name" x="{x + 10}" y="{y + 20}">{escape(_clip(step.name, 23))}</text>'
+    )
+    out.append(f'<text class="meta" x="{x + 10}" y="{y + 36}">{escape(_clip(meta, 28))}</text>')
+    if status:
+        out.append(f'<text class="status" x="{x + 10}" y="{y + 51}">{escape(status)}</text>')
+    out.append("</g>")
+    return "".join(out)

@@ -1,0 +1,77 @@
+"""Reads about workflows and runs, and who may see which."""
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from apps.people.models import Team, User
+from apps.tasks.models import OPEN_STATES, State, Task
+
+from .diagram import StepState
+from .models import Run, RunStatus, WorkflowTemplate
+
+
+def visible_runs(user: User) -> QuerySet[Run]:
+    """Members see their teams' runs; staff see all; anonymous users see nothing."""
+    if not user.is_authenticated:
+        return Run.objects.none()
+    if user.is_staff:
+        return Run.objects.all()
+    return Run.objects.filter(team__memberships__user=user)
+
+
+def startable_templates(*, team: Team) -> QuerySet[WorkflowTemplate]:
+    return WorkflowTemplate.objects.filter(team=team, is_current=True, is_active=True).order_by(
+        "name"
+    )
+
+
+def _open_tasks() -> Prefetch:
+    return Prefetch(
+        "tasks",
+        queryset=Task.objects.filter(state__in=[*OPEN_STATES, State.ON_HOLD])
+        .select_related("step", "assignee")
+        .order_by("pk"),
+        to_attr="open_tasks",
+    )
+
+
+def team_runs(*, team: Team, status: str | None = None) -> QuerySet[Run]:
+    """A team's runs, newest first, each with its open tasks (the step(s) it is at)."""
+    runs = (
+        Run.objects.filter(team=team)
+        .select_related("template", "owner")
+        .prefetch_related(_open_tasks())
+        .annotate(task_count=Count("tasks"))
+        .order_by("-started_at", "-pk")
+    )
+    if status:
+        runs = runs.filter(status=status)
+    return runs
+
+
+def status_counts(*, team: Team) -> dict[str, int]:
+    counts = Run.objects.filter(team=team).aggregate(
+        **{s: Count("pk", filter=Q(status=s)) for s in RunStatus.values}
+    )
+    return counts
+
+
+def run_tasks(run: Run) -> list[Task]:
+    """Every task of the run in the order they were created (iterations included)."""
+    return list(
+        Task.objects.filter(run=run).select_related("step", "assignee", "reviewer").order_by("pk")
+    )
+
+
+def step_states(tasks: list[Task]) -> dict[int, StepState]:
+    """Per step: 'current' if it has an open task, else 'done' with the latest outcome."""
+    states: dict[int, StepState] = {}
+    for task in tasks:  # in creation order: the latest task of a step wins
+        if task.step_id is None or task.state == State.CANCELLED:
+            continue
+        status = "done" if task.state == State.DONE else "current"
+        states[task.step_id] = StepState(
+            status=status,
+            outcome=task.outcome if status == "done" else "",
+            iteration=task.iteration,
+        )
+    return states

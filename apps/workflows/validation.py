@@ -1,0 +1,227 @@
+"""The one place that decides whether a workflow can run; admin, import and start_run use it.
+
+It works on a plain description of the graph (`Graph`: steps and routes by key), so a template
+in the database and a JSON file being imported are checked by the same rules. Every problem is
+a sentence that names the step and says how to fix it.
+"""
+
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from .models import StepKind, WorkflowTemplate, outcomes_for
+
+END = None
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    key: str
+    name: str = ""
+    kind: str = StepKind.MANUAL
+    manual_outcomes: str = "done"
+    is_start: bool = False
+    is_join: bool = False
+    is_split: bool = False
+    skill: str | None = None
+    skill_is_review: bool = False
+    action: str = ""
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        return outcomes_for(kind=self.kind, manual_outcomes=self.manual_outcomes)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    from_key: str
+    outcome: str
+    to_key: str | None
+    # Set when a stored route points at a step of another template.
+    foreign_step: str = ""
+
+
+@dataclass
+class Graph:
+    steps: list[StepSpec] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+
+
+def registered_actions() -> list[str]:
+    return list(getattr(settings, "RELAY_ACTIONS", []))
+
+
+def graph_of(template: WorkflowTemplate) -> Graph:
+    """The stored template as a Graph (two queries)."""
+    steps = list(template.steps.select_related("required_skill"))
+    routes = template.routes.select_related("from_step__template", "to_step__template")
+    return Graph(
+        steps=[
+            StepSpec(
+                key=s.key,
+                name=s.name,
+                kind=s.kind,
+                manual_outcomes=s.manual_outcomes,
+                is_start=s.is_start,
+                is_join=s.is_join,
+                is_split=s.is_split,
+                skill=s.required_skill.slug if s.required_skill else None,
+                skill_is_review=bool(s.required_skill and s.required_skill.is_review_skill),
+                action=s.action,
+            )
+            for s in steps
+        ],
+        routes=[
+            RouteSpec(
+                from_key=r.from_step.key,
+                outcome=r.outcome,
+                to_key=r.to_step.key if r.to_step else END,
+                foreign_step=next(
+                    (
+                        f"{s.key}' of '{s.template.name}"
+                        for s in (r.from_step, r.to_step)
+                        if s is not None and s.template_id != template.pk
+                    ),
+                    "",
+                ),
+            )
+            for r in routes
+        ],
+    )
+
+
+def validate(graph: Graph) -> list[str]:
+    """Every problem that stops this graph from running, in a stable order; [] = valid."""
+    problems: list[str] = []
+    by_key = {s.key: s for s in graph.steps}
+    if not graph.steps:
+        return ["The workflow has no steps: add at least a start step routed to END."]
+
+    starts = [s for s in graph.steps if s.is_start]
+    if not starts:
+        problems.append("No start step: tick 'is start' on the step where runs begin.")
+    elif len(starts) > 1:
+        names = ", ".join(f"'{s.key}'" for s in starts)
+        problems.append(f"Steps {names} are all marked as start: keep exactly one start step.")
+
+    for route in graph.routes:
+        if route.foreign_step:
+            problems.append(
+                f"Step '{route.from_key}' routes '{route.outcome}' to step '{route.foreign_step}', "
+                "another workflow: route only to steps of this workflow."
+            )
+        for key in (route.from_key, route.to_key):
+            if key is not END and key not in by_key and not route.foreign_step:
+                problems.append(
+                    f"A route uses step '{key}', which does not exist: add the step or fix the "
+                    "route."
+                )
+
+    outgoing: dict[str, list[RouteSpec]] = defaultdict(list)
+    for route in graph.routes:
+        if route.from_key in by_key and not route.foreign_step:
+            outgoing[route.from_key].append(route)
+
+    for step in graph.steps:
+        problems.extend(_step_problems(step, outgoing[step.key]))
+
+    incoming: dict[str, set[str]] = defaultdict(set)
+    for route in graph.routes:
+        if route.to_key in by_key and route.from_key in by_key:
+            incoming[route.to_key].add(route.from_key)
+    for step in graph.steps:
+        if step.is_join and len(incoming[step.key]) < 2:
+            problems.append(
+                f"Step '{step.key}' is a join but only {len(incoming[step.key])} step(s) lead "
+                "into it: route at least two branches into it or untick 'is join'."
+            )
+
+    if len(starts) == 1:
+        reachable = _reach(starts[0].key, outgoing)
+        for step in graph.steps:
+            if step.key not in reachable:
+                problems.append(
+                    f"Step '{step.key}' can't be reached from the start step "
+                    f"'{starts[0].key}': route an outcome of an earlier step to it."
+                )
+    reaches_end = _reaching_end(graph, by_key)
+    for step in graph.steps:
+        if step.key not in reaches_end:
+            problems.append(
+                f"Step '{step.key}' never leads to END: route one of its outcomes onward "
+                "(to a later step or to END)."
+            )
+    return problems
+
+
+def _step_problems(step: StepSpec, routes: list[RouteSpec]) -> list[str]:
+    problems = []
+    allowed = step.outcomes
+    by_outcome: dict[str, list[RouteSpec]] = defaultdict(list)
+    for route in routes:
+        by_outcome[route.outcome].append(route)
+    for outcome in allowed:
+        found = by_outcome.get(outcome, [])
+        if not found:
+            problems.append(
+                f"Step '{step.key}' has no route for outcome '{outcome}': add one (to a step "
+                "or to END)."
+            )
+        elif len(found) > 1 and not step.is_split:
+            problems.append(
+                f"Step '{step.key}' routes outcome '{outcome}' {len(found)} times: keep one, or "
+                "tick 'is split' to start the branches in parallel."
+            )
+        elif len(found) > 1 and any(r.to_key is END for r in found):
+            problems.append(
+                f"Step '{step.key}' splits outcome '{outcome}' into END and other steps: "
+                "a parallel split must route only to steps."
+            )
+    for outcome in by_outcome:
+        if outcome not in allowed:
+            problems.append(
+                f"Step '{step.key}' routes outcome '{outcome}', which a {step.kind} step never "
+                f"produces (it can end {', '.join(allowed)}): remove that route."
+            )
+    if step.kind == StepKind.REVIEW and not step.skill_is_review:
+        what = f"'{step.skill}' is not a reviewing skill" if step.skill else "it has no skill"
+        problems.append(
+            f"Review step '{step.key}' must require a reviewing skill (such as ml-review), but "
+            f"{what}: pick a reviewing skill."
+        )
+    if step.kind == StepKind.AUTOMATED and step.action not in registered_actions():
+        what = f"'{step.action}' is not registered" if step.action else "it names no action"
+        problems.append(
+            f"Automated step '{step.key}' needs a registered action, but {what}: pick one of "
+            f"{', '.join(registered_actions()) or 'RELAY_ACTIONS (none are set)'}."
+        )
+    return problems
+
+
+def _reach(start: str, outgoing: dict[str, list[RouteSpec]]) -> set[str]:
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        for route in outgoing[queue.popleft()]:
+            if route.to_key is not END and route.to_key not in seen:
+                seen.add(route.to_key)
+                queue.append(route.to_key)
+    return seen
+
+
+def _reaching_end(graph: Graph, by_key: dict[str, StepSpec]) -> set[str]:
+    """Steps from which some path of routes arrives at END (walked backwards from END)."""
+    into: dict[str | None, set[str]] = defaultdict(set)
+    for route in graph.routes:
+        if route.from_key in by_key and not route.foreign_step:
+            into[route.to_key].add(route.from_key)
+    seen: set[str] = set()
+    queue = deque(into[END])
+    seen.update(into[END])
+    while queue:
+        for key in into[queue.popleft()]:
+            if key not in seen:
+                seen.add(key)
+                queue.append(key)
+    return seen

@@ -1,0 +1,130 @@
+"""Run pages. Thin: selectors decide what a user may see, services make every change."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.people import selectors as people
+
+from . import diagram, selectors, services
+from .forms import StartRunForm
+from .models import RunStatus
+
+
+def _team_for(request, team_slug):
+    return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
+
+
+@require_GET
+@login_required
+def run_list(request, team_slug):
+    team = _team_for(request, team_slug)
+    status = request.GET.get("status", "")
+    if status not in RunStatus.values:
+        status = ""
+    counts = selectors.status_counts(team=team)
+    context = {
+        "team": team,
+        "runs": selectors.team_runs(team=team, status=status or None),
+        "status": status,
+        "statuses": [(value, label, counts[value]) for value, label in RunStatus.choices],
+        "nav_active": "runs",
+    }
+    template = "workflows/run_list.html#run-rows" if request.htmx else "workflows/run_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def run_start(request, team_slug):
+    team = _team_for(request, team_slug)
+    form = StartRunForm(
+        request.POST or None,
+        templates=selectors.startable_templates(team=team),
+        initial={"template": request.GET.get("template")},
+    )
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.start_run(
+                template=form.cleaned_data["template"],
+                title=form.cleaned_data["title"],
+                owner=request.user,
+                by=request.user,
+                inputs=form.cleaned_data["inputs"],
+            )
+        except services.WorkflowError as error:
+            problems = error.problems
+        else:
+            messages.success(request, f"Run “{run.title}” started.")
+            return redirect(run)
+    status = 422 if request.method == "POST" else 200
+    templates = [
+        (
+            template,
+            diagram.render(
+                template, steps=list(template.steps.all()), routes=list(template.routes.all())
+            ),
+        )
+        for template in selectors.startable_templates(team=team).prefetch_related(
+            "steps__required_skill", "routes"
+        )
+    ]
+    return render(
+        request,
+        "workflows/run_start.html",
+        {
+            "team": team,
+            "form": form,
+            "problems": problems,
+            "templates": templates,
+            "nav_active": "runs",
+        },
+        status=status,
+    )
+
+
+def _run_for(request, pk):
+    return get_object_or_404(
+        selectors.visible_runs(request.user).select_related("team", "template", "owner"), pk=pk
+    )
+
+
+@require_GET
+@login_required
+def run_detail(request, pk):
+    run = _run_for(request, pk)
+    tasks = selectors.run_tasks(run)
+    steps = list(run.template.steps.select_related("required_skill"))
+    routes = list(run.template.routes.all())
+    context = {
+        "run": run,
+        "team": run.team,
+        "tasks": tasks,
+        "diagram": diagram.render(
+            run.template,
+            steps=steps,
+            routes=routes,
+            states=selectors.step_states(tasks),
+            finished=run.status == RunStatus.COMPLETED,
+        ),
+        "may_cancel": run.status == RunStatus.RUNNING
+        and services.may_cancel_run(run=run, user=request.user),
+        "nav_active": "runs",
+    }
+    template = "workflows/run_detail.html#run-main" if request.htmx else "workflows/run_detail.html"
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def run_cancel(request, pk):
+    run = _run_for(request, pk)
+    try:
+        services.cancel_run(run=run, by=request.user, note=request.POST.get("note", "")[:500])
+    except services.WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Run cancelled; its open tasks were cancelled.")
+    return redirect(run)
