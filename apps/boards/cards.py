@@ -92,6 +92,7 @@ def render_card(task: Task, *, card_base: str, query: str, now=None) -> SafeStri
         '<a class="card-title" href="?{query}task={pk}" data-drawer>{title}</a>'
         '<button type="button" class="card-menu-btn" aria-label="{move}" aria-haspopup="menu" '
         'hx-get="{base}{pk}/menu/" hx-target="#menu-{pk}" hx-swap="innerHTML">⋯</button></div>'
+        "{run}"
         '<div class="card-meta">{meta}</div>'
         '<div class="card-menu" id="menu-{pk}"></div></li>',
         overdue=" is-overdue" if overdue else "",
@@ -101,5 +102,18 @@ def render_card(task: Task, *, card_base: str, query: str, now=None) -> SafeStri
         query=f"{query}&" if query else "",
         move=_("Move %(title)s") % {"title": task.title},
         base=card_base,
+        run=_run_line(task),
         meta=mark_safe("".join(meta)),  # each piece was built by format_html above
+    )
+
+
+def _run_line(task: Task) -> SafeString:
+    if not task.run_id:
+        return mark_safe("")
+    step = task.step.name if task.step_id else ""
+    return format_html(
+        '<div class="card-run" title="{}">{}{}</div>',
+        _("Run: %(run)s") % {"run": task.run.title},
+        task.run.title,
+        format_html(' · <span class="card-step">{}</span>', step) if step else "",
     )

@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.people.models import Membership, Role, Team, User
 from apps.tasks.models import ChecklistItem, Comment, State, Task
+from apps.workflows.models import Run, WorkflowTemplate
 
 from .models import BoardSettings
 
@@ -40,7 +41,12 @@ DUE_SOON = timedelta(days=3)
 PAGE_SIZE = 50
 # With swimlanes every lane gets its own cells; a smaller first page keeps the page light.
 LANE_PAGE_SIZE = 10
-LANES = {"none": _("No swimlanes"), "assignee": _("By assignee")}
+LANES = {
+    "none": _("No swimlanes"),
+    "assignee": _("By assignee"),
+    "run": _("By run"),
+    "template": _("By workflow"),
+}
 DUE_CHOICES = {"overdue": _("Overdue"), "soon": _("Due in 3 days")}
 NO_LANE = 0
 
@@ -53,6 +59,8 @@ class BoardFilters:
     skill: str = ""
     due: str = ""
     q: str = ""
+    run: str = ""  # a run id
+    template: str = ""  # a workflow template slug (all its versions)
     lane: str = "none"
     show: tuple[str, ...] = ()
 
@@ -65,6 +73,8 @@ class BoardFilters:
             skill=query.get("skill", "").strip()[:50],
             due=due if due in DUE_CHOICES else "",
             q=query.get("q", "").strip()[:100],
+            run=run if (run := query.get("run", "")).isdigit() else "",
+            template=query.get("template", "").strip()[:80],
             lane=lane if lane in LANES else "none",
             show=tuple(s for s in EXTRA_STATES if s in query.getlist("show")),
         )
@@ -79,7 +89,7 @@ class BoardFilters:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.assignee or self.skill or self.due or self.q)
+        return bool(self.assignee or self.skill or self.due or self.q or self.run or self.template)
 
     def query_string(self) -> str:
         pairs = [
@@ -89,6 +99,8 @@ class BoardFilters:
                 ("skill", self.skill),
                 ("due", self.due),
                 ("q", self.q),
+                ("run", self.run),
+                ("template", self.template),
                 ("lane", "" if self.lane == "none" else self.lane),
             )
             if v
@@ -112,6 +124,10 @@ class BoardFilters:
             condition &= Q(due_at__gte=now, due_at__lt=now + DUE_SOON)
         if self.q:
             condition &= Q(title__icontains=self.q) | Q(description__icontains=self.q)
+        if self.run:
+            condition &= Q(run_id=int(self.run))
+        if self.template:
+            condition &= Q(run__template__slug=self.template)
         return condition
 
 
@@ -187,10 +203,14 @@ class Board:
         return [self.cells[(lane.key, state)] for lane in self.lanes]
 
 
+LANE_FIELDS = {"assignee": "assignee_id", "run": "run_id", "template": "run__template_id"}
+
+
 def _lane_expression(filters: BoardFilters):
-    if filters.lane == "assignee":
-        return Coalesce(F("assignee_id"), Value(NO_LANE), output_field=IntegerField())
-    return Value(NO_LANE, output_field=IntegerField())
+    field = LANE_FIELDS.get(filters.lane)
+    if field is None:
+        return Value(NO_LANE, output_field=IntegerField())
+    return Coalesce(F(field), Value(NO_LANE), output_field=IntegerField())
 
 
 def _team_scope(*, team: Team, states, now) -> QuerySet[Task]:
@@ -216,7 +236,7 @@ def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
             0,
         )
 
-    return tasks.select_related("assignee", "required_skill").annotate(
+    return tasks.select_related("assignee", "required_skill", "run", "step").annotate(
         comment_count=counted(Comment),
         checklist_total=counted(ChecklistItem),
         checklist_done=counted(ChecklistItem, done=True),
@@ -306,14 +326,30 @@ def board(
 
 
 def _lanes(*, team: Team, filters: BoardFilters, keys: set[int]) -> list[Lane]:
+    """The lanes that have cards: the "none" lane (unassigned, no run…) first, then by name."""
     if filters.lane == "none":
         return [Lane(key=NO_LANE, label="")]
-    named = {u.pk: u for u in User.objects.filter(pk__in=keys - {NO_LANE}).order_by("first_name")}
-    lanes = [Lane(key=NO_LANE, label=str(_("Unassigned")))] if NO_LANE in keys else []
-    lanes += [
-        Lane(key=pk, label=u.display_name, initials=u.initials)
-        for pk, u in sorted(named.items(), key=lambda item: item[1].display_name.lower())
-    ]
+    ids = keys - {NO_LANE}
+    if filters.lane == "assignee":
+        named = [
+            Lane(key=u.pk, label=u.display_name, initials=u.initials)
+            for u in User.objects.filter(pk__in=ids)
+        ]
+        nobody = _("Unassigned")
+    elif filters.lane == "run":
+        named = [
+            Lane(key=r.pk, label=f"{r.title} · {r.template.name}")
+            for r in Run.objects.filter(pk__in=ids).select_related("template")
+        ]
+        nobody = _("Not in a run")
+    else:
+        named = [
+            Lane(key=t.pk, label=t.name if t.version == 1 else f"{t.name} (v{t.version})")
+            for t in WorkflowTemplate.objects.filter(pk__in=ids)
+        ]
+        nobody = _("Not in a workflow")
+    lanes = [Lane(key=NO_LANE, label=str(nobody))] if NO_LANE in keys else []
+    lanes += sorted(named, key=lambda lane: lane.label.lower())
     return lanes or [Lane(key=NO_LANE, label=str(_("Nothing matches")))]
 
 
@@ -347,6 +383,9 @@ def team_with_version(*, user: User, team_slug: str) -> Team | None:
     return (
         teams.select_related("board_settings")
         .annotate(
+            viewer_role=Subquery(
+                Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
+            ),
             v_changed=Subquery(tasks.annotate(m=Max("updated_at")).values("m")),
             v_count=Subquery(tasks.annotate(n=Count("pk")).values("n")),
             v_comment=Subquery(

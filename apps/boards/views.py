@@ -15,12 +15,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.people import selectors as people
-from apps.people.models import Skill
+from apps.people.models import Role, Skill
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
 from apps.tasks.models import ChecklistItem, State
 from apps.tasks.services import TaskActionRefused
+from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
 from .forms import MoveForm, SavedViewForm, WipLimitsForm
@@ -38,7 +39,13 @@ def _team_for(request, team_slug):
 def _task_for(request, pk):
     return get_object_or_404(
         task_selectors.visible_tasks(request.user).select_related(
-            "team__board_settings", "assignee", "reviewer", "required_skill", "created_by"
+            "team__board_settings",
+            "assignee",
+            "reviewer",
+            "required_skill",
+            "created_by",
+            "run__template",
+            "step",
         ),
         pk=pk,
     )
@@ -92,10 +99,12 @@ def board(request, team_slug):
         return response
     context.update(
         nav_active="board",
-        is_lead=people.is_lead(team_id=team.pk, user=request.user) or request.user.is_staff,
+        is_lead=team.viewer_role == Role.LEAD or request.user.is_staff,
         members=people.team_members(team=team),
         skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
         saved_views=SavedView.objects.filter(owner=request.user, team=team),
+        templates=WorkflowTemplate.objects.filter(team=team, is_current=True).only("slug", "name"),
+        runs=Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
         lanes=selectors.LANES,
         due_choices=selectors.DUE_CHOICES,
         open_task=request.GET.get("task", "") if request.GET.get("task", "").isdigit() else "",
