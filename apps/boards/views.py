@@ -402,7 +402,14 @@ def my_work(request):
     for task in tasks:
         task.actions = task_selectors.available_actions(task=task, user=request.user)
     return render(
-        request, "boards/queues.html", {"tasks": tasks, "ctx": "mywork", "nav_active": "mywork"}
+        request,
+        "boards/queues.html",
+        {
+            "tasks": tasks,
+            "ctx": "mywork",
+            "nav_active": "mywork",
+            "teams": people.teams_for(user=request.user),
+        },
     )
 
 
@@ -413,5 +420,12 @@ def reviews(request):
     for task in tasks:
         task.actions = task_selectors.available_actions(task=task, user=request.user)
     return render(
-        request, "boards/queues.html", {"tasks": tasks, "ctx": "reviews", "nav_active": "reviews"}
+        request,
+        "boards/queues.html",
+        {
+            "tasks": tasks,
+            "ctx": "reviews",
+            "nav_active": "reviews",
+            "teams": people.teams_for(user=request.user),
+        },
     )
