@@ -24,6 +24,7 @@ from apps.tasks.services import TaskActionRefused
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
+from .cards import CardRenderer
 from .forms import MoveForm, SavedViewForm, WipLimitsForm
 from .models import LIMITABLE_STATES, SavedView
 from .selectors import BoardFilters
@@ -57,6 +58,14 @@ def _card_base() -> str:
     return reverse("boards:move", args=[0]).removesuffix("0/move/")
 
 
+def _cards(filters: BoardFilters) -> dict:
+    base = _card_base()
+    return {
+        "card_base": base,
+        "card_renderer": CardRenderer(card_base=base, query=filters.query_string()),
+    }
+
+
 def _limits(team) -> dict:
     settings = selectors.settings_of(team)
     return dict(settings.wip_limits) if settings else {}
@@ -78,7 +87,7 @@ def _board_context(request, team, filters: BoardFilters) -> dict:
         "team": team,
         "board": board,
         "filters": filters,
-        "card_base": _card_base(),
+        **_cards(filters),
         "etag": selectors.etag_for(
             version=selectors.version_of(team), user=request.user, filters=filters
         ),
@@ -160,7 +169,7 @@ def more_cards(request, team_slug):
             "state": state,
             "lane": lane,
             "next_offset": offset + len(cards),
-            "card_base": _card_base(),
+            **_cards(filters),
         },
     )
 
@@ -257,7 +266,7 @@ def _columns_context(request, task, states: set[str]) -> dict:
         "board": board,
         "filters": filters,
         "oob": True,
-        "card_base": _card_base(),
+        **_cards(filters),
     }
 
 
@@ -269,7 +278,7 @@ def _board_context_for_team(request, team, filters):
         "filters": filters,
         "etag": "",
         "oob": True,
-        "card_base": _card_base(),
+        **_cards(filters),
     }
 
 

@@ -45,7 +45,10 @@
   }
 
   function dropped(card, from, to) {
-    const order = [...to.querySelectorAll(".card-item")].map((c) => c.dataset.id).join(",");
+    // The cards above the drop and the dropped one: the server puts them, in this order, above
+    // every other card of the column, so the cards below keep their place without being sent.
+    const cards = [...to.querySelectorAll(".card-item")];
+    const order = cards.slice(0, cards.indexOf(card) + 1).map((c) => c.dataset.id).join(",");
     const values = { order: order };
     if (from.dataset.state === to.dataset.state) {
       values.action = "reorder";

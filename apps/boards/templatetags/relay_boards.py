@@ -1,7 +1,5 @@
 from django import template
 
-from apps.boards.cards import render_card
-
 register = template.Library()
 
 
@@ -20,10 +18,4 @@ def initials_of(user) -> str:
 @register.simple_tag(takes_context=True)
 def board_card(context, card):
     """One card (see apps.boards.cards for why this is Python, not a template)."""
-    filters = context.get("filters")
-    return render_card(
-        card,
-        card_base=context["card_base"],
-        query=filters.query_string() if filters else "",
-        now=context.get("now"),
-    )
+    return context["card_renderer"].render(card)
