@@ -150,11 +150,12 @@ def act(
     if expected_state and expected_state != task.state:
         raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
     target = target_of(task=task, action=action)
-    if _wip_limit(team=task.team, target=target) is None:
-        # No limit on the target column: the transition's own transaction is all it needs.
-        return _act(task=task, action=action, by=by, note=note, outcome=outcome, order=order)
+    # One transaction for the limit check, the transition and the new order: one commit (on
+    # PostgreSQL, one WAL flush per move instead of two).
     with transaction.atomic():
-        warning = _check_wip(team=task.team, target=target)
+        warning = ""
+        if _wip_limit(team=task.team, target=target) is not None:
+            warning = _check_wip(team=task.team, target=target)
         return _act(
             task=task,
             action=action,

@@ -216,8 +216,8 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 def test_move_costs_at_most_ten_queries_whatever_the_column_size(
     client_for, make_task, member, lead, django_assert_max_num_queries
 ):
-    """Outside a test transaction, as in production. Besides the ten data queries SQLite logs
-    BEGIN IMMEDIATE/COMMIT for the transition and for the reorder."""
+    """Outside a test transaction, as in production. Besides the ten data queries the log shows
+    the move's transaction and the transition's savepoint (BEGIN, SAVEPOINT, RELEASE, COMMIT)."""
     tasks = [make_task(title=f"t{i}") for i in range(60)]
     services.assign_to(task=tasks[0], assignee=member, by=lead)
     client = client_for(member)
