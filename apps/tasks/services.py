@@ -102,7 +102,9 @@ def _state_label(state: str) -> str:
 
 
 def _lock(task: Task) -> Task:
-    return Task.objects.select_for_update().select_related("team").get(pk=task.pk)
+    # Lock the task row only: joining the team here would lock the team row on PostgreSQL too
+    # and make every transition in a team wait for every other.
+    return Task.objects.select_for_update().get(pk=task.pk)
 
 
 def _check(task: Task, name: str, by: User | None, expected_state: str | None) -> None:

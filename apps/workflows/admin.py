@@ -5,6 +5,7 @@ copy it into a new version (copy-on-write: the runs keep theirs)."""
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -71,6 +72,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
 class RouteInline(FrozenAwareInline, admin.TabularInline):
     model = Route
     extra = 1
+    verbose_name_plural = "routes (an empty 'to step' means END; save new steps before routing)"
     fields = ["from_step", "outcome", "to_step"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -123,6 +125,18 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) and not (obj and services.is_frozen(obj))
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            # The admin's save is one transaction: holding the row lock here makes start_run
+            # wait, so a run can't begin on this version halfway through the edit.
+            locked = WorkflowTemplate.objects.select_for_update().get(pk=obj.pk)
+            if services.is_frozen(locked):
+                raise PermissionDenied(
+                    "A run started on this version while you were editing it: "
+                    "use “Edit as a new version”."
+                )
+        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -10,6 +10,7 @@ from .exchange import import_template
 from .models import Run, WorkflowTemplate
 
 GOOD = {"model": "sentiment-v3", "metrics": {"auc": 0.93}, "thresholds": {"auc": 0.85}}
+CANCEL = ("", "cancel the run")
 
 # run title → (template slug, owner, steps to finish in order as (step key, outcome))
 RUNS = {
@@ -42,6 +43,14 @@ RUNS = {
             GOOD,
             [("train", "done"), ("evaluate", "passed"), ("review", "approved")],
         ),
+        (
+            "pricing-v1 (below threshold on staging)",
+            "ml-deployment",
+            "ada",
+            {**GOOD, "model": "pricing-v1", "metrics": {"auc": 0.71}},
+            [("train", "done"), ("evaluate", "passed"), ("review", "approved")],
+        ),
+        ("churn-v4 (abandoned)", "ml-deployment", "ada", {"model": "churn-v4"}, [CANCEL]),
     ],
     "platform": [
         (
@@ -96,5 +105,8 @@ def seed(*, teams, users, **_) -> dict:
                 template=templates[slug], title=title, owner=lead, by=lead, inputs=inputs
             )
             for key, outcome in path:
-                _finish(run, key, outcome, lead)
+                if (key, outcome) == CANCEL:
+                    services.cancel_run(run=run, by=lead, note="Superseded by churn-v5.")
+                else:
+                    _finish(run, key, outcome, lead)
     return {"templates": templates}

@@ -16,8 +16,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from .models import Route, Step, StepKind, WorkflowTemplate
 
-NODE_W, NODE_H = 178, 58
-GAP_X, GAP_Y = 78, 34
+NODE_W, NODE_H = 200, 58
+GAP_X, GAP_Y = 72, 34
 LANE = 24  # vertical distance between loop-back lanes
 MARGIN = 24
 END = "end"
@@ -48,7 +48,7 @@ def render(
     if not steps:
         return mark_safe('<p class="muted">No steps yet.</p>')
     layout = _layout(steps, routes)
-    return mark_safe(_draw(steps, routes, layout, states, finished))
+    return mark_safe(_draw(steps, routes, layout, states, finished, template.name))
 
 
 @dataclass
@@ -142,14 +142,14 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
 STYLE = """
 .wf text{font-family:system-ui,-apple-system,'Segoe UI',sans-serif}
 .wf .node rect.box{fill:#fff;stroke:#94a3b8;stroke-width:1.5}
-.wf .node .name{font-size:12.5px;font-weight:600;fill:#0f172a}
-.wf .node .meta{font-size:11px;fill:#64748b}
+.wf .node .name{font-size:14px;font-weight:600;fill:#0f172a}
+.wf .node .meta{font-size:12px;fill:#64748b}
 .wf .node.automated rect.box{fill:#f8fafc;stroke-dasharray:5 3}
 .wf .node.review rect.box{fill:#fdf4ff}
 .wf .node.current rect.box{fill:#eff6ff;stroke:#2563eb;stroke-width:3}
 .wf .node.done rect.box{fill:#f0fdf4;stroke:#16a34a;stroke-width:2}
 .wf .node.done.bad rect.box{fill:#fff7ed;stroke:#ea580c}
-.wf .node .status{font-size:11px;font-weight:600;fill:#15803d}
+.wf .node .status{font-size:12px;font-weight:600;fill:#15803d}
 .wf .node.bad .status{fill:#c2410c}
 .wf .node.current .status{fill:#1d4ed8}
 .wf .join{fill:none;stroke:#7c3aed;stroke-width:1.5}
@@ -161,7 +161,7 @@ STYLE = """
 .wf .edge{fill:none;stroke:#64748b;stroke-width:1.5}
 .wf .edge.loop{stroke:#ea580c;stroke-dasharray:6 4}
 .wf .label rect{fill:#fff;opacity:.92}
-.wf .label text{font-size:11px;fill:#334155}
+.wf .label text{font-size:12px;fill:#334155}
 .wf .label.loop text{fill:#c2410c}
 """
 
@@ -171,7 +171,7 @@ def _label(outcomes: list[str]) -> str:
 
 
 def _text_box(x: float, y: float, text: str, cls: str) -> str:
-    width = 6.3 * len(text) + 8
+    width = 6.9 * len(text) + 10
     return (
         f'<g class="label {cls}"><rect x="{x - width / 2:.0f}" y="{y - 9:.0f}" '
         f'width="{width:.0f}" height="16" rx="3"/>'
@@ -183,13 +183,13 @@ def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
+def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) -> str:
     pos = layout.pos
     # Scales down to the page width (never up): every step stays in view.
     parts = [
         f'<svg class="wf" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'viewBox="0 0 {layout.width} {layout.height}" width="100%" '
-        f'style="max-width:{layout.width}px" aria-label="Workflow diagram">',
+        f'style="max-width:{layout.width}px" aria-label="{escape(title)}: steps and routes">',
         f"<style>{STYLE}</style>",
         '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#64748b"/>'
@@ -231,7 +231,7 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool) -> str:
                 f"{sx - r:.0f},{depth:.0f} H{tx + r:.0f} Q{tx:.0f},{depth:.0f} "
                 f'{tx:.0f},{depth - r:.0f} V{ty + 2:.0f}"/>'
             )
-            labels.append(_text_box(sx - 12 - 3.2 * len(text), depth, text, "loop"))
+            labels.append(_text_box(sx - 22 - 3.2 * len(text), depth, text, "loop"))
         elif (a, b) in layout.skips:
             depth = layout.ceiling - 16 - LANE * layout.skips.index((a, b))
             sx, sy = ax + NODE_W / 2 + 20, ay
@@ -277,9 +277,10 @@ def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
     if state is not None:
         classes.append(state.status)
         if state.status == "done":
-            if state.outcome in ("failed", "changes_requested", "rejected"):
+            bad = state.outcome in ("failed", "changes_requested", "rejected")
+            if bad:
                 classes.append("bad")
-            status = f"✓ {LABELS.get(state.outcome, state.outcome)}"
+            status = f"{'✗' if bad else '✓'} {LABELS.get(state.outcome, state.outcome)}"
         else:
             status = "● now"
         if state.iteration > 1:
@@ -308,9 +309,9 @@ def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
         )
     out.append(f'<rect class="box" x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="7"/>')
     out.append(
-        f'<text class="name" x="{x + 10}" y="{y + 20}">{escape(_clip(step.name, 23))}</text>'
+        f'<text class="name" x="{x + 10}" y="{y + 20}">{escape(_clip(step.name, 25))}</text>'
     )
-    out.append(f'<text class="meta" x="{x + 10}" y="{y + 36}">{escape(_clip(meta, 28))}</text>')
+    out.append(f'<text class="meta" x="{x + 10}" y="{y + 36}">{escape(_clip(meta, 27))}</text>')
     if status:
         out.append(f'<text class="status" x="{x + 10}" y="{y + 51}">{escape(status)}</text>')
     out.append("</g>")

@@ -1,5 +1,7 @@
 """Run pages. Thin: selectors decide what a user may see, services make every change."""
 
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
@@ -102,6 +104,7 @@ def run_detail(request, pk):
         "run": run,
         "team": run.team,
         "tasks": tasks,
+        "inputs": json.dumps(run.inputs, ensure_ascii=False) if run.inputs else "",
         "diagram": diagram.render(
             run.template,
             steps=steps,

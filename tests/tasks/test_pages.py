@@ -177,3 +177,13 @@ def test_task_list_query_count_is_constant(
     with django_assert_max_num_queries(6):
         response = client.get(reverse("tasks:team_tasks", args=[team.slug]))
     assert response.content.decode().count('href="/tasks/') == count
+
+
+def test_outcome_choices_read_as_words(client_for, task, member, lead):
+    from apps.tasks.templatetags.relay_tasks import outcome_label
+
+    services.assign_to(task=task, assignee=member, by=lead)
+    services.start(task=task, by=member)
+    body = client_for(member).get(task.get_absolute_url()).content.decode()
+    assert '<option value="passed">Passed</option>' in body
+    assert outcome_label("changes_requested") == "Changes requested"

@@ -100,3 +100,41 @@ def test_the_join_step_is_created_once_when_the_last_two_branches_finish_togethe
         thread.join(timeout=30)
     assert errors == []
     assert _first_day_tasks(onboarding).count() == 1
+
+
+def _branching(team, *, join: bool):
+    return exchange.import_template(
+        {
+            "team": team.slug,
+            "slug": "branching",
+            "name": "Branching",
+            "steps": [
+                {"key": "a", "name": "A", "is_start": True, "is_split": True},
+                {"key": "b", "name": "B"},
+                {"key": "c", "name": "C"},
+                {"key": "d", "name": "D", "is_join": join},
+            ],
+            "routes": [
+                {"from": "a", "outcome": "done", "to": "b"},
+                {"from": "a", "outcome": "done", "to": "c"},
+                {"from": "b", "outcome": "done", "to": "d"},
+                {"from": "c", "outcome": "done", "to": "d"},
+                {"from": "d", "outcome": "done", "to": None},
+            ],
+        },
+        team=team,
+    )
+
+
+def test_without_a_join_the_first_arrival_opens_the_step_and_later_ones_join_it(team, helper):
+    run = services.start_run(
+        template=_branching(team, join=False), title="first", owner=helper, by=helper
+    )
+    finish(run, "a", taker=helper)
+    finish(run, "b", taker=helper)
+    assert Task.objects.filter(run=run, step__key="d").count() == 1
+    finish(run, "c", taker=helper)
+    assert Task.objects.filter(run=run, step__key="d").count() == 1
+    finish(run, "d", taker=helper)
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED

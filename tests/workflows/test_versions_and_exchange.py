@@ -69,6 +69,7 @@ def test_an_invalid_import_lists_every_problem_and_changes_nothing(ml_template, 
         "Step 'evaluate' requires skill 'telepathy', which does not exist: create the skill "
         "first or fix its slug.",
         "Route #11 needs 'from', 'outcome' and 'to' (null for END).",
+        "Routes and steps are checked as a workflow once these are fixed.",
     ]
     assert Step.objects.count() == steps_before
 

@@ -1,5 +1,6 @@
 from django import template
 
+from apps.tasks.models import Outcome
 from apps.tasks.services import ACTIONS
 
 register = template.Library()
@@ -10,3 +11,8 @@ def action_label(name: str) -> str:
     """The words a person uses for a transition (its method name is for code)."""
     action = ACTIONS.get(name)
     return str(action.label).lower() if action else name.replace("_", " ")
+
+
+@register.filter
+def outcome_label(value: str) -> str:
+    return str(Outcome(value).label) if value in Outcome.values else value

@@ -1,0 +1,34 @@
+"""The demo ships five valid templates and runs in several stages; loading it twice is safe."""
+
+from io import StringIO
+
+from django.core.management import call_command
+
+from apps.tasks.models import Task
+from apps.workflows.models import Run, RunStatus, WorkflowTemplate
+from apps.workflows.validation import graph_of, validate
+
+
+def test_seed_demo_ships_the_templates_and_runs_once(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    templates = WorkflowTemplate.objects.all()
+    assert sorted(t.slug for t in templates) == [
+        "ci-cd-release",
+        "content-publishing",
+        "employee-onboarding",
+        "ml-deployment",
+        "support-escalation",
+    ]
+    assert all(validate(graph_of(t)) == [] for t in templates)
+    looped = Run.objects.get(title__contains="looped back twice")
+    assert Task.objects.filter(run=looped, step__key="train").count() == 3
+    assert set(Run.objects.values_list("status", flat=True)) == {
+        RunStatus.RUNNING,
+        RunStatus.COMPLETED,
+        RunStatus.CANCELLED,
+    }
+    counts = (WorkflowTemplate.objects.count(), Run.objects.count(), Task.objects.count())
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    assert (WorkflowTemplate.objects.count(), Run.objects.count(), Task.objects.count()) == counts
