@@ -450,7 +450,7 @@ def my_work(*, user: User) -> QuerySet[Task]:
     """My active tasks, soonest due first (no due date last)."""
     return (
         Task.objects.filter(_my_work_q(user))
-        .select_related("team", "required_skill", "assignee")
+        .select_related("team", "required_skill", "assignee", "step")
         .order_by(F("due_at").asc(nulls_last=True), "-priority", "id")
     )
 

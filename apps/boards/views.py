@@ -239,7 +239,7 @@ def move(request, pk):
         context["toast_warning"] = True
     if where in ("mywork", "reviews"):
         context["ctx"] = where
-        context["actions"] = task_selectors.available_actions(task=task, user=request.user)
+        context["actions"] = _queue_actions(request, task, where)
         return render(request, "boards/queues.html#row-response", context, status=status)
     # The column it was dropped on too: a refused card must leave it (snap back).
     dropped_on = request.POST.get("to", "")
@@ -393,6 +393,22 @@ def delete_view(request, team_slug, view_pk):
     return redirect("boards:board", team_slug=team.slug)
 
 
+# The queue pages offer the work's next step only; holding or cancelling is for the drawer.
+QUEUE_ACTIONS = {
+    "mywork": ("start", "submit", "complete"),
+    "reviews": ("approve", "request_changes", "reject"),
+}
+
+
+def _queue_actions(request, task, where: str) -> list:
+    task.outcomes = task_services.allowed_outcomes(task)
+    return [
+        a
+        for a in task_selectors.available_actions(task=task, user=request.user)
+        if a.name in QUEUE_ACTIONS[where]
+    ]
+
+
 @require_GET
 @login_required
 def work_links(request):
@@ -400,7 +416,10 @@ def work_links(request):
     return render(
         request,
         "boards/partials/work_links.html",
-        {"counts": selectors.work_counts(user=request.user), "nav_active": ""},
+        {
+            "counts": selectors.work_counts(user=request.user),
+            "nav_active": request.GET.get("active", ""),
+        },
     )
 
 
@@ -409,7 +428,7 @@ def work_links(request):
 def my_work(request):
     tasks = list(selectors.my_work(user=request.user))
     for task in tasks:
-        task.actions = task_selectors.available_actions(task=task, user=request.user)
+        task.actions = _queue_actions(request, task, "mywork")
     return render(
         request,
         "boards/queues.html",
@@ -427,7 +446,7 @@ def my_work(request):
 def reviews(request):
     tasks = list(selectors.awaiting_my_review(user=request.user))
     for task in tasks:
-        task.actions = task_selectors.available_actions(task=task, user=request.user)
+        task.actions = _queue_actions(request, task, "reviews")
     return render(
         request,
         "boards/queues.html",
