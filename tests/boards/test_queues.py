@@ -75,3 +75,27 @@ def test_author_approving_from_the_queue_is_refused(client_for, in_review, membe
     )
     assert response.status_code == 409
     assert "other than the assignee" in response.content.decode()
+
+
+def test_completing_from_my_work_with_an_outcome(client_for, make_task, member, lead):
+    task = make_task(title="Quick fix")
+    services.assign_to(task=task, assignee=member, by=lead)
+    services.start(task=task, by=member)
+    client = client_for(member)
+    assert 'name="outcome"' in client.get(reverse("boards:my_work")).content.decode()
+    htmx(
+        client,
+        "post",
+        reverse("boards:move", args=[task.pk]),
+        {"action": "complete", "outcome": "passed", "ctx": "mywork"},
+    )
+    task.refresh_from_db()
+    assert (task.state, task.outcome) == (State.DONE, "passed")
+
+
+def test_queue_rows_do_not_offer_hold_or_cancel(client_for, make_task, member, lead):
+    task = make_task(title="Keep going")
+    services.assign_to(task=task, assignee=member, by=lead)
+    html = client_for(member).get(reverse("boards:my_work")).content.decode()
+    assert 'value="start"' in html
+    assert 'value="hold"' not in html and 'value="cancel"' not in html
