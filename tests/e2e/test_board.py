@@ -150,3 +150,13 @@ def test_drawer_opens_in_the_url_takes_a_comment_and_closes_on_back(
     page.go_back()
     expect(drawer).to_be_hidden()
     assert "task=" not in page.url
+
+
+def test_someone_elses_move_appears_without_a_reload(page, login, team, task, member, lead):
+    login(member)
+    page.goto(board_of(team))
+    page.evaluate("window.relayBoardMarker = 'same page'")
+    services.assign_to(task=task, assignee=member, by=lead)  # a lead, elsewhere
+    page.evaluate("window.relayPollNow()")
+    expect(cell(page, "assigned").locator(f"#card-{task.pk}")).to_be_visible()
+    assert page.evaluate("window.relayBoardMarker") == "same page"  # no reload happened
