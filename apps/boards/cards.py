@@ -89,7 +89,8 @@ class CardRenderer:
             )
         return mark_safe(  # every data value above and below went through esc()
             f'<li class="card-item{" is-overdue" if overdue else ""}" id="card-{pk}" '
-            f'data-id="{pk}" data-state="{esc(task.state)}" tabindex="0" aria-label="{title}">'
+            f'data-id="{pk}" data-state="{esc(task.state)}" tabindex="0" aria-label="{title}" '
+            'aria-describedby="board-keys">'
             f'<div class="card-top"><a class="card-title" href="?{self.query}task={pk}" '
             f"data-drawer>{title}</a>"
             f'<button type="button" class="card-menu-btn" '
