@@ -235,3 +235,23 @@ def test_only_a_lead_sets_wip_limits(client_for, team, member, lead):
     assert response.status_code == 302
     settings = BoardSettings.objects.get(team=team)
     assert settings.wip_limits == {"in_progress": 3} and settings.soft_limits
+
+
+def test_dropping_on_hold_and_back_resumes_where_it_was(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    client = client_for(member)
+    drop(client, task, "assigned", "on_hold")
+    task.refresh_from_db()
+    assert task.state == State.ON_HOLD
+    refused = drop(client, task, "on_hold", "in_progress")
+    assert refused.status_code == 409
+    assert "put on hold from Assigned" in refused.content.decode()
+    drop(client, task, "on_hold", "assigned")
+    task.refresh_from_db()
+    assert task.state == State.ASSIGNED
+
+
+def test_dropping_on_cancelled_cancels_for_a_lead(client_for, task, lead):
+    drop(client_for(lead), task, "todo", "cancelled")
+    task.refresh_from_db()
+    assert task.state == State.CANCELLED
