@@ -251,33 +251,25 @@ def move(request, pk):
 
 
 def _columns_context(request, task, states: set[str]) -> dict:
-    """The affected columns, as the board page the request came from shows them."""
+    """The affected columns, as the board page the request came from shows them. With
+    swimlanes a move may add or empty a lane, so the whole board body is re-rendered."""
     filters = _board_filters_from_page(request)
     team = task.team
-    if filters.lane != "none":
-        # A move may add or empty a lane: re-render the whole board body.
-        return {"whole_board": True, **_board_context_for_team(request, team, filters)}
-    shown = tuple(s for s in filters.states if s in states)
+    whole = filters.lane != "none"
     board = selectors.board(
-        team=team, user=request.user, filters=filters, limits=_limits(team), states=shown
+        team=team,
+        user=request.user,
+        filters=filters,
+        limits=_limits(team),
+        states=None if whole else tuple(s for s in filters.states if s in states),
     )
     return {
         "team": team,
         "board": board,
         "filters": filters,
         "oob": True,
-        **_cards(filters),
-    }
-
-
-def _board_context_for_team(request, team, filters):
-    board = selectors.board(team=team, user=request.user, filters=filters, limits=_limits(team))
-    return {
-        "team": team,
-        "board": board,
-        "filters": filters,
-        "etag": "",
-        "oob": True,
+        "whole_board": whole,
+        "etag": "",  # the next poll brings the fresh version
         **_cards(filters),
     }
 

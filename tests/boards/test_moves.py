@@ -255,3 +255,16 @@ def test_dropping_on_cancelled_cancels_for_a_lead(client_for, task, lead):
     drop(client_for(lead), task, "todo", "cancelled")
     task.refresh_from_db()
     assert task.state == State.CANCELLED
+
+
+def test_drop_on_a_board_with_swimlanes_re_renders_the_whole_board(client_for, task, member):
+    response = htmx(
+        client_for(member),
+        "post",
+        move_url(task),
+        {"from_state": "todo", "to": "assigned"},
+        current_url="http://testserver/teams/data-science/board/?lane=assignee",
+    )
+    html = response.content.decode()
+    assert '<div id="board-body"' in html and 'hx-swap-oob="true"' in html
+    assert f'id="cell-{member.pk}-assigned"' in html  # the new lane is there
