@@ -160,3 +160,24 @@ def test_someone_elses_move_appears_without_a_reload(page, login, team, task, me
     page.evaluate("window.relayPollNow()")
     expect(cell(page, "assigned").locator(f"#card-{task.pk}")).to_be_visible()
     assert page.evaluate("window.relayBoardMarker") == "same page"  # no reload happened
+
+
+def test_a_card_being_dragged_is_not_yanked_by_a_refresh(
+    page, login, team, make_task, member, lead
+):
+    held, other = make_task(title="Held in hand"), make_task(title="Changes elsewhere")
+    login(member)
+    page.goto(board_of(team))
+    box = card(page, held).bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 60, box["y"] + 40, steps=5)
+    page.wait_for_function("document.body.classList.contains('dragging')")
+    page.evaluate(f"window.heldCard = document.getElementById('card-{held.pk}')")
+    services.assign_to(task=other, assignee=member, by=lead)  # the board changes meanwhile
+    page.evaluate("window.relayPollNow()")
+    assert page.evaluate("window.heldCard.isConnected")  # the very element, not a re-render
+    assert page.evaluate("document.body.classList.contains('dragging')")
+    page.mouse.up()
+    page.evaluate("window.relayPollNow()")  # once dropped, the refresh goes through
+    expect(cell(page, "assigned").locator(f"#card-{other.pk}")).to_be_visible()
