@@ -138,6 +138,7 @@ class Cell:
     cards: list = field(default_factory=list)
     count: int = 0
     page_size: int = PAGE_SIZE
+    label: str = ""  # "To do", or "To do · Ada Lovelace" in a swimlane
 
     @property
     def dom_id(self) -> str:
@@ -311,7 +312,11 @@ def board(
     lanes = _lanes(team=team, filters=filters, keys=lane_keys)
     cells = {
         (ln.key, s): Cell(
-            lane=ln.key, state=s, count=cell_counts.get((ln.key, s), 0), page_size=filters.page_size
+            lane=ln.key,
+            state=s,
+            count=cell_counts.get((ln.key, s), 0),
+            page_size=filters.page_size,
+            label=f"{columns[s].label} · {ln.label}" if ln.label else columns[s].label,
         )
         for ln in lanes
         for s in shown_states

@@ -115,7 +115,8 @@
       if (focusCard) m.closest(".card-item")?.querySelector(".card-menu-btn")?.focus();
     });
   }
-  document.addEventListener("htmx:afterSwap", (event) => {
+  // After settling, not swapping: htmx wires the new buttons up only then.
+  document.addEventListener("htmx:afterSettle", (event) => {
     const menu = event.detail.target;
     if (menu.classList && menu.classList.contains("card-menu")) {
       menu.querySelector(".menu-item")?.focus();
