@@ -145,6 +145,11 @@ CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict = {}
+# Time off ending frees people without any event: retry waiting tasks every five minutes.
+CELERY_BEAT_SCHEDULE["assignment-retry-waiting"] = {
+    "task": "apps.assignment.tasks.retry_waiting_tasks",
+    "schedule": 300.0,
+}
 
 # --- E-mail ----------------------------------------------------------------------------------
 # Django 6.1 mailers. EMAIL_HOST set: SMTP; else the console (or EMAIL_BACKEND if given).

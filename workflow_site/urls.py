@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("apps.tasks.urls")),
     path("", include("apps.boards.urls")),
     path("", include("apps.workflows.urls")),
+    path("", include("apps.assignment.urls")),
 ]

@@ -57,6 +57,9 @@ class MoveResult:
     action: str
     from_state: str
     warning: str = ""
+    # The move did not happen, but what led to it is kept (auto-assign found nobody: the task
+    # is marked waiting and the leads are told), so it is not raised as a refusal.
+    refused: str = ""
 
 
 def _label(state: str) -> str:
@@ -174,11 +177,14 @@ def _act(*, task, action, by, note, outcome, order, warning="") -> MoveResult:
         lead = people.is_lead(team_id=task.team_id, user=by)
         moved = assignment.assign(task=task, person=None if lead else by, by=by)
         if moved is None:
-            raise TaskActionRefused(
-                _(
+            return MoveResult(
+                task=Task.objects.select_related("team").get(pk=task.pk),
+                action=action,
+                from_state=from_state,
+                refused=_(
                     "Nobody on the team can take this now (skill, availability or capacity): "
-                    "it stays in To do."
-                )
+                    "it stays in To do, waiting, and the leads were told."
+                ),
             )
     else:
         extra = {"outcome": outcome} if action == "complete" and outcome else {}

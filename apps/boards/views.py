@@ -226,6 +226,9 @@ def move(request, pk):
         except TaskActionRefused as error:
             message, status, result = str(error), 409, None
         else:
+            if result is not None and result.refused:
+                message, status, result = result.refused, 409, None
+        if status == 200:
             message = _moved_message(result) if result else ""
             if result and result.warning:
                 message = f"{message} {result.warning}"

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from .models import Membership, PersonSkill, Skill, Team, TimeOff, User
@@ -53,6 +54,19 @@ class UserAdmin(BaseUserAdmin):
         (_("Workload"), {"fields": ("capacity", "active_count", "is_away", "last_assigned_at")}),
     )
     inlines = [MembershipInline, PersonSkillInline, TimeOffInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # More capacity, back from away, time off or skills edited: someone may now fit a
+        # task that is waiting. Retried once the whole save has committed.
+        if change and (
+            {"capacity", "is_away"} & set(form.changed_data)
+            or any(f.has_changed() for f in formsets)
+        ):
+            from apps.assignment.services import capacity_changed
+
+            user = form.instance
+            transaction.on_commit(lambda: capacity_changed(user=user))
 
 
 class TeamMembershipInline(admin.TabularInline):

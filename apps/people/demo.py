@@ -93,7 +93,7 @@ PEOPLE = [
         3,
         "platform",
         Role.REVIEWER,
-        {"python": 5, "code-review": 4, "frontend": 2},
+        {"python": 5, "code-review": 4, "frontend": 2, "editing": 3},
     ),
     ("ken", "Ken", "Thompson", 3, "platform", Role.MEMBER, {"devops": 4, "python": 3}),
     ("radia", "Radia", "Perlman", 2, "platform", Role.MEMBER, {"devops": 3, "support": 4}),
@@ -104,7 +104,7 @@ PEOPLE = [
         3,
         "platform",
         Role.MEMBER,
-        {"python": 5, "frontend": 3, "writing": 2},
+        {"python": 5, "frontend": 3, "writing": 3},
     ),
     (
         "joan",

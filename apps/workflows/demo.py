@@ -1,6 +1,7 @@
 """Demo workflows: the five shipped templates and runs in several stages, moved there through
 the services (so tasks, history and alerts are real). Safe to run again."""
 
+from apps.assignment.services import assign
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 
@@ -82,7 +83,11 @@ RUNS = {
 def _finish(run: Run, key: str, outcome: str, lead) -> None:
     task = Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
     if task.state == State.TODO:
-        task = task_services.assign_to(task=task, assignee=lead, by=lead)
+        # Steps left for a lead to pick, or nobody free when the run got there: the engine
+        # picks now, as a lead pressing "auto-assign" would.
+        task = assign(task=task, by=lead)
+        if task is None:
+            raise RuntimeError(f"Demo: nobody can take step {key!r} of {run.title!r}.")
     if task.state == State.ASSIGNED:
         task = task_services.start(task=task, by=task.assignee)
     task_services.complete(task=task, by=task.assignee, outcome=outcome, note="Demo.")

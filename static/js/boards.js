@@ -193,6 +193,12 @@
     history.pushState({ relayDrawer: id }, "", url);
     openDrawer(id);
   });
+  // The assignment panel in the drawer assigned the task: refresh the drawer and the board.
+  document.body.addEventListener("relay:task-assigned", () => {
+    const id = new URL(location.href).searchParams.get("task");
+    if (id && drawer() && !drawer().hidden) openDrawer(id);
+    poll();
+  });
   window.addEventListener("popstate", () => {
     if (!drawer()) return;
     const id = new URL(location.href).searchParams.get("task");

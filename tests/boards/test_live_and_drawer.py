@@ -66,6 +66,11 @@ def test_drawer_shows_details_history_and_viewer_actions(client_for, task, membe
     assert 'value="start"' in html  # the assignee may start it
 
 
+def test_drawer_loads_the_assignment_panel(client_for, task, member):
+    html = client_for(member).get(reverse("boards:drawer", args=[task.pk])).content.decode()
+    assert reverse("assignment:panel", args=[task.pk]) in html
+
+
 def test_comment_from_the_drawer_is_added_and_shown(client_for, task, member):
     response = htmx(
         client_for(member),

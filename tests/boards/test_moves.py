@@ -2,6 +2,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from apps.assignment import selectors as assignment_selectors
 from apps.boards import services as board_services
 from apps.boards.models import BoardSettings
 from apps.tasks import services
@@ -40,6 +41,8 @@ def test_lead_drop_refused_when_nobody_fits(client_for, make_task, lead, team):
     assert "Nobody on the team can take this now" in response.content.decode()
     task.refresh_from_db()
     assert task.state == State.TODO
+    # The engine's verdict is kept, not rolled back with the refusal: the task waits.
+    assert assignment_selectors.waiting(task=task) is not None
 
 
 def test_drop_answers_with_only_the_two_affected_columns(client_for, task, member):

@@ -186,6 +186,7 @@ def test_whoever_trained_or_evaluated_never_reviews_even_if_nobody_else_can(
 
     evaluator = make_member(Role.REVIEWER, username="eve", capacity=5)
     PersonSkillFactory(user=evaluator, skill=skills["ml-review"], level=5)
+    PersonSkillFactory(user=evaluator, skill=skills["ml-training"], level=3)
     PersonSkillFactory(user=trainer, skill=skills["ml-review"], level=5)
     type(ml_reviewer).objects.filter(pk=ml_reviewer.pk).update(is_away=True)
     run = services.start_run(template=ml_template, title="four eyes", owner=lead, by=lead)
