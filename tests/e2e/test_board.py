@@ -181,3 +181,15 @@ def test_a_card_being_dragged_is_not_yanked_by_a_refresh(
     page.mouse.up()
     page.evaluate("window.relayPollNow()")  # once dropped, the refresh goes through
     expect(cell(page, "assigned").locator(f"#card-{other.pk}")).to_be_visible()
+
+
+def test_assigning_from_the_drawer_panel_moves_the_card(
+    page, login, team, skilled_task, lead, member
+):
+    login(lead)
+    page.goto(board_of(team))
+    card(page, skilled_task).get_by_role("link", name=skilled_task.title).click()
+    drawer = page.get_by_role("complementary", name="Task details")
+    drawer.get_by_role("button", name="Auto-assign").click()
+    expect(cell(page, "assigned").locator(f"#card-{skilled_task.pk}")).to_be_visible()
+    expect(drawer.get_by_test_id("drawer-state")).to_have_text("Assigned")
