@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -144,12 +145,50 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
-# Time off ending frees people without any event: retry waiting tasks every five minutes.
-CELERY_BEAT_SCHEDULE["assignment-retry-waiting"] = {
-    "task": "apps.assignment.tasks.retry_waiting_tasks",
-    "schedule": 300.0,
+# Publishing (e.g. from a web request's on_commit) gives up after one quick retry instead of
+# kombu's default of several seconds of retries: a notification that cannot be enqueued waits
+# safely in the outbox for the sweeper, and the request is not held up.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
 }
+# Periodic work for `celery beat` (django-celery-beat does not support Django 6.1). Every task
+# here is safe to run twice, so a beat restarted mid-hour or two beats by mistake do no harm.
+# Celery's Django fix-up closes the database connection after every task unless told to reuse
+# it; reconnecting to PostgreSQL costs more than a whole notification e-mail. (A task whose
+# connection broke closes it, so the next one reconnects: see apps.notifications.tasks.deliver.)
+CELERY_DB_REUSE_MAX = 1000
+CELERY_BEAT_SCHEDULE: dict = {
+    "notifications-sweep": {
+        "task": "apps.notifications.tasks.sweep",
+        "schedule": float(os.environ.get("NOTIFICATIONS_SWEEP_EVERY", "60")),
+    },
+    "notifications-overdue": {
+        "task": "apps.notifications.tasks.overdue_reminders",
+        "schedule": crontab(minute=5),
+    },
+    "notifications-digests": {
+        "task": "apps.notifications.tasks.daily_digests",
+        "schedule": crontab(minute=0),
+    },
+    # Time off ending frees people without any event: retry waiting tasks every five minutes.
+    "assignment-retry-waiting": {
+        "task": "apps.assignment.tasks.retry_waiting_tasks",
+        "schedule": 300.0,
+    },
+}
+
+# --- Notifications ---------------------------------------------------------------------------
+# Delivery attempts before a row is `failed` (shown in the admin, with a "retry" action); the
+# first retry waits NOTIFICATIONS_RETRY_BACKOFF seconds, each next one twice as long.
+NOTIFICATIONS_MAX_ATTEMPTS = int(os.environ.get("NOTIFICATIONS_MAX_ATTEMPTS", "5"))
+NOTIFICATIONS_RETRY_BACKOFF = float(os.environ.get("NOTIFICATIONS_RETRY_BACKOFF", "30"))
+# A row a worker claimed but did not mark within this many seconds is taken again.
+NOTIFICATIONS_CLAIM_LEASE = float(os.environ.get("NOTIFICATIONS_CLAIM_LEASE", "300"))
+# The sweeper leaves rows younger than this to the task enqueued when they were committed.
+NOTIFICATIONS_SWEEP_GRACE = float(os.environ.get("NOTIFICATIONS_SWEEP_GRACE", "60"))
 
 # --- E-mail ----------------------------------------------------------------------------------
 # Django 6.1 mailers. EMAIL_HOST set: SMTP; else the console (or EMAIL_BACKEND if given).

@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("notifications/", include("apps.notifications.urls")),
     path("", include("apps.tasks.urls")),
     path("", include("apps.boards.urls")),
     path("", include("apps.workflows.urls")),

@@ -28,7 +28,11 @@ from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
 from apps.notifications.models import Kind, Notification
-from apps.notifications.services import notify
+from apps.notifications.services import (
+    deliver_bulk_after_commit,
+    notify,
+    set_bulk_statuses,
+)
 from apps.people import selectors as people
 from apps.people.models import Membership, PersonSkill, Skill, Team, User
 from apps.tasks import services as task_services
@@ -685,18 +689,21 @@ def _write_batch(
     batch_key = f"batch:{_stamp(now)}"
     _insert_rows(
         Notification,
-        [
-            {
-                "recipient_id": person.uid,
-                "kind": Kind.ASSIGNED.value,
-                "task_id": pk,
-                "payload": {"by": by_name, "note": "", "title": titles[pk]},
-                "key": f"assigned:task:{pk}:{batch_key}:to:{person.uid}",
-                "created_at": stamp,
-            }
-            for pk, (person, _, _) in chosen_for.items()
-        ],
+        set_bulk_statuses(
+            rows=[
+                {
+                    "recipient_id": person.uid,
+                    "kind": Kind.ASSIGNED.value,
+                    "task_id": pk,
+                    "payload": {"by": by_name, "note": "", "title": titles[pk]},
+                    "key": f"assigned:task:{pk}:{batch_key}:to:{person.uid}",
+                    "created_at": stamp,
+                }
+                for pk, (person, _, _) in chosen_for.items()
+            ]
+        ),
     )
+    deliver_bulk_after_commit(created_at=now)
     _insert_rows(
         AssignmentDecision,
         [
@@ -775,7 +782,9 @@ def _write_waiting(
             for lead in leads
         ]
     _insert_rows(WaitingTask, new_rows)
-    _insert_rows(Notification, notes)
+    _insert_rows(Notification, set_bulk_statuses(rows=notes))
+    if notes:
+        deliver_bulk_after_commit(created_at=now)
     return len(failed)
 
 

@@ -216,3 +216,31 @@ def test_batch_counter_update_is_refereed_by_the_database(make_person, ml_task, 
     assert bob.active_count <= bob.capacity
     task.refresh_from_db()
     assert task.state == State.ASSIGNED and task.assignee == bob
+
+
+def test_batch_notifications_follow_preferences_and_are_emailed_after_commit(
+    make_person, ml_task, team, mailoutbox, django_capture_on_commit_callbacks
+):
+    from apps.notifications import services as notifications
+    from apps.notifications.models import Channel, EmailStatus
+
+    ann, bob = make_person("ann"), make_person("bob")
+    notifications.update_preferences(
+        user=bob,
+        time_zone="UTC",
+        digest_hour=8,
+        digest_enabled=True,
+        channels={Kind.ASSIGNED: Channel.OFF},
+    )
+    for i in range(4):
+        ml_task(title=f"t{i}")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.auto_assign_pending(team=team)
+    statuses = dict(
+        Notification.objects.filter(kind=Kind.ASSIGNED)
+        .values_list("recipient__username", "email_status")
+        .distinct()
+    )
+    assert statuses == {"ann": EmailStatus.SENT, "bob": EmailStatus.SKIPPED}
+    assert {m.to[0] for m in mailoutbox} == {ann.email}
+    assert len(mailoutbox) == 2

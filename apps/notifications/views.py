@@ -1,0 +1,71 @@
+"""Inbox, preferences and the header badge. Thin: selectors read, services write."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import selectors, services
+from .forms import PreferencesForm
+from .models import Notification
+
+PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def inbox(request):
+    page = Paginator(selectors.inbox(user=request.user), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "notifications/inbox.html", {"page": page})
+
+
+@require_POST
+@login_required
+def mark_read(request, pk):
+    try:
+        notification = selectors.own_notification(user=request.user, pk=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
+    services.mark_read(notification=notification)
+    if request.htmx:
+        return render(request, "notifications/inbox.html#item", {"n": notification, "oob": True})
+    return redirect("notifications:inbox")
+
+
+@require_POST
+@login_required
+def mark_all_read(request):
+    count = services.mark_all_read(user=request.user)
+    messages.success(request, f"Marked {count} notification{'s' * (count != 1)} read.")
+    return redirect("notifications:inbox")
+
+
+@require_GET
+@login_required
+def badge(request):
+    """The header's unread count on its own, for pages that refresh it (hx-get)."""
+    return render(request, "notifications/partials/unread_badge.html")
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def preferences(request):
+    prefs = selectors.preferences_for(user=request.user)
+    form = PreferencesForm(request.POST or None, prefs=prefs)
+    if request.method == "POST":
+        if form.is_valid():
+            services.update_preferences(
+                user=request.user,
+                time_zone=form.cleaned_data["time_zone"],
+                digest_hour=form.cleaned_data["digest_hour"],
+                digest_enabled=form.cleaned_data["digest_enabled"],
+                channels=form.channels(),
+            )
+            messages.success(request, "Your notification settings are saved.")
+            return redirect("notifications:preferences")
+        return render(request, "notifications/preferences.html", {"form": form}, status=422)
+    return render(request, "notifications/preferences.html", {"form": form})

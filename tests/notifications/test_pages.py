@@ -1,0 +1,157 @@
+"""The inbox, the header badge and the settings page."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.notifications.models import Channel, Kind, Notification, NotificationSettings
+
+pytestmark = pytest.mark.django_db
+
+INBOX = reverse("notifications:inbox")
+SETTINGS = reverse("notifications:preferences")
+
+
+def make_notes(user, count, read=False, title="Note"):
+    base = timezone.now() - timedelta(hours=1)
+    return Notification.objects.bulk_create(
+        Notification(
+            recipient=user,
+            kind=Kind.ASSIGNED,
+            key=f"{user.pk}:{title}:{i}",
+            payload={"title": f"{title} {i}", "by": "Leo"},
+            created_at=base + timedelta(minutes=i),
+            read_at=timezone.now() if read else None,
+        )
+        for i in range(count)
+    )
+
+
+def test_inbox_lists_unread_before_read(client_for, member):
+    make_notes(member, 1, title="Old unread")
+    make_notes(member, 1, read=True, title="Newer read")
+    html = client_for(member).get(INBOX).content.decode()
+    assert html.index("Old unread 0") < html.index("Newer read 0")
+
+
+def test_inbox_shows_only_my_notifications(client_for, member, other_member):
+    make_notes(other_member, 1, title="Not yours")
+    assert "Not yours" not in client_for(member).get(INBOX).content.decode()
+
+
+def test_inbox_escapes_user_text(client_for, member):
+    Notification.objects.create(
+        recipient=member, kind=Kind.ASSIGNED, key="x", payload={"title": "<script>x</script>"}
+    )
+    html = client_for(member).get(INBOX).content.decode()
+    assert "<script>x</script>" not in html
+    assert "&lt;script&gt;x&lt;/script&gt;" in html
+
+
+def test_marking_one_read_with_htmx_returns_the_row_and_the_badge(client_for, member):
+    first, _ = make_notes(member, 2)
+    response = client_for(member).post(
+        reverse("notifications:mark_read", args=[first.pk]), headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert f'id="notification-{first.pk}"' in html and "is-read" in html
+    assert 'id="unread-badge"' in html and 'hx-swap-oob="true"' in html
+    assert '<span class="count">1</span>' in html
+    first.refresh_from_db()
+    assert first.read_at is not None
+
+
+def test_someone_elses_notification_cannot_be_marked(client_for, member, other_member):
+    [theirs] = make_notes(other_member, 1)
+    response = client_for(member).post(reverse("notifications:mark_read", args=[theirs.pk]))
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_mark_all_read_clears_the_badge(client_for, member, other_member):
+    make_notes(member, 3)
+    make_notes(other_member, 2)
+    response = client_for(member).post(reverse("notifications:mark_all_read"), follow=True)
+    assert "Marked 3 notifications read." in response.content.decode()
+    assert Notification.objects.filter(recipient=member, read_at=None).count() == 0
+    assert Notification.objects.filter(recipient=other_member, read_at=None).count() == 2
+
+
+def test_header_badge_links_to_the_inbox_with_the_unread_count(client_for, member, task):
+    make_notes(member, 4)
+    html = client_for(member).get(task.get_absolute_url()).content.decode()
+    assert f'href="{INBOX}"' in html
+    assert '<span class="count">4</span>' in html
+
+
+def test_badge_endpoint_returns_just_the_badge(client_for, member):
+    make_notes(member, 2)
+    response = client_for(member).get(reverse("notifications:badge"))
+    html = response.content.decode().strip()
+    assert html.startswith('<a id="unread-badge"') and "<html" not in html
+    assert '<span class="count">2</span>' in html
+
+
+def test_pages_need_a_login(client):
+    response = client.get(INBOX)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("count", [5, 120])
+def test_inbox_query_count_does_not_grow_with_notifications(
+    client_for, member, count, django_assert_max_num_queries
+):
+    make_notes(member, count)
+    client = client_for(member)
+    with django_assert_max_num_queries(6):  # session, user, page count, page, unread count
+        response = client.get(INBOX)
+    assert response.status_code == 200
+
+
+def test_settings_page_saves_choices(client_for, member):
+    data = {f"channel_{k}": Channel.IMMEDIATE for k in Kind if k != Kind.DIGEST}
+    data |= {
+        "channel_assigned": Channel.DIGEST,
+        "time_zone": "Europe/Paris",
+        "digest_hour": "7",
+        "digest_enabled": "on",
+    }
+    response = client_for(member).post(SETTINGS, data, follow=True)
+    assert "Your notification settings are saved." in response.content.decode()
+    prefs = NotificationSettings.objects.get(user=member)
+    assert (prefs.time_zone, prefs.digest_hour) == ("Europe/Paris", 7)
+    assert prefs.channel_for(Kind.ASSIGNED) == Channel.DIGEST
+    assert prefs.channel_for(Kind.APPROVED) == Channel.IMMEDIATE
+
+
+def test_settings_page_refuses_an_unknown_time_zone(client_for, member):
+    data = {f"channel_{k}": Channel.IMMEDIATE for k in Kind if k != Kind.DIGEST}
+    data |= {"time_zone": "Mars/Olympus", "digest_hour": "7"}
+    response = client_for(member).post(SETTINGS, data)
+    assert response.status_code == 422
+    assert "Select a valid choice" in response.content.decode()
+    assert not NotificationSettings.objects.filter(user=member).exists()
+
+
+def test_settings_page_shows_defaults_to_a_new_person(client_for, member):
+    html = client_for(member).get(SETTINGS).content.decode()
+    assert re.search(r'name="channel_assigned" value="immediate"[^>]*checked', html)
+    assert "Send me a daily digest" in html
+
+
+def test_marking_one_read_also_updates_the_inbox_heading(client_for, member):
+    first, _ = make_notes(member, 2)
+    response = client_for(member).post(
+        reverse("notifications:mark_read", args=[first.pk]), headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert 'id="inbox-unread"' in html and "· 1 unread" in html
+
+
+def test_fresh_notifications_say_just_now(client_for, member):
+    Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="now", payload={})
+    assert "just now" in client_for(member).get(INBOX).content.decode()
