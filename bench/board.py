@@ -166,12 +166,13 @@ def server_figures(lead, big, small):
         move_cpu.append((time.process_time() - started_cpu) * 1000)
         move_queries.append((total, data_only))
         assert response.status_code == 200, response.content[:300]
-    data_queries = max(d for _, d in move_queries)
-    statements = max(t for t, _ in move_queries)
+    # The median move: the first one in a process also looks up a content type (cached after).
+    data_queries = int(statistics.median(d for _, d in move_queries))
+    statements = int(statistics.median(t for t, _ in move_queries))
     print(
         f"move (drop Assigned → In progress + partial response): p50 {p(move_samples, 50):.1f} "
         f"ms, p95 {p(move_samples, 95):.1f} ms wall; CPU p50 {p(move_cpu, 50):.1f} ms, "
-        f"p95 {p(move_cpu, 95):.1f} ms (target p95 ≤ 30 ms); {data_queries} queries "
+        f"p95 {p(move_cpu, 95):.1f} ms (target p95 ≤ 30 ms); {data_queries} queries by a lead "
         f"({statements} statements with transaction control)"
     )
 
