@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from email.headerregistry import HeaderRegistry
 from email.policy import Policy
@@ -161,7 +162,23 @@ def deliver_bulk_after_commit(*, created_at) -> None:
     transaction.on_commit(enqueue, robust=True)
 
 
+_MUTED: ContextVar[bool] = ContextVar("relay_notifications_muted", default=False)
+
+
+@contextmanager
+def emails_muted():
+    """Within this block (including on_commit work that runs before it ends) notifications
+    reach the in-app inbox only: used for demo data, whose made-up history is not news."""
+    token = _MUTED.set(True)
+    try:
+        yield
+    finally:
+        _MUTED.reset(token)
+
+
 def _initial_status(*, kind: str, person, prefs: NotificationSettings | None) -> str:
+    if _MUTED.get():
+        return EmailStatus.SKIPPED
     if not person.email or not person.is_active:
         return EmailStatus.SKIPPED
     if kind == Kind.DIGEST:

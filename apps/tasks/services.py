@@ -199,38 +199,33 @@ def _apply(
 AFTER_TRANSITION: list[Callable[..., None]] = []
 
 
+# Who hears about a transition: (kind, recipients) per transition name.
+_TOLD = {
+    "assign": (Kind.ASSIGNED, lambda task: [task.assignee]),
+    "submit": (Kind.REVIEW_REQUESTED, lambda task: _reviewers_for(task)),
+    "approve": (Kind.APPROVED, lambda task: [task.assignee]),
+    "request_changes": (Kind.CHANGES_REQUESTED, lambda task: [task.assignee]),
+    "reject": (Kind.REJECTED, lambda task: [task.assignee]),
+}
+
+
 def _after_transition(*, task: Task, name: str, by: User | None, note: str) -> None:
-    log_id = _last_log_id(task)
-    payload = {"by": by.display_name if by else "Relay", "note": note, "title": task.title}
-    if name == "assign":
-        notify(
-            kind=Kind.ASSIGNED,
-            recipients=[task.assignee],
-            key=f"assigned:task:{task.pk}:log:{log_id}",
-            task=task,
-            payload=payload,
-        )
-    elif name == "submit":
-        notify(
-            kind=Kind.REVIEW_REQUESTED,
-            recipients=_reviewers_for(task),
-            key=f"review_requested:task:{task.pk}:log:{log_id}",
-            task=task,
-            payload=payload,
-        )
-    elif name in ("approve", "request_changes", "reject"):
-        kind = {
-            "approve": Kind.APPROVED,
-            "request_changes": Kind.CHANGES_REQUESTED,
-            "reject": Kind.REJECTED,
-        }[name]
-        notify(
-            kind=kind,
-            recipients=[task.assignee],
-            key=f"{kind}:task:{task.pk}:log:{log_id}",
-            task=task,
-            payload=payload,
-        )
+    if name in _TOLD:
+        kind, recipients_of = _TOLD[name]
+        # Nobody is told about what they did themselves (a lead taking a task, say).
+        recipients = [p for p in recipients_of(task) if p and (by is None or p.pk != by.pk)]
+        if recipients:
+            notify(
+                kind=kind,
+                recipients=recipients,
+                key=f"{kind}:task:{task.pk}:log:{_last_log_id(task)}",
+                task=task,
+                payload={
+                    "by": by.display_name if by else "Relay",
+                    "note": note,
+                    "title": task.title,
+                },
+            )
     for hook in AFTER_TRANSITION:
         hook(task=task, name=name, by=by)
 

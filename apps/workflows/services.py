@@ -15,6 +15,7 @@ a caller forgot the lock.
 from datetime import timedelta
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -288,9 +289,12 @@ def _alert(run: Run, task: Task | None, *, reason: str, failed: bool = False) ->
         recipients=[run.owner, *leads],
         key=f"run_failed:run:{run.pk}:{event}",
         task=task,
+        run=run,
         payload={
-            "run": run.pk,
-            "run_title": run.title,
+            "run": run.title,
+            "run_id": run.pk,
+            "note": reason,
+            "url": reverse("workflows:run_detail", args=[run.pk]),
             "step": task.step.name if task and task.step_id else "",
             "outcome": task.outcome if task else "",
             "reason": reason,

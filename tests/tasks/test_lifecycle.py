@@ -290,3 +290,8 @@ def test_relay_itself_acts_without_a_role_but_within_the_lifecycle(task, member)
     assert StateLog.objects.for_(task).last().by is None
     with pytest.raises(TaskActionRefused, match="Can't"):
         services.start(task=task, by=None)
+
+
+def test_nobody_is_told_about_what_they_did_themselves(task, member):
+    services.assign_to(task=task, assignee=member, by=member)
+    assert not Notification.objects.filter(recipient=member).exists()

@@ -2,6 +2,7 @@
 
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 
 from apps.tasks.models import Task
@@ -32,3 +33,15 @@ def test_seed_demo_ships_the_templates_and_runs_once(db, django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
     assert (WorkflowTemplate.objects.count(), Run.objects.count(), Task.objects.count()) == counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_fills_inboxes_without_sending_email(mailoutbox):
+    """Committed for real, so deliveries and automated steps run as they do in `make run`."""
+    from apps.notifications.models import EmailStatus, Notification
+
+    call_command("seed_demo", stdout=StringIO())
+    assert Notification.objects.exists()
+    assert not Notification.objects.filter(email_status=EmailStatus.PENDING).exists()
+    assert Notification.objects.exists()
+    assert mailoutbox == []

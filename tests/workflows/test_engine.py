@@ -59,7 +59,7 @@ def test_the_reviewer_is_never_the_author_of_the_work(run, trainer, ml_reviewer,
 
 
 def _alerts(run):
-    return Notification.objects.filter(kind=Kind.RUN_FAILED, payload__run=run.pk)
+    return Notification.objects.filter(kind=Kind.RUN_FAILED, run_id=run.pk)
 
 
 @pytest.mark.parametrize(
