@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notifications/", include("apps.notifications.urls")),
     path("", include("apps.tasks.urls")),
+    path("", include("apps.boards.urls")),
     path("", include("apps.workflows.urls")),
     path("", include("apps.assignment.urls")),
 ]

@@ -1,0 +1,478 @@
+"""Reads for the board: which cards a person sees, in which column and lane, and how fresh.
+
+The board's cost must not grow with the number of cards: one windowed query fetches the first
+page of every cell (a column within a lane), one grouped query counts every cell, and one query
+tells a poll whether anything changed. Pages beyond the first are fetched as the column scrolls.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+
+from apps.people.models import Membership, Role, Team, User
+from apps.tasks.models import ChecklistItem, Comment, State, Task
+from apps.workflows.models import Run, WorkflowTemplate
+
+from .models import BoardSettings
+
+BOARD_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW, State.DONE)
+EXTRA_STATES = (State.ON_HOLD, State.CANCELLED)
+DONE_WINDOW = timedelta(days=14)
+DUE_SOON = timedelta(days=3)
+PAGE_SIZE = 50
+# With swimlanes every lane gets its own cells; a smaller first page keeps the page light.
+LANE_PAGE_SIZE = 10
+LANES = {
+    "none": _("No swimlanes"),
+    "assignee": _("By assignee"),
+    "run": _("By run"),
+    "template": _("By workflow"),
+}
+DUE_CHOICES = {"overdue": _("Overdue"), "soon": _("Due in 3 days")}
+NO_LANE = 0
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    """What the person asked to see, parsed from (and written back to) the URL."""
+
+    assignee: str = ""  # a username, "me" or "none"
+    skill: str = ""
+    due: str = ""
+    q: str = ""
+    run: str = ""  # a run id
+    template: str = ""  # a workflow template slug (all its versions)
+    lane: str = "none"
+    show: tuple[str, ...] = ()
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> "BoardFilters":
+        due = query.get("due", "")
+        lane = query.get("lane", "none")
+        return cls(
+            assignee=query.get("assignee", "").strip()[:150],
+            skill=query.get("skill", "").strip()[:50],
+            due=due if due in DUE_CHOICES else "",
+            q=query.get("q", "").strip()[:100],
+            run=run if (run := query.get("run", "")).isdigit() else "",
+            template=query.get("template", "").strip()[:80],
+            lane=lane if lane in LANES else "none",
+            show=tuple(s for s in EXTRA_STATES if s in query.getlist("show")),
+        )
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return BOARD_STATES + self.show
+
+    @property
+    def page_size(self) -> int:
+        return PAGE_SIZE if self.lane == "none" else LANE_PAGE_SIZE
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.assignee or self.skill or self.due or self.q or self.run or self.template)
+
+    def query_string(self) -> str:
+        pairs = [
+            (k, v)
+            for k, v in (
+                ("assignee", self.assignee),
+                ("skill", self.skill),
+                ("due", self.due),
+                ("q", self.q),
+                ("run", self.run),
+                ("template", self.template),
+                ("lane", "" if self.lane == "none" else self.lane),
+            )
+            if v
+        ]
+        pairs += [("show", s) for s in self.show]
+        return urlencode(pairs)
+
+    def lookups(self, *, user: User, now) -> Q:
+        condition = Q()
+        if self.assignee == "me":
+            condition &= Q(assignee=user)
+        elif self.assignee == "none":
+            condition &= Q(assignee__isnull=True)
+        elif self.assignee:
+            condition &= Q(assignee__username=self.assignee)
+        if self.skill:
+            condition &= Q(required_skill__slug=self.skill)
+        if self.due == "overdue":
+            condition &= Q(due_at__lt=now)
+        elif self.due == "soon":
+            condition &= Q(due_at__gte=now, due_at__lt=now + DUE_SOON)
+        if self.q:
+            condition &= Q(title__icontains=self.q) | Q(description__icontains=self.q)
+        if self.run:
+            condition &= Q(run_id=int(self.run))
+        if self.template:
+            condition &= Q(run__template__slug=self.template)
+        return condition
+
+
+@dataclass
+class Cell:
+    lane: int
+    state: str
+    cards: list = field(default_factory=list)
+    count: int = 0
+    page_size: int = PAGE_SIZE
+    label: str = ""  # "To do", or "To do · Ada Lovelace" in a swimlane
+
+    @property
+    def dom_id(self) -> str:
+        return f"cell-{self.lane}-{self.state}"
+
+    @property
+    def more(self) -> bool:
+        return self.count > len(self.cards)
+
+    @property
+    def signature(self) -> str:
+        """Changes whenever anything a card in this cell shows changes (for live refresh)."""
+        parts = [str(self.count)] + [
+            f"{c.pk}:{c.updated_at.timestamp()}:{c.comment_count}:{c.checklist_done}"
+            for c in self.cards
+        ]
+        return hashlib.md5("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:12]
+
+
+@dataclass
+class Column:
+    state: str
+    label: str
+    shown: int = 0
+    total: int = 0
+    limit: int | None = None
+
+    @property
+    def over_limit(self) -> bool:
+        return self.limit is not None and self.total > self.limit
+
+    @property
+    def at_limit(self) -> bool:
+        return self.limit is not None and self.total >= self.limit
+
+    @property
+    def signature(self) -> str:
+        return f"{self.shown}-{self.total}-{self.limit}"
+
+
+@dataclass
+class Lane:
+    key: int
+    label: str
+    initials: str = ""
+
+
+@dataclass
+class Board:
+    team: Team
+    filters: BoardFilters
+    columns: list[Column]
+    lanes: list[Lane]
+    cells: dict[tuple[int, str], Cell]
+
+    @property
+    def rows(self) -> list[tuple[Lane, list[Cell]]]:
+        return [
+            (lane, [self.cells[(lane.key, c.state)] for c in self.columns]) for lane in self.lanes
+        ]
+
+    def column_cells(self, state: str) -> list[Cell]:
+        return [self.cells[(lane.key, state)] for lane in self.lanes]
+
+
+LANE_FIELDS = {"assignee": "assignee_id", "run": "run_id", "template": "run__template_id"}
+
+
+def _lane_expression(filters: BoardFilters):
+    field = LANE_FIELDS.get(filters.lane)
+    if field is None:
+        return Value(NO_LANE, output_field=IntegerField())
+    return Coalesce(F(field), Value(NO_LANE), output_field=IntegerField())
+
+
+def _team_scope(*, team: Team, states, now) -> QuerySet[Task]:
+    """The team's tasks in these columns; Done only for the last two weeks."""
+    return Task.objects.filter(team=team, state__in=states).filter(
+        ~Q(state=State.DONE) | Q(finished_at__gte=now - DONE_WINDOW)
+    )
+
+
+def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """What a card shows beyond the task row: counted by correlated subqueries so the cost
+    follows the cards on the page, not the team's whole history."""
+
+    def counted(model, **extra):
+        return Coalesce(
+            Subquery(
+                model.objects.filter(task=OuterRef("pk"), **extra)
+                .order_by()
+                .values("task")
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
+        )
+
+    return tasks.select_related("assignee", "required_skill", "run", "step").annotate(
+        comment_count=counted(Comment),
+        checklist_total=counted(ChecklistItem),
+        checklist_done=counted(ChecklistItem, done=True),
+    )
+
+
+CARD_ORDER = (F("position").asc(), F("priority").desc(), F("id").asc())
+
+
+def board(
+    *,
+    team: Team,
+    user: User,
+    filters: BoardFilters,
+    limits: dict | None = None,
+    states: tuple[str, ...] | None = None,
+) -> Board:
+    """The board, or only some of its columns (after a move, only the affected ones)."""
+    now = timezone.now()
+    limits = limits or {}
+    shown_states = states or filters.states
+    lane = _lane_expression(filters)
+    matches = filters.lookups(user=user, now=now)
+    scope = _team_scope(team=team, states=shown_states, now=now)
+
+    # Which cards open each cell: ranks and cell sizes over the team's tasks, ids only…
+    placed = list(
+        scope.filter(matches)
+        .annotate(
+            lane=lane,
+            rank=Window(RowNumber(), partition_by=[lane, F("state")], order_by=CARD_ORDER),
+            # Cards in the card's cell: unfiltered, this is also the column count, which saves
+            # the grouped count query.
+            in_cell=Window(Count("pk"), partition_by=[lane, F("state")]),
+        )
+        .filter(rank__lte=filters.page_size)
+        .values_list("pk", "lane", "rank", "in_cell")
+    )
+    # …then everything the card shows, for those cards only.
+    lane_of = {pk: (lane_key, rank, in_cell) for pk, lane_key, rank, in_cell in placed}
+    windowed = list(_with_card_facts(Task.objects.filter(pk__in=lane_of)).order_by(*CARD_ORDER))
+    for task in windowed:
+        task.lane, task.rank, task.in_cell = lane_of[task.pk]
+    if filters.is_filtered:
+        # WIP counts are about the whole team's column, not the filtered part of it.
+        counts = list(
+            scope.annotate(lane=lane)
+            .values("lane", "state")
+            .annotate(shown=Count("pk", filter=matches), total=Count("pk"))
+            .order_by()
+        )
+    else:
+        counts = [
+            {"lane": t.lane, "state": t.state, "shown": t.in_cell, "total": t.in_cell}
+            for t in windowed
+            if t.rank == 1
+        ]
+
+    columns = {
+        s: Column(state=s, label=str(State(s).label), limit=limits.get(s)) for s in shown_states
+    }
+    lane_keys: set[int] = set()
+    cell_counts: dict[tuple[int, str], int] = {}
+    for row in counts:
+        column = columns[row["state"]]
+        column.total += row["total"]
+        column.shown += row["shown"]
+        if row["shown"]:
+            lane_keys.add(row["lane"])
+            cell_counts[(row["lane"], row["state"])] = row["shown"]
+
+    lanes = _lanes(team=team, filters=filters, keys=lane_keys)
+    cells = {
+        (ln.key, s): Cell(
+            lane=ln.key,
+            state=s,
+            count=cell_counts.get((ln.key, s), 0),
+            page_size=filters.page_size,
+            label=f"{columns[s].label} · {ln.label}" if ln.label else columns[s].label,
+        )
+        for ln in lanes
+        for s in shown_states
+    }
+    for task in windowed:
+        cell = cells.get((task.lane, task.state))
+        if cell is not None:
+            cell.cards.append(task)
+    return Board(
+        team=team, filters=filters, columns=list(columns.values()), lanes=lanes, cells=cells
+    )
+
+
+def _lanes(*, team: Team, filters: BoardFilters, keys: set[int]) -> list[Lane]:
+    """The lanes that have cards: the "none" lane (unassigned, no run…) first, then by name."""
+    if filters.lane == "none":
+        return [Lane(key=NO_LANE, label="")]
+    ids = keys - {NO_LANE}
+    if filters.lane == "assignee":
+        named = [
+            Lane(key=u.pk, label=u.display_name, initials=u.initials)
+            for u in User.objects.filter(pk__in=ids)
+        ]
+        nobody = _("Unassigned")
+    elif filters.lane == "run":
+        named = [
+            Lane(key=r.pk, label=f"{r.title} · {r.template.name}")
+            for r in Run.objects.filter(pk__in=ids).select_related("template")
+        ]
+        nobody = _("Not in a run")
+    else:
+        named = [
+            Lane(key=t.pk, label=t.name if t.version == 1 else f"{t.name} (v{t.version})")
+            for t in WorkflowTemplate.objects.filter(pk__in=ids)
+        ]
+        nobody = _("Not in a workflow")
+    lanes = [Lane(key=NO_LANE, label=str(nobody))] if NO_LANE in keys else []
+    lanes += sorted(named, key=lambda lane: lane.label.lower())
+    return lanes or [Lane(key=NO_LANE, label=str(_("Nothing matches")))]
+
+
+def more_cards(
+    *, team: Team, user: User, filters: BoardFilters, state: str, lane: int, offset: int
+) -> tuple[list[Task], bool]:
+    """The next page of one cell (a column within a lane), and whether more follow it."""
+    now = timezone.now()
+    tasks = (
+        _with_card_facts(
+            _team_scope(team=team, states=[state], now=now).filter(
+                filters.lookups(user=user, now=now)
+            )
+        )
+        .annotate(lane=_lane_expression(filters))
+        .filter(lane=lane)
+        .order_by(*CARD_ORDER)[offset : offset + filters.page_size + 1]
+    )
+    page = list(tasks)
+    return page[: filters.page_size], len(page) > filters.page_size
+
+
+def team_with_version(*, user: User, team_slug: str) -> Team | None:
+    """The team (if this person may see it) with its board settings and a fingerprint of
+    everything its board shows, in one query: the newest task change, the task count, the
+    newest comment and the settings. Unchanged fingerprint = unchanged board."""
+    teams = Team.objects.filter(slug=team_slug)
+    if not user.is_staff:
+        teams = teams.filter(Exists(Membership.objects.filter(team=OuterRef("pk"), user=user)))
+    tasks = Task.objects.filter(team=OuterRef("pk")).order_by().values("team")
+    return (
+        teams.select_related("board_settings")
+        .annotate(
+            viewer_role=Subquery(
+                Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
+            ),
+            v_changed=Subquery(tasks.annotate(m=Max("updated_at")).values("m")),
+            v_count=Subquery(tasks.annotate(n=Count("pk")).values("n")),
+            v_comment=Subquery(
+                Comment.objects.filter(task__team=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+            ),
+        )
+        .first()
+    )
+
+
+def settings_of(team: Team) -> BoardSettings | None:
+    """The team's board settings if they were selected with it (None = defaults)."""
+    try:
+        return team.board_settings
+    except BoardSettings.DoesNotExist:
+        return None
+
+
+def version_of(team: Team) -> str:
+    settings = settings_of(team)
+    return "|".join(
+        str(v)
+        for v in (
+            team.v_changed,
+            team.v_count,
+            team.v_comment,
+            settings.updated_at if settings else None,
+        )
+    )
+
+
+def etag_for(*, version: str, user: User, filters: BoardFilters, now=None) -> str:
+    """The board as this person sees it: data version, viewer, filters, and the five-minute
+    window (overdue marks and the 14-day Done window move with the clock)."""
+    now = now or timezone.now()
+    bucket = int(now.timestamp() // 300)
+    raw = f"{version}|{user.pk}|{filters.query_string()}|{bucket}"
+    return '"' + hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest() + '"'
+
+
+# --- my work and reviews ---------------------------------------------------------------------
+
+
+def _my_work_q(user: User) -> Q:
+    return Q(assignee=user, state__in=[State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW])
+
+
+def _review_teams(user: User) -> QuerySet:
+    return user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
+
+
+def _awaiting_review_q(user: User) -> Q:
+    """In review, not my own work, and either named to me or open to the team's reviewers."""
+    return (
+        Q(state=State.IN_REVIEW)
+        & ~Q(assignee=user)
+        & (Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=_review_teams(user)))
+    )
+
+
+def my_work(*, user: User) -> QuerySet[Task]:
+    """My active tasks, soonest due first (no due date last)."""
+    return (
+        Task.objects.filter(_my_work_q(user))
+        .select_related("team", "required_skill", "assignee", "step")
+        .order_by(F("due_at").asc(nulls_last=True), "-priority", "id")
+    )
+
+
+def awaiting_my_review(*, user: User) -> QuerySet[Task]:
+    return (
+        Task.objects.filter(_awaiting_review_q(user))
+        .select_related("team", "assignee", "required_skill")
+        .order_by(F("due_at").asc(nulls_last=True), "updated_at", "id")
+    )
+
+
+def work_counts(*, user: User) -> dict[str, int]:
+    """Both header counts in one query."""
+    if not user.is_authenticated:
+        return {"mine": 0, "review": 0}
+    return Task.objects.aggregate(
+        mine=Count("pk", filter=_my_work_q(user)),
+        review=Count("pk", filter=_awaiting_review_q(user)),
+    )

@@ -1,0 +1,283 @@
+"""Board moves: a dropped card or a menu pick becomes one lifecycle transition.
+
+The board has no state machine of its own. A move from one column to another names the verb a
+person would say (drop on "In progress" = start, on "Done" from review = approve …) and calls
+apps.tasks.services, which checks the role, four-eyes and a stale tab; this module adds what
+only the board knows: the team's WIP limits and the order of cards within a column.
+"""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Case, F, IntegerField, Min, Q, Subquery, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.assignment import services as assignment
+from apps.people import selectors as people
+from apps.people.models import Team, User
+from apps.tasks import services as tasks
+from apps.tasks.models import OPEN_STATES, ChecklistItem, State, Task
+from apps.tasks.services import TaskActionRefused
+
+from .models import LIMITABLE_STATES, BoardSettings
+
+# (from column, to column) → the transition a drop means.
+DROPS: dict[tuple[str, str], str] = {
+    (State.TODO, State.ASSIGNED): "assign",
+    (State.ASSIGNED, State.TODO): "unassign",
+    (State.ASSIGNED, State.IN_PROGRESS): "start",
+    (State.IN_PROGRESS, State.IN_REVIEW): "submit",
+    (State.IN_PROGRESS, State.DONE): "complete",
+    (State.IN_REVIEW, State.DONE): "approve",
+    (State.IN_REVIEW, State.IN_PROGRESS): "request_changes",
+}
+# Where each action leaves the card (resume goes back where it was held from).
+TARGETS: dict[str, str] = {
+    "assign": State.ASSIGNED,
+    "unassign": State.TODO,
+    "start": State.IN_PROGRESS,
+    "submit": State.IN_REVIEW,
+    "complete": State.DONE,
+    "approve": State.DONE,
+    "reject": State.DONE,
+    "request_changes": State.IN_PROGRESS,
+    "hold": State.ON_HOLD,
+    "cancel": State.CANCELLED,
+}
+# Ordering more than this many cards in one drop is not something a person does.
+MAX_ORDER = 500
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    task: Task
+    action: str
+    from_state: str
+    warning: str = ""
+    # The move did not happen, but what led to it is kept (auto-assign found nobody: the task
+    # is marked waiting and the leads are told), so it is not raised as a refusal.
+    refused: str = ""
+
+
+def _label(state: str) -> str:
+    return str(State(state).label) if state in State.values else state
+
+
+def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
+    """The transition a drop means, or a refusal saying which way the card can go."""
+    if from_state == to_state:
+        raise TaskActionRefused(_("The card is already in %(col)s.") % {"col": _label(to_state)})
+    if to_state == State.ON_HOLD and from_state in OPEN_STATES:
+        return "hold"
+    if to_state == State.CANCELLED:
+        return "cancel"
+    if from_state == State.ON_HOLD:
+        if task.held_from == to_state:
+            return "resume"
+        raise TaskActionRefused(
+            _("This task was put on hold from %(col)s: resume it there.")
+            % {"col": _label(task.held_from or State.TODO)}
+        )
+    action = DROPS.get((from_state, to_state))
+    if action is None:
+        raise TaskActionRefused(
+            _("A card can't go from %(src)s straight to %(dst)s.")
+            % {"src": _label(from_state), "dst": _label(to_state)}
+        )
+    return action
+
+
+def target_of(*, task: Task, action: str) -> str:
+    if action == "resume":
+        return task.held_from or State.TODO
+    return TARGETS[action]
+
+
+def _wip_limit(*, team: Team, target: str) -> int | None:
+    """The limit on the target column, from the settings selected with the team if they were."""
+    if target not in LIMITABLE_STATES:
+        return None
+    try:
+        settings = team.board_settings
+    except BoardSettings.DoesNotExist:
+        return None
+    return settings.limit_for(target)
+
+
+def _check_wip(*, team: Team, target: str) -> str:
+    """Refuse (hard) or warn about (soft) a move into a full column; "" when there is room.
+
+    The settings row is locked so two moves racing for the last slot are taken one at a time.
+    """
+    settings = BoardSettings.objects.select_for_update().get(team=team)
+    limit = settings.limit_for(target)
+    if limit is None:
+        return ""
+    count = Task.objects.filter(team=team, state=target).count()
+    if count < limit:
+        return ""
+    values = {"col": _label(target), "count": count, "limit": limit}
+    if not settings.soft_limits:
+        raise TaskActionRefused(
+            _(
+                "%(col)s is full (%(count)d/%(limit)d, the team's WIP limit): finish or move "
+                "something out of it first."
+            )
+            % values
+        )
+    return _("%(col)s is now over its WIP limit (%(count)d/%(limit)d).") % {
+        **values,
+        "count": count + 1,
+    }
+
+
+def act(
+    *,
+    task: Task,
+    action: str,
+    by: User,
+    expected_state: str | None = None,
+    note: str = "",
+    outcome: str = "",
+    order: list[int] | tuple[int, ...] = (),
+) -> MoveResult:
+    """Take a transition from the board, a menu, the drawer or a queue page.
+
+    `assign` from the board means: a lead lets the assignment engine pick the best person; a
+    member takes the task themselves.
+    """
+    if action not in tasks.ACTIONS:
+        raise TaskActionRefused(_("Unknown action."))
+    if expected_state and expected_state != task.state:
+        raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
+    target = target_of(task=task, action=action)
+    # One transaction for the limit check, the transition and the new order: one commit (on
+    # PostgreSQL, one WAL flush per move instead of two).
+    with transaction.atomic():
+        warning = ""
+        if _wip_limit(team=task.team, target=target) is not None:
+            warning = _check_wip(team=task.team, target=target)
+        return _act(
+            task=task,
+            action=action,
+            by=by,
+            note=note,
+            outcome=outcome,
+            order=order,
+            warning=warning,
+        )
+
+
+def _act(*, task, action, by, note, outcome, order, warning="") -> MoveResult:
+    from_state = task.state
+    if action == "assign":
+        lead = people.is_lead(team_id=task.team_id, user=by)
+        moved = assignment.assign(task=task, person=None if lead else by, by=by)
+        if moved is None:
+            return MoveResult(
+                task=Task.objects.select_related("team").get(pk=task.pk),
+                action=action,
+                from_state=from_state,
+                refused=_(
+                    "Nobody on the team can take this now (skill, availability or capacity): "
+                    "it stays in To do, waiting, and the leads were told."
+                ),
+            )
+    else:
+        extra = {"outcome": outcome} if action == "complete" and outcome else {}
+        moved = tasks.perform(
+            task=task,
+            action=action,
+            by=by,
+            note=note,
+            expected_state=from_state,
+            **extra,
+        )
+    if order:
+        reorder(team=task.team, state=moved.state, ordered_ids=order)
+    return MoveResult(task=moved, action=action, from_state=from_state, warning=warning)
+
+
+def move(
+    *,
+    task: Task,
+    from_state: str,
+    to_state: str,
+    by: User,
+    order: list[int] | tuple[int, ...] = (),
+) -> MoveResult:
+    """A card dropped from one column onto another (from_state = what the person saw)."""
+    if from_state != task.state:
+        raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
+    action = action_for_drop(task=task, from_state=from_state, to_state=to_state)
+    return act(task=task, action=action, by=by, expected_state=from_state, order=order)
+
+
+@transaction.atomic(savepoint=False)
+def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...]) -> None:
+    """Persist the order a person arranged the top of a column in.
+
+    The ids are the cards the person could see, top first; they take the positions just above
+    every other card of the column, whose own order is kept (shifted down only when there is no
+    room above them). One UPDATE, whatever the column's size; ids from another team or column
+    match nothing.
+    """
+    ids = list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
+    if not ids:
+        return
+    k = len(ids)
+    column = Task.objects.filter(team=team, state=state)
+    lowest_other = Coalesce(
+        Subquery(
+            column.exclude(pk__in=ids)
+            .order_by()
+            .values("team")
+            .annotate(m=Min("position"))
+            .values("m")
+        ),
+        Value(k),
+    )
+    # Room needed above the other cards (usually none: then only the ordered cards change).
+    shift = Greatest(Value(0), Value(k) - lowest_other)
+    # The subquery appears a fixed number of times, not once per ordered card: SQLite runs
+    # each copy of it separately. The rank is one plain CASE (ids are ints, passed as
+    # parameters): building it from When(pk=…) objects cost more than running the UPDATE.
+    qn = connection.ops.quote_name
+    rank = RawSQL(
+        f"CASE {qn(Task._meta.db_table)}.{qn('id')} "
+        + " ".join("WHEN %s THEN %s" for _ in ids)
+        + " END",
+        [value for n, pk in enumerate(ids) for value in (pk, n)],
+        output_field=IntegerField(),
+    )
+    column.alias(shift=shift).filter(Q(pk__in=ids) | Q(shift__gt=0)).update(
+        position=Case(
+            When(pk__in=ids, then=lowest_other + shift - Value(k) + rank),
+            default=F("position") + shift,
+        ),
+        updated_at=Case(When(pk__in=ids, then=Value(timezone.now())), default=F("updated_at")),
+    )
+
+
+@transaction.atomic
+def tick(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
+    """Tick or untick a checklist item; the task is touched so open boards refresh its card."""
+    item = tasks.toggle_checklist_item(item=item, by=by, done=done)
+    Task.objects.filter(pk=item.task_id).update(updated_at=timezone.now())
+    return item
+
+
+@transaction.atomic
+def save_wip_limits(*, team: Team, by: User, limits: dict[str, int | None], soft: bool) -> None:
+    """A lead sets the team's WIP limits (None or 0 = no limit)."""
+    if not people.is_lead(team_id=team.pk, user=by) and not by.is_staff:
+        raise PermissionError(_("Only a team lead can change WIP limits."))
+    clean = {s: int(n) for s, n in limits.items() if s in LIMITABLE_STATES and n}
+    settings, _created = BoardSettings.objects.get_or_create(team=team)
+    settings.wip_limits = clean
+    settings.soft_limits = soft
+    settings.full_clean()
+    settings.save()

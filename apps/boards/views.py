@@ -1,0 +1,459 @@
+"""The board and its pieces. Thin: selectors decide what a person sees, services change it.
+
+One template per page; HTMX answers are its partials ("boards/board.html#cell" …). A move
+answers with the affected columns swapped out-of-band, plus a toast saying what happened.
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotModified, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.people import selectors as people
+from apps.people.models import Role, Skill
+from apps.tasks import selectors as task_selectors
+from apps.tasks import services as task_services
+from apps.tasks.forms import CommentForm
+from apps.tasks.models import ChecklistItem, State
+from apps.tasks.services import TaskActionRefused
+from apps.workflows.models import Run, RunStatus, WorkflowTemplate
+
+from . import selectors, services
+from .cards import CardRenderer
+from .forms import MoveForm, SavedViewForm, WipLimitsForm
+from .models import LIMITABLE_STATES, SavedView
+from .selectors import BoardFilters
+
+
+def _team_for(request, team_slug):
+    team = selectors.team_with_version(user=request.user, team_slug=team_slug)
+    if team is None:
+        raise Http404("No such team.")
+    return team
+
+
+def _task_for(request, pk):
+    return get_object_or_404(
+        task_selectors.visible_tasks(request.user).select_related(
+            "team__board_settings",
+            "assignee",
+            "reviewer",
+            "required_skill",
+            "created_by",
+            "run__template",
+            "step",
+        ),
+        pk=pk,
+    )
+
+
+def _card_base() -> str:
+    """URLs of a card's endpoints are this + "<pk>/<what>/": one reverse() per page, not three
+    per card (with hundreds of cards, reversing was a visible part of the render time)."""
+    return reverse("boards:move", args=[0]).removesuffix("0/move/")
+
+
+def _cards(filters: BoardFilters) -> dict:
+    base = _card_base()
+    return {
+        "card_base": base,
+        "card_renderer": CardRenderer(card_base=base, query=filters.query_string()),
+    }
+
+
+def _limits(team) -> dict:
+    settings = selectors.settings_of(team)
+    return dict(settings.wip_limits) if settings else {}
+
+
+def _board_filters_from_page(request) -> BoardFilters:
+    """The filters of the board page a request came from (htmx sends its URL)."""
+    url = request.htmx.current_url if request.htmx else ""
+    query = parse_qs(urlsplit(url or "").query)
+    data = QueryDict(mutable=True)
+    for key, values in query.items():
+        data.setlist(key, values)
+    return BoardFilters.from_query(data)
+
+
+def _board_context(request, team, filters: BoardFilters) -> dict:
+    board = selectors.board(team=team, user=request.user, filters=filters, limits=_limits(team))
+    return {
+        "team": team,
+        "board": board,
+        "filters": filters,
+        **_cards(filters),
+        "etag": selectors.etag_for(
+            version=selectors.version_of(team), user=request.user, filters=filters
+        ),
+    }
+
+
+@require_GET
+@login_required
+def board(request, team_slug):
+    team = _team_for(request, team_slug)
+    filters = BoardFilters.from_query(request.GET)
+    context = _board_context(request, team, filters)
+    if request.htmx and request.htmx.target == "board-body":
+        response = render(request, "boards/board.html#board-body", context)
+        # Bookmarkable and tidy: only the filters that are set, in a stable order.
+        query = filters.query_string()
+        response["HX-Push-Url"] = request.path + (f"?{query}" if query else "")
+        return response
+    context.update(
+        nav_active="board",
+        is_lead=team.viewer_role == Role.LEAD or request.user.is_staff,
+        members=people.team_members(team=team),
+        skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
+        saved_views=SavedView.objects.filter(owner=request.user, team=team),
+        templates=WorkflowTemplate.objects.filter(team=team, is_current=True).only("slug", "name"),
+        runs=Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
+        lanes=selectors.LANES,
+        due_choices=selectors.DUE_CHOICES,
+        open_task=request.GET.get("task", "") if request.GET.get("task", "").isdigit() else "",
+        done_window_days=selectors.DONE_WINDOW.days,
+    )
+    return render(request, "boards/board.html", context)
+
+
+@require_GET
+@login_required
+def poll(request, team_slug):
+    """Live refresh: 304 while nothing on the board changed (one query), else the board."""
+    team = _team_for(request, team_slug)
+    filters = BoardFilters.from_query(request.GET)
+    etag = selectors.etag_for(
+        version=selectors.version_of(team), user=request.user, filters=filters
+    )
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        context = _board_context(request, team, filters)
+        context["counts"] = selectors.work_counts(user=request.user)
+        response = render(request, "boards/board.html#poll", context)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_GET
+@login_required
+def more_cards(request, team_slug):
+    team = _team_for(request, team_slug)
+    filters = BoardFilters.from_query(request.GET)
+    state = request.GET.get("state", "")
+    if state not in filters.states:
+        raise Http404("No such column.")
+    try:
+        lane = int(request.GET.get("lane", "0"))
+        offset = max(0, int(request.GET.get("offset", "0")))
+    except ValueError:
+        raise Http404("Bad page.") from None
+    cards, more = selectors.more_cards(
+        team=team, user=request.user, filters=filters, state=state, lane=lane, offset=offset
+    )
+    return render(
+        request,
+        "boards/board.html#more-cards",
+        {
+            "team": team,
+            "filters": filters,
+            "cards": cards,
+            "more": more,
+            "state": state,
+            "lane": lane,
+            "next_offset": offset + len(cards),
+            **_cards(filters),
+        },
+    )
+
+
+def _toast(message: str, *, error: bool = False) -> dict:
+    return {"toast": message, "toast_error": error}
+
+
+def _moved_message(result: services.MoveResult) -> str:
+    task = result.task
+    if result.action == "assign" and task.assignee:
+        return _("Assigned “%(title)s” to %(name)s.") % {
+            "title": task.title,
+            "name": task.assignee.display_name,
+        }
+    return _("“%(title)s” → %(col)s.") % {"title": task.title, "col": task.get_state_display()}
+
+
+@require_POST
+@login_required
+def move(request, pk):
+    """A drop (from/to columns) or a picked action, from the board, drawer or a queue page."""
+    task = _task_for(request, pk)
+    form = MoveForm(request.POST)
+    where = request.POST.get("ctx", "board")
+    from_state, team = task.state, task.team
+    status = 200
+    if not form.is_valid():
+        message, status, result = form.error_sentence(), 422, None
+    else:
+        data = form.cleaned_data
+        try:
+            if data["action"] == "reorder":
+                services.reorder(team=task.team, state=task.state, ordered_ids=data["order"])
+                result = None
+            elif data["to"]:
+                result = services.move(
+                    task=task,
+                    from_state=data["from_state"] or task.state,
+                    to_state=data["to"],
+                    by=request.user,
+                    order=data["order"],
+                )
+            else:
+                result = services.act(
+                    task=task,
+                    action=data["action"],
+                    by=request.user,
+                    expected_state=data["expected_state"] or None,
+                    note=data["note"],
+                    outcome=data["outcome"],
+                    order=data["order"],
+                )
+        except TaskActionRefused as error:
+            message, status, result = str(error), 409, None
+        else:
+            if result is not None and result.refused:
+                message, status, result = result.refused, 409, None
+        if status == 200:
+            message = _moved_message(result) if result else ""
+            if result and result.warning:
+                message = f"{message} {result.warning}"
+    if result is not None:
+        task = result.task
+        task.team = team  # keep the settings selected with it
+    else:
+        task.refresh_from_db()
+    context = {"task": task, **_toast(message, error=status != 200)}
+    if result is not None and result.warning:
+        context["toast_warning"] = True
+    if where in ("mywork", "reviews"):
+        context["ctx"] = where
+        context["actions"] = _queue_actions(request, task, where)
+        return render(request, "boards/queues.html#row-response", context, status=status)
+    # The column it was dropped on too: a refused card must leave it (snap back).
+    dropped_on = request.POST.get("to", "")
+    context.update(_columns_context(request, task, {from_state, task.state, dropped_on}))
+    if where == "drawer":
+        context.update(_drawer_context(request, _task_for(request, pk)))
+        return render(request, "boards/drawer.html#drawer-response", context, status=status)
+    return render(request, "boards/board.html#move-response", context, status=status)
+
+
+def _columns_context(request, task, states: set[str]) -> dict:
+    """The affected columns, as the board page the request came from shows them. With
+    swimlanes a move may add or empty a lane, so the whole board body is re-rendered."""
+    filters = _board_filters_from_page(request)
+    team = task.team
+    whole = filters.lane != "none"
+    board = selectors.board(
+        team=team,
+        user=request.user,
+        filters=filters,
+        limits=_limits(team),
+        states=None if whole else tuple(s for s in filters.states if s in states),
+    )
+    return {
+        "team": team,
+        "board": board,
+        "filters": filters,
+        "oob": True,
+        "whole_board": whole,
+        "etag": "",  # the next poll brings the fresh version
+        **_cards(filters),
+    }
+
+
+@require_GET
+@login_required
+def card_menu(request, pk):
+    """The keyboard/menu way to move a card: the moves this person may make, as buttons."""
+    task = _task_for(request, pk)
+    actions = task_selectors.available_actions(task=task, user=request.user)
+    moves = [
+        (a, State(services.target_of(task=task, action=a.name)).label)
+        for a in actions
+        if a.name != "assign" or task.state == State.TODO
+    ]
+    return render(request, "boards/board.html#card-menu", {"task": task, "moves": moves})
+
+
+def _drawer_context(request, task, **extra) -> dict:
+    return {
+        "task": task,
+        "team": task.team,
+        "history": task_selectors.task_history(task),
+        "comments": task.comments.select_related("author"),
+        "checklist": task.checklist.all(),
+        # Assigning is the assignment panel's (it shows who and why); the rest is here.
+        "actions": [
+            a
+            for a in task_selectors.available_actions(task=task, user=request.user)
+            if a.name != "assign"
+        ],
+        "outcomes": task_services.allowed_outcomes(task),
+        "comment_form": CommentForm(),
+        "is_member": people.role_in(team_id=task.team_id, user=request.user) is not None,
+        **extra,
+    }
+
+
+@require_GET
+@login_required
+def drawer(request, pk):
+    task = _task_for(request, pk)
+    return render(request, "boards/drawer.html#drawer-body", _drawer_context(request, task))
+
+
+@require_POST
+@login_required
+def comment(request, pk):
+    task = _task_for(request, pk)
+    form = CommentForm(request.POST)
+    status = 200
+    if form.is_valid():
+        try:
+            task_services.add_comment(
+                task=task, author=request.user, body=form.cleaned_data["body"]
+            )
+        except (ValueError, ValidationError) as error:
+            form.add_error("body", str(error.args[0] if error.args else error))
+            status = 422
+        else:
+            form = CommentForm()
+    else:
+        status = 422
+    context = _drawer_context(request, task, comment_form=form)
+    return render(request, "boards/drawer.html#comments", context, status=status)
+
+
+@require_POST
+@login_required
+def tick(request, pk, item_pk):
+    task = _task_for(request, pk)
+    if people.role_in(team_id=task.team_id, user=request.user) is None:
+        raise PermissionDenied(_("Only team members tick checklist items."))
+    item = get_object_or_404(ChecklistItem, pk=item_pk, task=task)
+    services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
+    return render(request, "boards/drawer.html#checklist", _drawer_context(request, task))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def wip_settings(request, team_slug):
+    team = _team_for(request, team_slug)
+    if not (people.is_lead(team_id=team.pk, user=request.user) or request.user.is_staff):
+        raise PermissionDenied(_("Only a team lead can change WIP limits."))
+    settings = selectors.settings_of(team)
+    initial = {
+        f"limit_{s}": (settings.limit_for(s) if settings else None) for s in LIMITABLE_STATES
+    }
+    initial["soft"] = settings.soft_limits if settings else False
+    form = WipLimitsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.save_wip_limits(
+            team=team, by=request.user, limits=form.limits(), soft=form.cleaned_data["soft"]
+        )
+        return redirect("boards:board", team_slug=team.slug)
+    return render(request, "boards/wip_settings.html", {"team": team, "form": form})
+
+
+@require_POST
+@login_required
+def save_view(request, team_slug):
+    team = _team_for(request, team_slug)
+    form = SavedViewForm(request.POST)
+    query = ""
+    if form.is_valid():
+        query = BoardFilters.from_query(QueryDict(form.cleaned_data["query"])).query_string()
+        SavedView.objects.update_or_create(
+            owner=request.user, team=team, name=form.cleaned_data["name"], defaults={"query": query}
+        )
+    return redirect(reverse("boards:board", args=[team.slug]) + (f"?{query}" if query else ""))
+
+
+@require_POST
+@login_required
+def delete_view(request, team_slug, view_pk):
+    team = _team_for(request, team_slug)
+    get_object_or_404(SavedView, pk=view_pk, owner=request.user, team=team).delete()
+    return redirect("boards:board", team_slug=team.slug)
+
+
+# The queue pages offer the work's next step only; holding or cancelling is for the drawer.
+QUEUE_ACTIONS = {
+    "mywork": ("start", "submit", "complete"),
+    "reviews": ("approve", "request_changes", "reject"),
+}
+
+
+def _queue_actions(request, task, where: str) -> list:
+    task.outcomes = task_services.allowed_outcomes(task)
+    return [
+        a
+        for a in task_selectors.available_actions(task=task, user=request.user)
+        if a.name in QUEUE_ACTIONS[where]
+    ]
+
+
+@require_GET
+@login_required
+def work_links(request):
+    """The header's My work / Awaiting my review counts (loaded after the page, and with polls)."""
+    return render(
+        request,
+        "boards/partials/work_links.html",
+        {
+            "counts": selectors.work_counts(user=request.user),
+            "nav_active": request.GET.get("active", ""),
+        },
+    )
+
+
+@require_GET
+@login_required
+def my_work(request):
+    tasks = list(selectors.my_work(user=request.user))
+    for task in tasks:
+        task.actions = _queue_actions(request, task, "mywork")
+    return render(
+        request,
+        "boards/queues.html",
+        {
+            "tasks": tasks,
+            "ctx": "mywork",
+            "nav_active": "mywork",
+            "teams": people.teams_for(user=request.user),
+        },
+    )
+
+
+@require_GET
+@login_required
+def reviews(request):
+    tasks = list(selectors.awaiting_my_review(user=request.user))
+    for task in tasks:
+        task.actions = _queue_actions(request, task, "reviews")
+    return render(
+        request,
+        "boards/queues.html",
+        {
+            "tasks": tasks,
+            "ctx": "reviews",
+            "nav_active": "reviews",
+            "teams": people.teams_for(user=request.user),
+        },
+    )

@@ -1,0 +1,140 @@
+import pytest
+from django.urls import reverse
+
+from apps.boards.models import SavedView
+from apps.tasks import services
+from apps.tasks.models import Comment
+
+from .conftest import htmx
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def poll_url(team):
+    return reverse("boards:poll", args=[team.slug])
+
+
+def _etag(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    return response["ETag"]
+
+
+def test_unchanged_board_poll_is_a_304_with_one_board_query(
+    client_for, poll_url, task, member, django_assert_max_num_queries
+):
+    client = client_for(member)
+    etag = _etag(client, poll_url)
+    # Session and user (every request) + one query for the team, access and board version.
+    with django_assert_max_num_queries(3):
+        response = client.get(poll_url, headers={"If-None-Match": etag})
+    assert response.status_code == 304
+
+
+def test_poll_answers_with_the_board_after_a_move(client_for, poll_url, task, member, lead):
+    client = client_for(member)
+    etag = _etag(client, poll_url)
+    services.assign_to(task=task, assignee=member, by=lead)
+    response = client.get(poll_url, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert response["ETag"] != etag
+    assert 'id="unread-badge"' in response.content.decode()  # the header count rides along
+
+
+def test_poll_sees_a_new_comment(client_for, poll_url, task, member):
+    client = client_for(member)
+    etag = _etag(client, poll_url)
+    Comment.objects.create(task=task, author=member, body="hi")
+    assert client.get(poll_url, headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_poll_etag_differs_per_filter(client_for, poll_url, task, member):
+    client = client_for(member)
+    assert _etag(client, poll_url) != _etag(client, poll_url + "?assignee=me")
+
+
+def test_other_teams_poll_is_not_found(client_for, poll_url, outsider):
+    assert client_for(outsider).get(poll_url).status_code == 404
+
+
+def test_drawer_shows_details_history_and_viewer_actions(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead, note="yours")
+    html = client_for(member).get(reverse("boards:drawer", args=[task.pk])).content.decode()
+    assert task.title in html
+    assert "yours" in html  # history with the note
+    assert 'value="start"' in html  # the assignee may start it
+
+
+def test_drawer_loads_the_assignment_panel(client_for, task, member):
+    html = client_for(member).get(reverse("boards:drawer", args=[task.pk])).content.decode()
+    assert reverse("assignment:panel", args=[task.pk]) in html
+
+
+def test_comment_from_the_drawer_is_added_and_shown(client_for, task, member):
+    response = htmx(
+        client_for(member),
+        "post",
+        reverse("boards:comment", args=[task.pk]),
+        {"body": "Looks good"},
+    )
+    assert response.status_code == 200
+    assert "Looks good" in response.content.decode()
+    assert task.comments.get().author == member
+
+
+def test_empty_comment_is_refused_with_a_message(client_for, task, member):
+    response = htmx(
+        client_for(member), "post", reverse("boards:comment", args=[task.pk]), {"body": "  "}
+    )
+    assert response.status_code == 422
+    assert not task.comments.exists()
+
+
+def test_ticking_a_checklist_item_from_the_drawer(client_for, task, member):
+    item = task.checklist.create(text="Split the data")
+    htmx(
+        client_for(member),
+        "post",
+        reverse("boards:tick", args=[task.pk, item.pk]),
+        {"done": "1"},
+    )
+    item.refresh_from_db()
+    assert item.done
+
+
+def test_outsider_cannot_comment_on_another_teams_task(client_for, task, outsider):
+    url = reverse("boards:comment", args=[task.pk])
+    assert client_for(outsider).post(url, {"body": "hi"}).status_code == 404
+
+
+def test_drawer_action_answers_with_the_drawer_and_the_columns(client_for, task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    response = htmx(
+        client_for(member),
+        "post",
+        reverse("boards:move", args=[task.pk]),
+        {"action": "start", "expected_state": "assigned", "ctx": "drawer"},
+    )
+    html = response.content.decode()
+    assert 'id="drawer-body"' in html and 'id="cell-0-in_progress"' in html
+
+
+def test_saved_views_belong_to_the_person_who_saved_them(
+    client_for, team, member, other_member, board_url
+):
+    client_for(member).post(
+        reverse("boards:save_view", args=[team.slug]),
+        {"name": "Late ones", "query": "assignee=me&due=overdue&junk=1"},
+    )
+    saved = SavedView.objects.get()
+    assert (saved.owner, saved.query) == (member, "assignee=me&due=overdue")
+    assert "Late ones" in client_for(member).get(board_url).content.decode()
+    assert "Late ones" not in client_for(other_member).get(board_url).content.decode()
+
+
+def test_nobody_deletes_someone_elses_saved_view(client_for, team, member, other_member):
+    saved = SavedView.objects.create(owner=member, team=team, name="Mine", query="")
+    url = reverse("boards:delete_view", args=[team.slug, saved.pk])
+    assert client_for(other_member).post(url).status_code == 404
+    assert SavedView.objects.filter(pk=saved.pk).exists()

@@ -1,0 +1,61 @@
+"""Two people drop cards into the last free slot of a column at once, on PostgreSQL."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from apps.boards import services as board
+from apps.boards.models import BoardSettings
+from apps.people.models import Role
+from apps.tasks import services
+from apps.tasks.models import State, Task
+
+from ..factories import MembershipFactory, TeamFactory, UserFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_together(*calls):
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def worker(i, call):
+        try:
+            barrier.wait()
+            results[i] = ("ok", call())
+        except services.TaskActionRefused as error:
+            results[i] = ("refused", str(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_hard_limit_holds_when_two_cards_race_for_the_last_slot():
+    team = TeamFactory(slug="wip-race")
+    lead, ann, bob = UserFactory(), UserFactory(), UserFactory()
+    for user, role in [(lead, Role.LEAD), (ann, Role.MEMBER), (bob, Role.MEMBER)]:
+        MembershipFactory(team=team, user=user, role=role)
+    BoardSettings.objects.create(team=team, wip_limits={"in_progress": 1})
+    tasks = []
+    for person in (ann, bob):
+        task = services.create_task(team=team, title=f"{person.username}'s", by=lead)
+        tasks.append(services.assign_to(task=task, assignee=person, by=lead))
+    team = type(team).objects.select_related("board_settings").get(pk=team.pk)
+    for task in tasks:
+        task.team = team
+
+    results = run_together(
+        lambda: board.move(task=tasks[0], from_state="assigned", to_state="in_progress", by=ann),
+        lambda: board.move(task=tasks[1], from_state="assigned", to_state="in_progress", by=bob),
+    )
+
+    assert sorted(kind for kind, _ in results) == ["ok", "refused"]
+    assert "is full" in next(message for kind, message in results if kind == "refused")
+    assert Task.objects.filter(team=team, state=State.IN_PROGRESS).count() == 1
