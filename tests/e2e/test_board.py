@@ -152,6 +152,17 @@ def test_drawer_opens_in_the_url_takes_a_comment_and_closes_on_back(
     assert "task=" not in page.url
 
 
+def test_a_bookmarked_drawer_link_opens_the_whole_drawer(page, login, team, task, member):
+    login(member)
+    page.goto(f"{board_of(team)}?task={task.pk}")
+    drawer = page.get_by_role("complementary", name="Task details")
+    expect(drawer.get_by_role("heading", name=task.title)).to_be_visible()
+    # The lazily loaded assignment panel fills its own slot, not the drawer's.
+    expect(drawer.get_by_text("Assignment", exact=True)).to_be_visible()
+    expect(drawer.get_by_role("heading", name=task.title)).to_be_visible()
+    expect(drawer.get_by_label("Comment")).to_be_visible()
+
+
 def test_someone_elses_move_appears_without_a_reload(page, login, team, task, member, lead):
     login(member)
     page.goto(board_of(team))
