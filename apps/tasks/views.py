@@ -77,7 +77,12 @@ def _detail_context(request, task, **extra):
         "history": selectors.task_history(task),
         "comments": task.comments.select_related("author"),
         "checklist": task.checklist.all(),
-        "actions": selectors.available_actions(task=task, user=request.user),
+        # Assigning is the assignment panel's (it shows who and why); the rest is here.
+        "actions": [
+            a
+            for a in selectors.available_actions(task=task, user=request.user)
+            if a.name != "assign"
+        ],
         "outcomes": services.allowed_outcomes(task),
         "comment_form": CommentForm(),
         **extra,

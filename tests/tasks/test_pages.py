@@ -187,3 +187,9 @@ def test_outcome_choices_read_as_words(client_for, task, member, lead):
     body = client_for(member).get(task.get_absolute_url()).content.decode()
     assert '<option value="passed">Passed</option>' in body
     assert outcome_label("changes_requested") == "Changes requested"
+
+
+def test_task_page_leaves_assigning_to_the_assignment_panel(client_for, task, member):
+    body = client_for(member).get(task.get_absolute_url()).content.decode()
+    assert "/assign/" not in body.split('id="task-main"')[1].split("</form>")[0]
+    assert reverse("assignment:panel", args=[task.pk]) in body
