@@ -2,7 +2,7 @@
 
 Prints the batch's time and query count, the time and queries of a single `assign` at several
 team sizes, and the spread of load ratios (fairness). Runs on a throwaway database:
-SQLite (/tmp/relay_bench_assignment.sqlite3) by default; with DATABASE_URL set to a PostgreSQL
+a fresh SQLite file by default; with DATABASE_URL set to a PostgreSQL
 server, on its database `relay_bench_assignment` (created, and dropped afterwards).
 
     .venv/bin/python bench/assignment.py
@@ -15,10 +15,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.throwaway import drop_throwaway_database, use_throwaway_database  # noqa: E402
+
 BENCH_DB = "relay_bench_assignment"
 PEOPLE, TASKS, SKILLS = 1_000, 10_000, 8
 SINGLE_SIZES = (10, 100, 1_000)
@@ -28,34 +29,11 @@ CAPACITY = tuple(int(n) for n in os.environ.get("BENCH_CAPACITY", "5-25").split(
 
 
 def choose_database() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith("postgres"):
-        import psycopg
-
-        parts = urlparse(url)
-        admin = urlunparse(parts._replace(path="/postgres"))
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        os.environ["DATABASE_URL"] = urlunparse(parts._replace(path=f"/{BENCH_DB}"))
-        return "postgresql"
-    path = Path(f"/tmp/{BENCH_DB}.sqlite3")
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(path) + suffix).unlink(missing_ok=True)
-    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-    return "sqlite"
+    return use_throwaway_database(BENCH_DB)
 
 
 def drop_database(vendor: str) -> None:
-    if vendor != "postgresql":
-        return
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    parts = urlparse(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+    drop_throwaway_database(BENCH_DB)
 
 
 def main() -> None:

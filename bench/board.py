@@ -2,10 +2,10 @@
 the browser's time-to-interactive and drag round trip. Prints figures; asserts nothing.
 
     .venv/bin/python bench/board.py                      # a throwaway SQLite file
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay_bench_boards \
-        .venv/bin/python bench/board.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay .venv/bin/python bench/board.py
 
-The database named by DATABASE_URL is wiped and re-created: use a throwaway one.
+With PostgreSQL it runs on its own database `relay_bench_boards` on that server
+(bench/throwaway.py).
 """
 
 import os
@@ -22,7 +22,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API + the ORM
 TMP = tempfile.mkdtemp(prefix="relay-bench-boards-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{TMP}/bench.sqlite3")
+from bench.throwaway import use_throwaway_database  # noqa: E402
+
+use_throwaway_database("relay_bench_boards")
 
 import django  # noqa: E402
 
@@ -43,9 +45,6 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "ROLLBACK")
 
 
 def reset_database():
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     call_command("migrate", verbosity=0, interactive=False)
 
 

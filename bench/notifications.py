@@ -17,9 +17,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault(
-    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/relay_notifications_bench"
-)
+from bench.throwaway import use_throwaway_database  # noqa: E402
+
+# The worker process shares the database, so this one needs PostgreSQL.
+try:
+    use_throwaway_database("relay_bench_notifications", postgres_required=True)
+    NO_DATABASE = None
+except Exception as error:  # reported by main(), which skips
+    NO_DATABASE = error
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
 
 import django  # noqa: E402
@@ -49,20 +54,8 @@ def database_url() -> str:
 
 
 def ensure_database() -> None:
-    import psycopg
-
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
-        if not exists.fetchone():
-            admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    if NO_DATABASE is not None:
+        raise NO_DATABASE
     call_command("migrate", verbosity=0)
 
 

@@ -1,19 +1,20 @@
 """How fast the run engine routes and the diagram renders. Prints figures; asserts nothing.
 
-Uses a throw-away SQLite file (or DATABASE_URL if set): `python bench/workflows_engine.py`.
+Uses a throw-away SQLite file, or with DATABASE_URL set to PostgreSQL its own database
+`relay_bench_workflows` on that server: `python bench/workflows_engine.py`.
 """
 
 import copy
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-workdir = tempfile.mkdtemp(prefix="relay-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{workdir}/bench.sqlite3")
+from bench.throwaway import use_throwaway_database
+
+use_throwaway_database("relay_bench_workflows")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
 
 import django  # noqa: E402
