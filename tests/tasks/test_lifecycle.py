@@ -71,6 +71,19 @@ def test_assignment_notifies_the_assignee(task, member, lead):
     assert Notification.objects.filter(recipient=member, kind=Kind.ASSIGNED).count() == 1
 
 
+def test_each_assignment_is_a_new_event_named_by_its_log_row(task, member, lead):
+    assigned(task, member, lead)
+    services.unassign(task=task, by=lead)
+    assigned(task, member, lead)
+    logs = StateLog.objects.for_(task).filter(transition="assign").order_by("id")
+    keys = Notification.objects.filter(recipient=member, kind=Kind.ASSIGNED).values_list(
+        "key", flat=True
+    )
+    assert sorted(keys) == sorted(
+        f"{Kind.ASSIGNED}:task:{task.pk}:log:{log.pk}:to:{member.pk}" for log in logs
+    )
+
+
 @pytest.mark.parametrize("verb", ["start", "unassign", "hold"])
 def test_assignee_and_lead_may_work_an_assigned_task(verb, task, member, lead):
     for actor in (member, lead):
