@@ -188,6 +188,11 @@ def _last_log_id(task: Task) -> int:
     return log or 0
 
 
+_SAVED_FIELDS = [
+    f for f in Task._meta.concrete_fields if not f.primary_key and f.name != "updated_at"
+]
+
+
 @transaction.atomic
 def _apply(
     *,
@@ -201,11 +206,15 @@ def _apply(
     locked = _lock(task)
     _check(locked, name, by, expected_state)
     holder_before = _active_holder(locked)
+    before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
     _logged.set(None)
     try:
         getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
         _move_capacity(released=holder_before, taken=_active_holder(locked))
-        locked.save()
+        # Only what the transition changed (and updated_at): the row was just read under the
+        # lock, so rewriting the other columns (and their indexes) would change nothing.
+        changed = [f.name for f in _SAVED_FIELDS if getattr(locked, f.attname) != before[f.attname]]
+        locked.save(update_fields=[*changed, "updated_at"])
     except ConcurrentTransition:
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(current or "")}) from None
