@@ -274,6 +274,9 @@ def board(
             in_cell=Window(Count("pk"), partition_by=[lane, F("state")]),
         )
         .filter(rank__lte=filters.page_size)
+        # Unordered: the ranks say where each card goes (the model's default ordering made
+        # the database sort the column twice more).
+        .order_by()
         .values_list("pk", "lane", "rank", "in_cell")
     )
     # …then everything the card shows, for those cards only.
