@@ -221,6 +221,29 @@ def _team_scope(*, team: Team, states, now) -> QuerySet[Task]:
     )
 
 
+# What a card (apps/boards/cards.py) and the board's placing of it read: loading only these
+# spares converting the rest of five rows' columns per card (dates, the people's account
+# fields, a step's JSON).
+CARD_FIELDS = (
+    "team_id",
+    "title",
+    "state",
+    "iteration",
+    "due_at",
+    "position",
+    "priority",
+    "updated_at",
+    "run_id",
+    "step_id",
+    "required_skill__name",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+    "run__title",
+    "step__name",
+)
+
+
 def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """What a card shows beyond the task row: counted by correlated subqueries so the cost
     follows the cards on the page, not the team's whole history."""
@@ -237,10 +260,14 @@ def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
             0,
         )
 
-    return tasks.select_related("assignee", "required_skill", "run", "step").annotate(
-        comment_count=counted(Comment),
-        checklist_total=counted(ChecklistItem),
-        checklist_done=counted(ChecklistItem, done=True),
+    return (
+        tasks.select_related("assignee", "required_skill", "run", "step")
+        .only(*CARD_FIELDS)
+        .annotate(
+            comment_count=counted(Comment),
+            checklist_total=counted(ChecklistItem),
+            checklist_done=counted(ChecklistItem, done=True),
+        )
     )
 
 
