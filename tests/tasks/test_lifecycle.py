@@ -308,3 +308,13 @@ def test_relay_itself_acts_without_a_role_but_within_the_lifecycle(task, member)
 def test_nobody_is_told_about_what_they_did_themselves(task, member):
     services.assign_to(task=task, assignee=member, by=member)
     assert not Notification.objects.filter(recipient=member).exists()
+
+
+def test_a_lead_assigning_costs_at_most_seventeen_queries(
+    task, member, lead, django_assert_max_num_queries
+):
+    """Savepoints included: roles, lock, log row, counter, task, the assignee's notification
+    (no read-back of the log id, one INSERT), the eligibility check and the waiting-row
+    tidy-up (the content type is looked up once per process)."""
+    with django_assert_max_num_queries(17):
+        assigned(task, member, lead)
