@@ -9,9 +9,6 @@ only the board knows: the team's WIP limits and the order of cards within a colu
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Min, Q, Subquery, Value, When
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -216,50 +213,69 @@ def move(
     return act(task=task, action=action, by=by, expected_state=from_state, order=order)
 
 
+# When the cards above a column's others need room, this much more is made: the next drops
+# onto the top then fit above them without touching the rest of the column again.
+HEADROOM = 64
+
+
 @transaction.atomic(savepoint=False)
 def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...]) -> None:
     """Persist the order a person arranged the top of a column in.
 
     The ids are the cards the person could see, top first; they take the positions just above
-    every other card of the column, whose own order is kept (shifted down only when there is no
-    room above them). One UPDATE, whatever the column's size; ids from another team or column
-    match nothing.
+    every other card of the column, whose own order is kept (shifted down, with HEADROOM to
+    spare, only when there is no room above them). One UPDATE, whatever the column's size; ids
+    from another team or column match nothing.
+
+    Written as SQL: the lowest other position is one step down the (team, state, position)
+    index (MIN … GROUP BY scanned the whole column), and building the statement from ORM
+    expressions cost more than running it.
     """
     ids = list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
     if not ids:
         return
     k = len(ids)
-    column = Task.objects.filter(team=team, state=state)
-    lowest_other = Coalesce(
-        Subquery(
-            column.exclude(pk__in=ids)
-            .order_by()
-            .values("team")
-            .annotate(m=Min("position"))
-            .values("m")
-        ),
-        Value(k),
-    )
-    # Room needed above the other cards (usually none: then only the ordered cards change).
-    shift = Greatest(Value(0), Value(k) - lowest_other)
-    # The subquery appears a fixed number of times, not once per ordered card: SQLite runs
-    # each copy of it separately. The rank is one plain CASE (ids are ints, passed as
-    # parameters): building it from When(pk=…) objects cost more than running the UPDATE.
     qn = connection.ops.quote_name
-    rank = RawSQL(
-        f"CASE {qn(Task._meta.db_table)}.{qn('id')} "
-        + " ".join("WHEN %s THEN %s" for _ in ids)
-        + " END",
-        [value for n, pk in enumerate(ids) for value in (pk, n)],
-        output_field=IntegerField(),
+    table, pk = qn(Task._meta.db_table), qn("id")
+    team_col, state_col, position = qn("team_id"), qn("state"), qn("position")
+    marks = ", ".join(["%s"] * k)
+    # The lowest position among the column's other cards (k when there are none).
+    lowest = (
+        f"COALESCE((SELECT o.{position} FROM {table} o WHERE o.{team_col} = %s"
+        f" AND o.{state_col} = %s AND o.{pk} NOT IN ({marks})"
+        f" ORDER BY o.{position} LIMIT 1), %s)"
     )
-    column.alias(shift=shift).filter(Q(pk__in=ids) | Q(shift__gt=0)).update(
-        position=Case(
-            When(pk__in=ids, then=lowest_other + shift - Value(k) + rank),
-            default=F("position") + shift,
-        ),
-        updated_at=Case(When(pk__in=ids, then=Value(timezone.now())), default=F("updated_at")),
+    lowest_params = [team.pk, state, *ids, k]
+    # How far the other cards move down: 0 while there is room above them.
+    shift = f"(CASE WHEN {lowest} < %s THEN %s - {lowest} ELSE 0 END)"
+    shift_params = [*lowest_params, k, k + HEADROOM, *lowest_params]
+    rank = f"(CASE {table}.{pk} " + " ".join("WHEN %s THEN %s" for _ in ids) + " END)"
+    rank_params = [value for n, task_id in enumerate(ids) for value in (task_id, n)]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = (
+        f"UPDATE {table} SET"
+        f" {position} = CASE WHEN {pk} IN ({marks})"
+        f" THEN {lowest} + {shift} - %s + {rank}"
+        f" ELSE {position} + {shift} END,"
+        f" {qn('updated_at')} = CASE WHEN {pk} IN ({marks}) THEN %s ELSE {qn('updated_at')} END"
+        f" WHERE {team_col} = %s AND {state_col} = %s AND ({pk} IN ({marks}) OR {shift} > 0)"
     )
+    params = [
+        *ids,
+        *lowest_params,
+        *shift_params,
+        k,
+        *rank_params,
+        *shift_params,
+        *ids,
+        now,
+        team.pk,
+        state,
+        *ids,
+        *shift_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 @transaction.atomic

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -103,23 +103,43 @@ def notify(
     preferences = {
         s.user_id: s for s in NotificationSettings.objects.filter(user__in=[p.pk for p in people])
     }
-    created: list[Notification] = []
-    for person in people:
-        status = _initial_status(kind=str(kind), person=person, prefs=preferences.get(person.pk))
+    rows = [
+        Notification(
+            key=f"{key}:to:{person.pk}",
+            recipient=person,
+            kind=kind,
+            task=task,
+            run_id=getattr(run, "pk", None),
+            payload=payload,
+            email_status=_initial_status(
+                kind=str(kind), person=person, prefs=preferences.get(person.pk)
+            ),
+        )
+        for person in people
+    ]
+    try:
+        # A new event (the usual case): all rows in one INSERT, in a savepoint so a key that
+        # exists already leaves the surrounding change intact.
         with transaction.atomic():
+            created = Notification.objects.bulk_create(rows)
+    except IntegrityError:
+        # Told before (a repeated call) or being told by a concurrent transaction: row by row,
+        # get_or_create referees each key and only the new ones count.
+        created = []
+        for row in rows:
             notification, was_created = Notification.objects.get_or_create(
-                key=f"{key}:to:{person.pk}",
+                key=row.key,
                 defaults={
-                    "recipient": person,
-                    "kind": kind,
-                    "task": task,
-                    "run_id": getattr(run, "pk", None),
-                    "payload": payload,
-                    "email_status": status,
+                    "recipient": row.recipient,
+                    "kind": row.kind,
+                    "task": row.task,
+                    "run_id": row.run_id,
+                    "payload": row.payload,
+                    "email_status": row.email_status,
                 },
             )
-        if was_created:
-            created.append(notification)
+            if was_created:
+                created.append(notification)
     to_send = [n.pk for n in created if n.email_status == EmailStatus.PENDING]
     if to_send:
         _deliver_after_commit(ids=to_send)

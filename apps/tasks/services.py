@@ -8,10 +8,12 @@ TaskActionRefused with a sentence a person can read, and changes nothing.
 """
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
@@ -165,9 +167,30 @@ def _active_holder(task: Task) -> int | None:
     return task.assignee_id if task.state in ACTIVE_STATES else None
 
 
+# The StateLog row django-fsm-log wrote for the transition being applied, as (object id, row
+# id): remembered when it is saved, so the notification key doesn't have to read it back.
+_logged: ContextVar[tuple[int, int] | None] = ContextVar("relay_task_logged", default=None)
+
+
+def _remember_log(sender, instance: StateLog, created: bool, **kwargs) -> None:
+    if created and instance.content_type.model_class() is Task:
+        _logged.set((instance.object_id, instance.pk))
+
+
+post_save.connect(_remember_log, sender=StateLog, dispatch_uid="relay_tasks_remember_log")
+
+
 def _last_log_id(task: Task) -> int:
+    logged = _logged.get()
+    if logged is not None and logged[0] == task.pk:
+        return logged[1]
     log = StateLog.objects.for_(task).order_by("-id").values_list("id", flat=True).first()
     return log or 0
+
+
+_SAVED_FIELDS = [
+    f for f in Task._meta.concrete_fields if not f.primary_key and f.name != "updated_at"
+]
 
 
 @transaction.atomic
@@ -183,10 +206,15 @@ def _apply(
     locked = _lock(task)
     _check(locked, name, by, expected_state)
     holder_before = _active_holder(locked)
+    before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
+    _logged.set(None)
     try:
         getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
         _move_capacity(released=holder_before, taken=_active_holder(locked))
-        locked.save()
+        # Only what the transition changed (and updated_at): the row was just read under the
+        # lock, so rewriting the other columns (and their indexes) would change nothing.
+        changed = [f.name for f in _SAVED_FIELDS if getattr(locked, f.attname) != before[f.attname]]
+        locked.save(update_fields=[*changed, "updated_at"])
     except ConcurrentTransition:
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(current or "")}) from None

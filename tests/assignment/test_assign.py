@@ -291,7 +291,7 @@ def test_auto_assign_query_count_does_not_grow_with_team(
         MembershipFactory(team=team, user=user, role=Role.MEMBER)
         PersonSkillFactory(user=user, skill=skill, level=3)
     task = ml_task()
-    with django_assert_max_num_queries(22):  # 8 of them savepoints
+    with django_assert_max_num_queries(19):  # 8 of them savepoints
         assert services.assign(task=task) is not None
 
 

@@ -147,3 +147,26 @@ def test_htmx_filter_request_answers_with_the_board_body_only(client_for, board_
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="board-body"')
     assert "<html" not in html
+
+
+def test_unfiltered_columns_open_with_the_same_cards_in_the_same_order_as_filtered_ones(
+    team, make_task
+):
+    """The unfiltered board takes each column's top off the index; a filtered one ranks its
+    cells with a window: both must place the same cards at the same ranks."""
+    from apps.boards import selectors
+
+    now = timezone.now()
+    for i in range(7):
+        make_task(title=f"t{i}", position=i % 3, priority=1 + i % 4)
+    make_task(title="old", state=State.DONE, finished_at=now - timedelta(days=30))
+    make_task(title="new", state=State.DONE, finished_at=now - timedelta(days=1))
+    states = (State.TODO, State.DONE)
+    tops = selectors._column_tops(team=team, states=states, now=now, size=4)
+    ranked = selectors._ranked_cells(
+        scope=selectors._team_scope(team=team, states=states, now=now),
+        lane=selectors._lane_expression(selectors.BoardFilters()),
+        size=4,
+    )
+    assert sorted(tops) == sorted(ranked)
+    assert len(tops) == 5  # four of seven to-dos, and the recent done one

@@ -271,3 +271,19 @@ def test_drop_on_a_board_with_swimlanes_re_renders_the_whole_board(client_for, t
     html = response.content.decode()
     assert '<div id="board-body"' in html and 'hx-swap-oob="true"' in html
     assert f'id="cell-{member.pk}-assigned"' in html  # the new lane is there
+
+
+def test_cards_dropped_one_after_another_on_top_stay_above_the_rest_in_order(team, make_task):
+    tasks = [make_task(title=f"t{i}", position=i) for i in range(4)]
+    for dropped in (tasks[3], tasks[2], tasks[1], tasks[0], tasks[3]):
+        board_services.reorder(team=team, state=State.TODO, ordered_ids=[dropped.pk])
+    ordered = Task.objects.filter(team=team).order_by("position", "-priority", "id")
+    assert [t.title for t in ordered] == ["t3", "t0", "t1", "t2"]
+
+
+def test_reorder_ignores_cards_of_another_column(team, make_task):
+    todo = make_task(title="todo", position=5)
+    other = make_task(title="elsewhere", state=State.ASSIGNED, position=7)
+    board_services.reorder(team=team, state=State.TODO, ordered_ids=[other.pk, todo.pk])
+    other.refresh_from_db()
+    assert other.position == 7

@@ -56,6 +56,16 @@ def test_notifying_the_same_event_twice_sends_one_email(send_now, member):
     assert len(mail.outbox) == 1
 
 
+def test_an_event_repeated_to_more_people_reaches_only_the_new_ones(send_now, member, make_member):
+    mail.outbox = []
+    newcomer = make_member("member", email="newcomer@example.com")
+    send_now(recipients=[member], key="grows")
+    created = send_now(recipients=[member, newcomer], key="grows")
+    assert [n.recipient_id for n in created] == [newcomer.pk]
+    assert Notification.objects.filter(key__startswith="grows").count() == 2
+    assert len(mail.outbox) == 2
+
+
 def test_delivering_a_sent_row_again_sends_nothing(send_now, member):
     mail.outbox = []
     [notification] = send_now(recipients=[member])

@@ -71,6 +71,19 @@ def test_assignment_notifies_the_assignee(task, member, lead):
     assert Notification.objects.filter(recipient=member, kind=Kind.ASSIGNED).count() == 1
 
 
+def test_each_assignment_is_a_new_event_named_by_its_log_row(task, member, lead):
+    assigned(task, member, lead)
+    services.unassign(task=task, by=lead)
+    assigned(task, member, lead)
+    logs = StateLog.objects.for_(task).filter(transition="assign").order_by("id")
+    keys = Notification.objects.filter(recipient=member, kind=Kind.ASSIGNED).values_list(
+        "key", flat=True
+    )
+    assert sorted(keys) == sorted(
+        f"{Kind.ASSIGNED}:task:{task.pk}:log:{log.pk}:to:{member.pk}" for log in logs
+    )
+
+
 @pytest.mark.parametrize("verb", ["start", "unassign", "hold"])
 def test_assignee_and_lead_may_work_an_assigned_task(verb, task, member, lead):
     for actor in (member, lead):
@@ -295,3 +308,13 @@ def test_relay_itself_acts_without_a_role_but_within_the_lifecycle(task, member)
 def test_nobody_is_told_about_what_they_did_themselves(task, member):
     services.assign_to(task=task, assignee=member, by=member)
     assert not Notification.objects.filter(recipient=member).exists()
+
+
+def test_a_lead_assigning_costs_at_most_seventeen_queries(
+    task, member, lead, django_assert_max_num_queries
+):
+    """Savepoints included: roles, lock, log row, counter, task, the assignee's notification
+    (no read-back of the log id, one INSERT), the eligibility check and the waiting-row
+    tidy-up (the content type is looked up once per process)."""
+    with django_assert_max_num_queries(17):
+        assigned(task, member, lead)
