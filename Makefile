@@ -40,9 +40,12 @@ chromium:
 test: install chromium
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-# Tests that need the real services (PostgreSQL, Redis, a Celery worker): .ci/run calls this.
-test-services: install
-	$(PY) -m pytest -m "postgres or redis" -p no:randomly $(PYTEST_ARGS)
+# With DATABASE_URL on PostgreSQL (.ci/run sets it): the whole suite again on PostgreSQL, then
+# the tests that need the real services (Redis, a Celery worker), one at a time since they
+# share the broker and worker processes.
+test-services: install chromium
+	$(PY) -m pytest -n 2 -m "not postgres and not redis" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "postgres or redis" $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff format --check .
