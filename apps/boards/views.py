@@ -293,18 +293,7 @@ def card_menu(request, pk):
 
 def _drawer_context(request, task, **extra) -> dict:
     return {
-        "task": task,
-        "team": task.team,
-        "history": task_selectors.task_history(task),
-        "comments": task.comments.select_related("author"),
-        "checklist": task.checklist.all(),
-        # Assigning is the assignment panel's (it shows who and why); the rest is here.
-        "actions": [
-            a
-            for a in task_selectors.available_actions(task=task, user=request.user)
-            if a.name != "assign"
-        ],
-        "outcomes": task_services.allowed_outcomes(task),
+        **task_selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
         "is_member": people.role_in(team_id=task.team_id, user=request.user) is not None,
         **extra,

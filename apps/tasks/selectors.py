@@ -58,3 +58,21 @@ def available_actions(*, task: Task, user: User) -> list[Action]:
         if can_proceed(method) and has_transition_perm(method, user):
             actions.append(action)
     return actions
+
+
+def task_panels(*, task: Task, user: User) -> dict:
+    """What the task page and the board's drawer show of a task, for this viewer.
+
+    Assigning is left out of the actions: the assignment panel does it, with who and why.
+    """
+    from .services import allowed_outcomes
+
+    return {
+        "task": task,
+        "team": task.team,
+        "history": task_history(task),
+        "comments": task.comments.select_related("author"),
+        "checklist": task.checklist.all(),
+        "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
+        "outcomes": allowed_outcomes(task),
+    }

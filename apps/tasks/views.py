@@ -72,18 +72,7 @@ def task_create(request, team_slug):
 
 def _detail_context(request, task, **extra):
     return {
-        "task": task,
-        "team": task.team,
-        "history": selectors.task_history(task),
-        "comments": task.comments.select_related("author"),
-        "checklist": task.checklist.all(),
-        # Assigning is the assignment panel's (it shows who and why); the rest is here.
-        "actions": [
-            a
-            for a in selectors.available_actions(task=task, user=request.user)
-            if a.name != "assign"
-        ],
-        "outcomes": services.allowed_outcomes(task),
+        **selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
         **extra,
     }

@@ -1,9 +1,6 @@
 """Two people drop cards into the last free slot of a column at once, on PostgreSQL."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from apps.boards import services as board
 from apps.boards.models import BoardSettings
@@ -11,30 +8,10 @@ from apps.people.models import Role
 from apps.tasks import services
 from apps.tasks.models import State, Task
 
+from ..concurrency import run_together
 from ..factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*calls):
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = ("ok", call())
-        except services.TaskActionRefused as error:
-            results[i] = ("refused", str(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 def test_hard_limit_holds_when_two_cards_race_for_the_last_slot():

@@ -1,40 +1,16 @@
 """Two people act on one task at the same moment, on PostgreSQL: exactly one wins."""
 
-import threading
-
 import pytest
-from django.db import connection
 from django_fsm_log.models import StateLog
 
 from apps.people.models import Role
 from apps.tasks import services
 from apps.tasks.models import State, Task
 
+from ..concurrency import run_together
 from ..factories import MembershipFactory, TeamFactory, UserFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(*calls):
-    """Run each call in its own thread (own database connection), released at once."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait()
-            results[i] = ("ok", call())
-        except services.TaskActionRefused as error:
-            results[i] = ("refused", str(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    return results
 
 
 @pytest.fixture
