@@ -7,7 +7,7 @@ answers with the affected columns swapped out-of-band, plus a toast saying what 
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -312,19 +312,9 @@ def drawer(request, pk):
 def comment(request, pk):
     task = _task_for(request, pk)
     form = CommentForm(request.POST)
-    status = 200
-    if form.is_valid():
-        try:
-            task_services.add_comment(
-                task=task, author=request.user, body=form.cleaned_data["body"]
-            )
-        except (ValueError, ValidationError) as error:
-            form.add_error("body", str(error.args[0] if error.args else error))
-            status = 422
-        else:
-            form = CommentForm()
-    else:
-        status = 422
+    status = 200 if form.post(task=task, author=request.user) else 422
+    if status == 200:
+        form = CommentForm()
     context = _drawer_context(request, task, comment_form=form)
     return render(request, "boards/drawer.html#comments", context, status=status)
 
@@ -412,19 +402,17 @@ def work_links(request):
     )
 
 
-@require_GET
-@login_required
-def my_work(request):
-    tasks = list(selectors.my_work(user=request.user))
+def _queue_page(request, *, tasks, where: str):
+    tasks = list(tasks)
     for task in tasks:
-        task.actions = _queue_actions(request, task, "mywork")
+        task.actions = _queue_actions(request, task, where)
     return render(
         request,
         "boards/queues.html",
         {
             "tasks": tasks,
-            "ctx": "mywork",
-            "nav_active": "mywork",
+            "ctx": where,
+            "nav_active": where,
             "teams": people.teams_for(user=request.user),
         },
     )
@@ -432,17 +420,13 @@ def my_work(request):
 
 @require_GET
 @login_required
+def my_work(request):
+    return _queue_page(request, tasks=selectors.my_work(user=request.user), where="mywork")
+
+
+@require_GET
+@login_required
 def reviews(request):
-    tasks = list(selectors.awaiting_my_review(user=request.user))
-    for task in tasks:
-        task.actions = _queue_actions(request, task, "reviews")
-    return render(
-        request,
-        "boards/queues.html",
-        {
-            "tasks": tasks,
-            "ctx": "reviews",
-            "nav_active": "reviews",
-            "teams": people.teams_for(user=request.user),
-        },
+    return _queue_page(
+        request, tasks=selectors.awaiting_my_review(user=request.user), where="reviews"
     )

@@ -1,4 +1,5 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .models import Comment, Outcome, Task
@@ -13,6 +14,19 @@ class TransitionForm(forms.Form):
 
 
 class CommentForm(forms.ModelForm):
+    def post(self, *, task: Task, author) -> bool:
+        """Validate and add the comment through the service; a problem goes next to the field."""
+        from . import services
+
+        if not self.is_valid():
+            return False
+        try:
+            services.add_comment(task=task, author=author, body=self.cleaned_data["body"])
+        except (ValueError, ValidationError) as error:
+            self.add_error("body", str(error.args[0] if error.args else error))
+            return False
+        return True
+
     class Meta:
         model = Comment
         fields = ["body"]

@@ -128,17 +128,9 @@ def _refused(request, task, message: str) -> HttpResponse:
 def task_comment(request, pk):
     task = _task_for(request, pk)
     form = CommentForm(request.POST)
-    status = 200
-    if form.is_valid():
-        try:
-            services.add_comment(task=task, author=request.user, body=form.cleaned_data["body"])
-        except (ValueError, ValidationError) as error:
-            form.add_error("body", str(error.args[0] if error.args else error))
-            status = 422
-        else:
-            form = CommentForm()
-    else:
-        status = 422
+    status = 200 if form.post(task=task, author=request.user) else 422
+    if status == 200:
+        form = CommentForm()
     context = _detail_context(request, task, comment_form=form)
     if request.htmx:
         return render(request, "tasks/task_detail.html#comments", context, status=status)
