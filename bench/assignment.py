@@ -146,10 +146,10 @@ def main() -> None:
             f"p95 {times[int(len(times) * 0.95)] * 1000:.2f} ms, "
             f"queries min {min(counts)} / max {max(counts)} ({len(times)} runs)"
         )
-    # For scale: the foundation's own assign_to (lock, log, counter, notification) alone, as
-    # the engine calls it (without the hook's eligibility re-check for outside callers).
+    # For scale: the tasks app's own assign_to (lock, log, counter, notification) alone, as
+    # the engine calls it (vetted: without the eligibility re-check for outside callers).
     from apps.assignment.selectors import best_candidates
-    from apps.assignment.services import _engine_assign_to as assign_to
+    from apps.tasks.services import assign_to
 
     times = []
     for task in Task.objects.filter(team=big, state="todo").order_by("id")[:SINGLE_RUNS]:
@@ -158,7 +158,7 @@ def main() -> None:
             continue
         with transaction.atomic():
             started = time.perf_counter()
-            assign_to(task=task, assignee=person[0].user, by=None)
+            assign_to(task=task, assignee=person[0].user, by=None, vetted=True)
             times.append(time.perf_counter() - started)
             transaction.set_rollback(True)
     print(

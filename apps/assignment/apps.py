@@ -6,11 +6,17 @@ class AssignmentConfig(AppConfig):
     label = "assignment"
 
     def ready(self) -> None:
-        # Waiting tasks are retried when a transition frees someone's capacity, and waiting
-        # rows are dropped when their task leaves `todo`.
-        from apps.tasks.services import AFTER_TRANSITION
+        # Every assignment is held to the eligibility rules, waiting rows are dropped when
+        # their task leaves `todo`, and waiting tasks are retried when someone frees up.
+        from apps.people.signals import availability_changed
+        from apps.tasks.models import Task
+        from apps.tasks.signals import task_transitioned
 
-        from .services import after_transition
+        from .services import on_availability_changed, on_task_transitioned
 
-        if after_transition not in AFTER_TRANSITION:
-            AFTER_TRANSITION.append(after_transition)
+        task_transitioned.connect(
+            on_task_transitioned, sender=Task, dispatch_uid="assignment.on_task_transitioned"
+        )
+        availability_changed.connect(
+            on_availability_changed, dispatch_uid="assignment.on_availability_changed"
+        )

@@ -16,7 +16,6 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -44,19 +43,6 @@ from .models import AssignmentDecision, Mode, WaitingTask
 from .selectors import TOP_N, Candidate, rank_key, reasons_for
 
 logger = logging.getLogger("relay.assignment")
-
-# Set while the engine itself assigns (it has checked eligibility, lead overrides included);
-# the AFTER_TRANSITION hook checks every other assignment.
-_engine_assigning: ContextVar[bool] = ContextVar("engine_assigning", default=False)
-
-
-def _engine_assign_to(**kwargs) -> Task:
-    token = _engine_assigning.set(True)
-    try:
-        return task_services.assign_to(**kwargs)
-    finally:
-        _engine_assigning.reset(token)
-
 
 # How many people's reasons a waiting task keeps (the nearest to eligible first).
 KEPT_REASONS = 10
@@ -118,7 +104,9 @@ def assign_with_decision(
             try:
                 # assign_to runs in its own savepoint (tasks.services._apply is atomic): a
                 # refused attempt leaves nothing behind and the next one starts clean.
-                assigned = _engine_assign_to(task=task, assignee=candidate.user, by=by, note=note)
+                assigned = task_services.assign_to(
+                    task=task, assignee=candidate.user, by=by, note=note, vetted=True
+                )
             except TaskActionRefused:
                 if _state_of(task) != State.TODO:
                     raise
@@ -168,7 +156,10 @@ def _assign_person(
         note = (note + " " if note else "") + _("(Lead override of availability: %(why)s.)") % {
             "why": "; ".join(overrode)
         }
-    assigned = _engine_assign_to(task=task, assignee=candidate.user, by=by, note=note)
+    # The engine checked eligibility above (lead overrides included).
+    assigned = task_services.assign_to(
+        task=task, assignee=candidate.user, by=by, note=note, vetted=True
+    )
     # The ranking as it stood (from before this assignment), with the chosen person in it.
     ranked = selectors.best_candidates(task=task, exclude=[*excluded, person.pk])
     pool = sorted([candidate, *ranked], key=selectors.sort_key)
@@ -268,10 +259,10 @@ def _stamp(moment: datetime) -> int:
 FREEING = frozenset({"complete", "approve", "reject", "cancel", "unassign", "hold"})
 
 
-def after_transition(*, task: Task, name: str, by: User | None) -> None:
-    """apps.tasks.services.AFTER_TRANSITION hook: hold every assignment to the seed's rule,
+def on_task_transitioned(*, task: Task, name: str, by: User | None, vetted: bool, **kwargs) -> None:
+    """apps.tasks.signals.task_transitioned: hold every assignment to the eligibility rules,
     tidy waiting rows, retry waiting tasks when capacity frees."""
-    if name == "assign" and by is not None and not _engine_assigning.get():
+    if name == "assign" and by is not None and not vetted:
         _refuse_ineligible(task=task)
     if name in ("assign", "hold", "cancel"):
         WaitingTask.objects.filter(task_id=task.pk).delete()
@@ -339,6 +330,11 @@ def retry_waiting(
             if stop_after is not None and assigned >= stop_after:
                 break
     return assigned
+
+
+def on_availability_changed(*, user: User, **kwargs) -> None:
+    """apps.people.signals.availability_changed: someone may fit a waiting task now."""
+    capacity_changed(user=user)
 
 
 def capacity_changed(*, user: User) -> int:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from .models import Membership, PersonSkill, Skill, Team, TimeOff, User
+from .signals import availability_changed
 
 
 class PersonSkillInline(admin.TabularInline):
@@ -63,10 +64,8 @@ class UserAdmin(BaseUserAdmin):
             {"capacity", "is_away"} & set(form.changed_data)
             or any(f.has_changed() for f in formsets)
         ):
-            from apps.assignment.services import capacity_changed
-
             user = form.instance
-            transaction.on_commit(lambda: capacity_changed(user=user))
+            transaction.on_commit(lambda: availability_changed.send(sender=User, user=user))
 
 
 class TeamMembershipInline(admin.TabularInline):

@@ -25,6 +25,7 @@ from apps.people import selectors as people
 from apps.people.models import Role, User
 
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, State, Task
+from .signals import task_transitioned
 
 
 class TaskActionRefused(TransitionNotAllowed):
@@ -201,6 +202,7 @@ def _apply(
     by: User | None,
     note: str = "",
     expected_state: str | None = None,
+    vetted: bool = False,
     **kwargs,
 ) -> Task:
     locked = _lock(task)
@@ -218,13 +220,8 @@ def _apply(
     except ConcurrentTransition:
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(current or "")}) from None
-    _after_transition(task=locked, name=name, by=by, note=note)
+    _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted)
     return locked
-
-
-# Hooks other apps add to: called inside the transaction after a transition was saved.
-# (workflows routes a finished step's run; assignment retries waiting tasks when capacity frees.)
-AFTER_TRANSITION: list[Callable[..., None]] = []
 
 
 # Who hears about a transition: (kind, recipients) per transition name.
@@ -237,7 +234,7 @@ _TOLD = {
 }
 
 
-def _after_transition(*, task: Task, name: str, by: User | None, note: str) -> None:
+def _after_transition(*, task: Task, name: str, by: User | None, note: str, vetted: bool) -> None:
     if name in _TOLD:
         kind, recipients_of = _TOLD[name]
         # Nobody is told about what they did themselves (a lead taking a task, say).
@@ -254,8 +251,7 @@ def _after_transition(*, task: Task, name: str, by: User | None, note: str) -> N
                     "title": task.title,
                 },
             )
-    for hook in AFTER_TRANSITION:
-        hook(task=task, name=name, by=by)
+    task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted)
 
 
 def _reviewers_for(task: Task) -> list[User]:
@@ -280,11 +276,14 @@ def assign_to(
     by: User | None,
     note: str = "",
     expected_state: str | None = None,
+    vetted: bool = False,
 ) -> Task:
     """Hand a `todo` task to a person. Leads assign anyone; a member may take it themselves.
 
-    Eligibility (skills, availability) is the assignment engine's job; this enforces team
-    membership, roles and capacity.
+    Eligibility (skills, availability) is the assignment engine's job: it passes
+    `vetted=True` when it chose the person, and refuses (through task_transitioned) anyone
+    else's assignment of an ineligible person. This enforces team membership, roles and
+    capacity.
     """
     if people.role_in(team_id=task.team_id, user=assignee) is None:
         raise TaskActionRefused(
@@ -302,6 +301,7 @@ def assign_to(
         by=by,
         note=note,
         expected_state=expected_state,
+        vetted=vetted,
         assignee=assignee,
     )
 

@@ -6,9 +6,12 @@ class WorkflowsConfig(AppConfig):
     label = "workflows"
 
     def ready(self) -> None:
-        from apps.tasks.services import AFTER_TRANSITION
+        # A run's task reaching `done` moves the run on.
+        from apps.tasks.models import Task
+        from apps.tasks.signals import task_transitioned
 
-        from .services import on_task_transition
+        from .services import on_task_transitioned
 
-        if on_task_transition not in AFTER_TRANSITION:
-            AFTER_TRANSITION.append(on_task_transition)
+        task_transitioned.connect(
+            on_task_transitioned, sender=Task, dispatch_uid="workflows.on_task_transitioned"
+        )

@@ -114,8 +114,8 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
 # --- routing -----------------------------------------------------------------------------------
 
 
-def on_task_transition(*, task: Task, name: str, by: User | None) -> None:
-    """apps.tasks AFTER_TRANSITION hook: a run's task reaching `done` moves the run on; one
+def on_task_transitioned(*, task: Task, name: str, by: User | None, **kwargs) -> None:
+    """apps.tasks.signals.task_transitioned: a run's task reaching `done` moves the run on; one
     cancelled by hand that leaves the run with nothing open fails it (else it would hang)."""
     if task.run_id is None:
         return
