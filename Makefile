@@ -38,6 +38,7 @@ chromium:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test: install chromium
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # With DATABASE_URL on PostgreSQL (.ci/run sets it): the whole suite again on PostgreSQL, then

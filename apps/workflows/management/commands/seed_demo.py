@@ -1,14 +1,16 @@
-"""Load Relay's demo data. Safe to run again: what exists is left as it is."""
+"""Load Relay's demo data. Safe to run again: what exists is left as it is.
 
-from importlib import import_module
+It lives in the workflows app because the demo's last part (templates and runs) needs every
+app below it; each app's own demo module adds its part, in dependency order.
+"""
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from apps.notifications.services import emails_muted
-
-# Each app's demo module adds its part, in this order; later parts get what earlier ones made.
-DEMO_MODULES = ["apps.people.demo", "apps.tasks.demo", "apps.workflows.demo"]
+from apps.people import demo as people_demo
+from apps.tasks import demo as tasks_demo
+from apps.workflows import demo as workflows_demo
 
 
 class Command(BaseCommand):
@@ -19,8 +21,8 @@ class Command(BaseCommand):
         # also covers automated steps that run when the transaction commits.
         with emails_muted(), transaction.atomic():
             context: dict = {}
-            for name in DEMO_MODULES:
-                result = import_module(name).seed(**context)
+            for part in (people_demo, tasks_demo, workflows_demo):
+                result = part.seed(**context)
                 if isinstance(result, dict):
                     context.update(result)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
