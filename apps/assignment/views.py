@@ -11,10 +11,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.http import refused
+from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.tasks.models import State
 from apps.tasks.selectors import visible_tasks
-from apps.tasks.services import TaskActionRefused
 
 from . import selectors, services
 from .forms import AssignForm
@@ -48,7 +49,7 @@ def _panel_context(request, task, **extra) -> dict:
         "me": me,
         "decision": selectors.latest_decision(task=task),
         "waiting": waiting,
-        "suggest": request.GET.get("suggest") == "1" or "error" in extra,
+        "suggest": request.GET.get("suggest") == "1",
         "page": request.GET.get("page") or request.POST.get("page", ""),
         **extra,
     }
@@ -69,10 +70,14 @@ def assign(request, pk):
     task = _task_for(request, pk)
     form = AssignForm(request.POST, task=task)
     if not form.is_valid():
-        return _refused(request, task, "; ".join(m for ms in form.errors.values() for m in ms))
+        return _refused(
+            request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
+        )
     data = form.cleaned_data
     if data["expected_state"] and data["expected_state"] != task.state:
-        return _refused(request, task, "Someone else changed this task first. Nothing was changed.")
+        return _refused(
+            request, task, Refused("Someone else changed this task first. Nothing was changed.")
+        )
     try:
         result = services.assign_with_decision(
             task=task,
@@ -81,8 +86,8 @@ def assign(request, pk):
             override=data["override"],
             note=data["note"],
         )
-    except TaskActionRefused as error:
-        return _refused(request, task, str(error))
+    except Refused as refusal:
+        return _refused(request, task, refusal)
     if result.task is None:
         message = "Nobody can take this task now; it waits and leads were told."
     else:
@@ -98,11 +103,12 @@ def assign(request, pk):
     return response
 
 
-def _refused(request, task, message: str) -> HttpResponse:
-    context = _panel_context(request, task, error=message, picked=request.POST.get("person", ""))
+def _refused(request, task, refusal: Refused) -> HttpResponse:
+    """The panel, open on the ways to assign, saying why not; without htmx, the task page."""
     if request.htmx:
-        return render(request, f"{PANEL}#panel", context, status=409)
-    messages.error(request, message)
+        context = _panel_context(request, task, suggest=True, picked=request.POST.get("person", ""))
+        return refused(request, refusal, f"{PANEL}#panel", context)
+    messages.error(request, refusal.message)
     return redirect(task)
 
 
@@ -129,8 +135,8 @@ def auto_assign_pending(request, team_slug):
         raise PermissionDenied("Only a lead can auto-assign the team's pending tasks.")
     try:
         result = services.auto_assign_pending(team=team, by=request.user)
-    except TaskActionRefused as error:
-        messages.error(request, str(error))
+    except Refused as refusal:
+        messages.error(request, refusal.message)
     else:
         messages.success(
             request,

@@ -14,13 +14,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Role, Skill
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
 from apps.tasks.models import ChecklistItem, State
-from apps.tasks.services import TaskActionRefused
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -223,8 +223,8 @@ def move(request, pk):
                     outcome=data["outcome"],
                     order=data["order"],
                 )
-        except TaskActionRefused as error:
-            message, status, result = str(error), 409, None
+        except Refused as refusal:
+            message, status, result = refusal.message, refusal.status, None
         else:
             if result is not None and result.refused:
                 message, status, result = result.refused, 409, None

@@ -6,6 +6,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import refused
+from apps.core.refusals import Refused
 from apps.people import selectors as people
 
 from . import selectors, services
@@ -93,7 +95,9 @@ def task_transition(request, pk, action):
         raise Http404("No such action.")
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        return _refused(request, task, "; ".join(m for ms in form.errors.values() for m in ms))
+        return _refused(
+            request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
+        )
     extra = {}
     if action == "complete" and form.cleaned_data["outcome"]:
         extra["outcome"] = form.cleaned_data["outcome"]
@@ -106,21 +110,18 @@ def task_transition(request, pk, action):
             expected_state=form.cleaned_data["expected_state"] or None,
             **extra,
         )
-    except services.TaskActionRefused as error:
-        return _refused(request, task, str(error))
+    except Refused as refusal:
+        return _refused(request, task, refusal)
     task = _task_for(request, pk)
     if request.htmx:
         return render(request, "tasks/task_detail.html#task-main", _detail_context(request, task))
     return redirect(task)
 
 
-def _refused(request, task, message: str) -> HttpResponse:
+def _refused(request, task, refusal: Refused) -> HttpResponse:
     task.refresh_from_db()
-    context = _detail_context(request, task, error=message)
-    if request.htmx:
-        response = render(request, "tasks/task_detail.html#task-main", context, status=409)
-        return response
-    return render(request, "tasks/task_detail.html", context, status=409)
+    template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
+    return refused(request, refusal, template, _detail_context(request, task))
 
 
 @require_POST

@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import refused
 from apps.people import selectors as people
 
 from . import diagram, selectors, services
@@ -47,6 +48,7 @@ def run_start(request, team_slug):
         initial={"template": request.GET.get("template")},
     )
     problems: list[str] = []
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             run = services.start_run(
@@ -56,12 +58,11 @@ def run_start(request, team_slug):
                 by=request.user,
                 inputs=form.cleaned_data["inputs"],
             )
-        except services.WorkflowError as error:
-            problems = error.problems
+        except services.WorkflowError as refusal:
+            problems, status = refusal.problems, refusal.status
         else:
             messages.success(request, f"Run “{run.title}” started.")
             return redirect(run)
-    status = 422 if request.method == "POST" else 200
     templates = [
         (
             template,
@@ -93,14 +94,11 @@ def _run_for(request, pk):
     )
 
 
-@require_GET
-@login_required
-def run_detail(request, pk):
-    run = _run_for(request, pk)
+def _run_context(request, run) -> dict:
     tasks = selectors.run_tasks(run)
     steps = list(run.template.steps.select_related("required_skill"))
     routes = list(run.template.routes.all())
-    context = {
+    return {
         "run": run,
         "team": run.team,
         "tasks": tasks,
@@ -116,8 +114,14 @@ def run_detail(request, pk):
         and services.may_cancel_run(run=run, user=request.user),
         "nav_active": "runs",
     }
+
+
+@require_GET
+@login_required
+def run_detail(request, pk):
+    run = _run_for(request, pk)
     template = "workflows/run_detail.html#run-main" if request.htmx else "workflows/run_detail.html"
-    return render(request, template, context)
+    return render(request, template, _run_context(request, run))
 
 
 @require_POST
@@ -126,8 +130,7 @@ def run_cancel(request, pk):
     run = _run_for(request, pk)
     try:
         services.cancel_run(run=run, by=request.user, note=request.POST.get("note", "")[:500])
-    except services.WorkflowError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Run cancelled; its open tasks were cancelled.")
+    except services.WorkflowError as refusal:
+        return refused(request, refusal, "workflows/run_detail.html", _run_context(request, run))
+    messages.success(request, "Run cancelled; its open tasks were cancelled.")
     return redirect(run)

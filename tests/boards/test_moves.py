@@ -64,7 +64,7 @@ def test_assignee_drags_through_start_and_submit(client_for, make_task, member, 
 
 def test_author_cannot_approve_own_work_by_dragging(client_for, in_review, member):
     response = drop(client_for(member), in_review, "in_review", "done")
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert "other than the assignee" in response.content.decode()
     in_review.refresh_from_db()
     assert in_review.state == State.IN_REVIEW

@@ -61,7 +61,7 @@ def test_author_cannot_approve_own_work(client_for, task, member, lead):
     response = client_for(member).post(
         transition_url(task, "approve"), headers={"HX-Request": "true"}
     )
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert "other than the assignee" in response.content.decode()
     task.refresh_from_db()
     assert task.state == State.IN_REVIEW
