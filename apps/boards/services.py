@@ -280,7 +280,8 @@ def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...])
 
 @transaction.atomic
 def tick(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
-    """Tick or untick a checklist item; the task is touched so open boards refresh its card."""
+    """Tick or untick a checklist item (team members only, as apps.tasks.services decides);
+    the task is touched so open boards refresh its card."""
     item = tasks.toggle_checklist_item(item=item, by=by, done=done)
     Task.objects.filter(pk=item.task_id).update(updated_at=timezone.now())
     return item

@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Role, Skill
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
-from apps.tasks.models import ChecklistItem, State
+from apps.tasks.models import State
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -295,7 +296,7 @@ def _drawer_context(request, task, **extra) -> dict:
     return {
         **task_selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
-        "is_member": people.role_in(team_id=task.team_id, user=request.user) is not None,
+        "is_member": task_services.may_tick_checklist(task=task, user=request.user),
         **extra,
     }
 
@@ -323,10 +324,12 @@ def comment(request, pk):
 @login_required
 def tick(request, pk, item_pk):
     task = _task_for(request, pk)
-    if people.role_in(team_id=task.team_id, user=request.user) is None:
-        raise PermissionDenied(_("Only team members tick checklist items."))
-    item = get_object_or_404(ChecklistItem, pk=item_pk, task=task)
-    services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
+    item = get_object_or_404(task.checklist, pk=item_pk)
+    try:
+        services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
+    except Refused as refusal:
+        context = _drawer_context(request, task)
+        return refused(request, refusal, "boards/drawer.html#checklist", context)
     return render(request, "boards/drawer.html#checklist", _drawer_context(request, task))
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
-from apps.core.refusals import Refused
+from apps.core.refusals import Forbidden, Refused
 from apps.notifications.models import Kind
 from apps.notifications.services import notify
 from apps.people import selectors as people
@@ -488,8 +488,16 @@ def add_comment(*, task: Task, author: User, body: str) -> Comment:
     return comment
 
 
+def may_tick_checklist(*, task: Task, user: User) -> bool:
+    """Members of the task's team tick its checklist; staff looking in from outside don't."""
+    return people.role_in(team_id=task.team_id, user=user) is not None
+
+
 @transaction.atomic
 def toggle_checklist_item(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
+    """Tick or untick a checklist item (see may_tick_checklist for who may)."""
+    if not may_tick_checklist(task=item.task, user=by):
+        raise Forbidden(_("Only team members tick checklist items."))
     ChecklistItem.objects.filter(pk=item.pk).update(done=done)
     item.done = done
     return item

@@ -1,10 +1,15 @@
+from http import HTTPStatus
+
 import pytest
 from django.urls import reverse
 
+from apps.boards import services as board_services
 from apps.boards.models import SavedView
+from apps.core.refusals import Refused
 from apps.tasks import services
-from apps.tasks.models import Comment
+from apps.tasks.models import Comment, Task
 
+from ..factories import UserFactory
 from .conftest import htmx
 
 pytestmark = pytest.mark.django_db
@@ -101,6 +106,31 @@ def test_ticking_a_checklist_item_from_the_drawer(client_for, task, member):
     )
     item.refresh_from_db()
     assert item.done
+
+
+def test_staff_outside_the_team_cannot_tick_through_the_board_service(task):
+    item = task.checklist.create(text="Split the data")
+    touched = task.updated_at
+    with pytest.raises(Refused, match="Only team members tick checklist items") as refused:
+        board_services.tick(item=item, by=UserFactory(is_staff=True), done=True)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    item.refresh_from_db()
+    assert not item.done
+    assert Task.objects.get(pk=task.pk).updated_at == touched  # no refresh for open boards
+
+
+def test_staff_outside_the_team_ticking_from_the_drawer_is_told_why(client_for, task):
+    item = task.checklist.create(text="Split the data")
+    response = htmx(
+        client_for(UserFactory(is_staff=True)),
+        "post",
+        reverse("boards:tick", args=[task.pk, item.pk]),
+        {"done": "1"},
+    )
+    assert response.status_code == 403
+    assert "Only team members tick checklist items." in response.content.decode()
+    item.refresh_from_db()
+    assert not item.done
 
 
 def test_outsider_cannot_comment_on_another_teams_task(client_for, task, outsider):

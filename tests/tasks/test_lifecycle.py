@@ -347,3 +347,19 @@ def test_a_lead_assigning_costs_at_most_seventeen_queries(
     tidy-up (the content type is looked up once per process)."""
     with django_assert_max_num_queries(17):
         assigned(task, member, lead)
+
+
+def test_a_team_member_ticks_a_checklist_item(task, member):
+    item = task.checklist.create(text="Split the data")
+    services.toggle_checklist_item(item=item, by=member, done=True)
+    item.refresh_from_db()
+    assert item.done
+
+
+def test_someone_outside_the_team_may_not_tick_a_checklist_item(task, outsider):
+    item = task.checklist.create(text="Split the data")
+    with pytest.raises(Refused, match="Only team members tick checklist items") as refused:
+        services.toggle_checklist_item(item=item, by=outsider, done=True)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    item.refresh_from_db()
+    assert not item.done
