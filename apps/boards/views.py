@@ -7,7 +7,6 @@ answers with the affected columns swapped out-of-band, plus a toast saying what 
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.core.http import refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
-from apps.people.models import Role, Skill
+from apps.people.models import Skill
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
@@ -109,7 +108,9 @@ def board(request, team_slug):
         return response
     context.update(
         nav_active="board",
-        is_lead=team.viewer_role == Role.LEAD or request.user.is_staff,
+        may_change_wip_limits=services.may_change_wip_limits(
+            user=request.user, role=team.viewer_role
+        ),
         members=people.team_members(team=team),
         skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
         saved_views=SavedView.objects.filter(owner=request.user, team=team),
@@ -337,19 +338,22 @@ def tick(request, pk, item_pk):
 @login_required
 def wip_settings(request, team_slug):
     team = _team_for(request, team_slug)
-    if not (people.is_lead(team_id=team.pk, user=request.user) or request.user.is_staff):
-        raise PermissionDenied(_("Only a team lead can change WIP limits."))
     settings = selectors.settings_of(team)
     initial = {
         f"limit_{s}": (settings.limit_for(s) if settings else None) for s in LIMITABLE_STATES
     }
     initial["soft"] = settings.soft_limits if settings else False
     form = WipLimitsForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        services.save_wip_limits(
-            team=team, by=request.user, limits=form.limits(), soft=form.cleaned_data["soft"]
-        )
-        return redirect("boards:board", team_slug=team.slug)
+    try:
+        # Asked before the form is shown too: someone who may not change the limits gets why.
+        services.check_may_change_wip_limits(team=team, by=request.user)
+        if request.method == "POST" and form.is_valid():
+            services.save_wip_limits(
+                team=team, by=request.user, limits=form.limits(), soft=form.cleaned_data["soft"]
+            )
+            return redirect("boards:board", team_slug=team.slug)
+    except Refused as refusal:
+        return refused(request, refusal, "boards/wip_settings.html", {"team": team})
     return render(request, "boards/wip_settings.html", {"team": team, "form": form})
 
 
