@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
+from apps.core.refusals import Forbidden
 from apps.notifications.models import Kind, Notification
 from apps.notifications.services import (
     deliver_bulk_after_commit,
@@ -406,6 +407,9 @@ def auto_assign_pending(
     and writes are a fixed handful of bulk queries. If a concurrent assignment took capacity
     meanwhile, the database refuses the bulk counter update; the batch is recomputed.
     """
+    # by=None is Relay itself (the auto_assign management command).
+    if by is not None and not selectors.may_auto_assign_pending(team=team, user=by):
+        raise Forbidden(_("Only a lead can auto-assign the team's pending tasks."))
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():

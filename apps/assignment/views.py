@@ -6,7 +6,6 @@ The panel is its own URL, loaded by htmx, so any page showing a task can include
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -112,35 +111,35 @@ def _refused(request, task, refusal: Refused) -> HttpResponse:
     return redirect(task)
 
 
-@require_GET
-@login_required
-def workload(request, team_slug):
-    team = _team_for(request, team_slug)
-    context = {
+def _workload_context(request, team) -> dict:
+    return {
         "team": team,
         "rows": selectors.workload(team=team),
         "waiting": selectors.waiting_tasks(team=team)[:20],
         "pending": selectors.pending_count(team=team),
-        "is_lead": people.is_lead(team_id=team.pk, user=request.user),
+        "may_auto_assign": selectors.may_auto_assign_pending(team=team, user=request.user),
         "nav_active": "workload",
     }
-    return render(request, "assignment/workload.html", context)
+
+
+@require_GET
+@login_required
+def workload(request, team_slug):
+    team = _team_for(request, team_slug)
+    return render(request, "assignment/workload.html", _workload_context(request, team))
 
 
 @require_POST
 @login_required
 def auto_assign_pending(request, team_slug):
     team = _team_for(request, team_slug)
-    if not people.is_lead(team_id=team.pk, user=request.user):
-        raise PermissionDenied("Only a lead can auto-assign the team's pending tasks.")
     try:
         result = services.auto_assign_pending(team=team, by=request.user)
     except Refused as refusal:
-        messages.error(request, refusal.message)
-    else:
-        messages.success(
-            request,
-            f"Auto-assign: {result.assigned} assigned, {result.waiting} waiting for someone "
-            "eligible.",
-        )
+        context = _workload_context(request, team)
+        return refused(request, refusal, "assignment/workload.html", context)
+    messages.success(
+        request,
+        f"Auto-assign: {result.assigned} assigned, {result.waiting} waiting for someone eligible.",
+    )
     return redirect("assignment:workload", team_slug=team.slug)
