@@ -37,6 +37,33 @@ def test_unchanged_board_poll_is_a_304_with_one_board_query(
     assert response.status_code == 304
 
 
+def test_poll_answers_say_their_etag_and_private_no_cache(client_for, poll_url, task, member):
+    client = client_for(member)
+    changed = client.get(poll_url)
+    unchanged = client.get(poll_url, headers={"If-None-Match": changed["ETag"]})
+    assert (changed.status_code, unchanged.status_code) == (200, 304)
+    for response in (changed, unchanged):
+        assert response["ETag"] == changed["ETag"]
+        assert response["Cache-Control"] == "private, no-cache"
+
+
+def test_poll_matches_its_etag_among_several(client_for, poll_url, task, member):
+    client = client_for(member)
+    etag = _etag(client, poll_url)
+    response = client.get(poll_url, headers={"If-None-Match": f'"elsewhere", {etag}'})
+    assert response.status_code == 304
+
+
+def test_a_changed_board_poll_reads_the_team_once(
+    client_for, poll_url, task, member, django_assert_max_num_queries
+):
+    client = client_for(member)
+    with django_assert_max_num_queries(20) as captured:
+        assert client.get(poll_url, headers={"If-None-Match": '"stale"'}).status_code == 200
+    team_reads = [q for q in captured.captured_queries if '"v_changed"' in q["sql"]]
+    assert len(team_reads) == 1
+
+
 def test_poll_answers_with_the_board_after_a_move(client_for, poll_url, task, member, lead):
     client = client_for(member)
     etag = _etag(client, poll_url)
