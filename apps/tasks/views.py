@@ -2,6 +2,7 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,6 +14,9 @@ from apps.people import selectors as people
 from . import selectors, services
 from .forms import CommentForm, TaskForm, TransitionForm
 from .models import State
+
+# Rows on one page of a team's task list.
+PAGE_SIZE = 50
 
 
 def _team_for(request, team_slug):
@@ -45,13 +49,15 @@ def team_tasks(request, team_slug):
     if state and state not in State.values:
         state = ""
     query = request.GET.get("q", "").strip()[:100]
+    tasks = selectors.team_task_list(team=team, state=state or None, query=query)
+    # Never a 500 for a bad ?page=: not a number shows the first page, out of range the last.
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "team": team,
-        "tasks": selectors.team_task_list(team=team, state=state or None, query=query),
+        "page": page,
         "states": State.choices,
         "state": state,
         "query": query,
-        "is_lead": people.is_lead(team_id=team.pk, user=request.user),
     }
     template = "tasks/task_list.html#task-rows" if request.htmx else "tasks/task_list.html"
     return render(request, template, context)
