@@ -10,10 +10,11 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.http import refused
+from apps.core.http import HtmxHttpRequest, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
-from apps.tasks.models import State
+from apps.people.models import Team
+from apps.tasks.models import State, Task
 from apps.tasks.selectors import visible_tasks
 
 from . import selectors, services
@@ -22,17 +23,17 @@ from .forms import AssignForm
 PANEL = "assignment/panel.html"
 
 
-def _task_for(request, pk):
+def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         visible_tasks(request.user).select_related("team", "assignee", "required_skill"), pk=pk
     )
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
 
 
-def _panel_context(request, task, **extra) -> dict:
+def _panel_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     is_lead = people.is_lead(team_id=task.team_id, user=request.user)
     waiting = selectors.waiting(task=task)
     ranked = (
@@ -56,7 +57,7 @@ def _panel_context(request, task, **extra) -> dict:
 
 @require_GET
 @login_required
-def panel(request, pk):
+def panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The panel: the stored decision, and for a `todo` task the ways to assign it."""
     task = _task_for(request, pk)
     return render(request, f"{PANEL}#panel", _panel_context(request, task))
@@ -64,7 +65,7 @@ def panel(request, pk):
 
 @require_POST
 @login_required
-def assign(request, pk):
+def assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Assign to the chosen person, to oneself, or (no person) to the best candidate."""
     task = _task_for(request, pk)
     form = AssignForm(request.POST, task=task)
@@ -102,7 +103,7 @@ def assign(request, pk):
     return response
 
 
-def _refused(request, task, refusal: Refused) -> HttpResponse:
+def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:
     """The panel, open on the ways to assign, saying why not; without htmx, the task page."""
     if request.htmx:
         context = _panel_context(request, task, suggest=True, picked=request.POST.get("person", ""))
@@ -111,7 +112,7 @@ def _refused(request, task, refusal: Refused) -> HttpResponse:
     return redirect(task)
 
 
-def _workload_context(request, team) -> dict:
+def _workload_context(request: HtmxHttpRequest, team: Team) -> dict:
     return {
         "team": team,
         "rows": selectors.workload(team=team),
@@ -124,14 +125,14 @@ def _workload_context(request, team) -> dict:
 
 @require_GET
 @login_required
-def workload(request, team_slug):
+def workload(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     return render(request, "assignment/workload.html", _workload_context(request, team))
 
 
 @require_POST
 @login_required
-def auto_assign_pending(request, team_slug):
+def auto_assign_pending(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     try:
         result = services.auto_assign_pending(team=team, by=request.user)

@@ -7,7 +7,7 @@ answers with the affected columns swapped out-of-band, plus a toast saying what 
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,14 +19,14 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from apps.core.http import refused
+from apps.core.http import HtmxHttpRequest, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
-from apps.people.models import Skill
+from apps.people.models import Skill, Team
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
-from apps.tasks.models import State
+from apps.tasks.models import State, Task
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -36,14 +36,14 @@ from .models import LIMITABLE_STATES, SavedView
 from .selectors import BoardFilters
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     team = selectors.team_with_version(user=request.user, team_slug=team_slug)
     if team is None:
         raise Http404("No such team.")
     return team
 
 
-def _task_for(request, pk):
+def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         task_selectors.visible_tasks(request.user).select_related(
             "team__board_settings",
@@ -72,12 +72,12 @@ def _cards(filters: BoardFilters) -> dict:
     }
 
 
-def _limits(team) -> dict:
+def _limits(team: Team) -> dict:
     settings = selectors.settings_of(team)
     return dict(settings.wip_limits) if settings else {}
 
 
-def _board_filters_from_page(request) -> BoardFilters:
+def _board_filters_from_page(request: HtmxHttpRequest) -> BoardFilters:
     """The filters of the board page a request came from (htmx sends its URL)."""
     url = request.htmx.current_url if request.htmx else ""
     query = parse_qs(urlsplit(url or "").query)
@@ -87,7 +87,7 @@ def _board_filters_from_page(request) -> BoardFilters:
     return BoardFilters.from_query(data)
 
 
-def _board_context(request, team, filters: BoardFilters) -> dict:
+def _board_context(request: HtmxHttpRequest, team: Team, filters: BoardFilters) -> dict:
     board = selectors.board(team=team, user=request.user, filters=filters, limits=_limits(team))
     return {
         "team": team,
@@ -102,7 +102,7 @@ def _board_context(request, team, filters: BoardFilters) -> dict:
 
 @require_GET
 @login_required
-def board(request, team_slug):
+def board(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     filters = BoardFilters.from_query(request.GET)
     context = _board_context(request, team, filters)
@@ -130,7 +130,7 @@ def board(request, team_slug):
     return render(request, "boards/board.html", context)
 
 
-def _poll_etag(request, team_slug) -> str:
+def _poll_etag(request: HtmxHttpRequest, team_slug: str) -> str:
     """The board's ETag for this person and these filters, from the one team query.
 
     condition() calls this before the view; the team is kept on the request so that the view,
@@ -148,7 +148,7 @@ def _poll_etag(request, team_slug) -> str:
 @login_required
 @cache_control(private=True, no_cache=True)
 @condition(etag_func=_poll_etag)
-def poll(request, team_slug):
+def poll(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     """Live refresh: 304 while nothing on the board changed (one query), else the board."""
     filters = BoardFilters.from_query(request.GET)
     context = _board_context(request, request.polled_team, filters)
@@ -158,7 +158,7 @@ def poll(request, team_slug):
 
 @require_GET
 @login_required
-def more_cards(request, team_slug):
+def more_cards(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     filters = BoardFilters.from_query(request.GET)
     state = request.GET.get("state", "")
@@ -204,7 +204,7 @@ def _moved_message(result: services.MoveResult) -> str:
 
 @require_POST
 @login_required
-def move(request, pk):
+def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A drop (from/to columns) or a picked action, from the board, drawer or a queue page."""
     task = _task_for(request, pk)
     form = MoveForm(request.POST)
@@ -267,7 +267,7 @@ def move(request, pk):
     return render(request, "boards/board.html#move-response", context, status=status)
 
 
-def _columns_context(request, task, states: set[str]) -> dict:
+def _columns_context(request: HtmxHttpRequest, task: Task, states: set[str]) -> dict:
     """The affected columns, as the board page the request came from shows them. With
     swimlanes a move may add or empty a lane, so the whole board body is re-rendered."""
     filters = _board_filters_from_page(request)
@@ -293,7 +293,7 @@ def _columns_context(request, task, states: set[str]) -> dict:
 
 @require_GET
 @login_required
-def card_menu(request, pk):
+def card_menu(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The keyboard/menu way to move a card: the moves this person may make, as buttons."""
     task = _task_for(request, pk)
     actions = task_selectors.available_actions(task=task, user=request.user)
@@ -305,7 +305,7 @@ def card_menu(request, pk):
     return render(request, "boards/board.html#card-menu", {"task": task, "moves": moves})
 
 
-def _drawer_context(request, task, **extra) -> dict:
+def _drawer_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     return {
         **task_selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
@@ -316,14 +316,14 @@ def _drawer_context(request, task, **extra) -> dict:
 
 @require_GET
 @login_required
-def drawer(request, pk):
+def drawer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     return render(request, "boards/drawer.html#drawer-body", _drawer_context(request, task))
 
 
 @require_POST
 @login_required
-def comment(request, pk):
+def comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     form = CommentForm(request.POST)
     status = 200 if form.post(task=task, author=request.user) else 422
@@ -335,7 +335,7 @@ def comment(request, pk):
 
 @require_POST
 @login_required
-def tick(request, pk, item_pk):
+def tick(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     item = get_object_or_404(task.checklist, pk=item_pk)
     try:
@@ -348,7 +348,7 @@ def tick(request, pk, item_pk):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def wip_settings(request, team_slug):
+def wip_settings(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     settings = selectors.settings_of(team)
     initial = {
@@ -371,7 +371,7 @@ def wip_settings(request, team_slug):
 
 @require_POST
 @login_required
-def save_view(request, team_slug):
+def save_view(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     form = SavedViewForm(request.POST)
     query = ""
@@ -385,7 +385,7 @@ def save_view(request, team_slug):
 
 @require_POST
 @login_required
-def delete_view(request, team_slug, view_pk):
+def delete_view(request: HtmxHttpRequest, team_slug: str, view_pk: int) -> HttpResponse:
     team = _team_for(request, team_slug)
     get_object_or_404(SavedView, pk=view_pk, owner=request.user, team=team).delete()
     return redirect("boards:board", team_slug=team.slug)
@@ -398,7 +398,7 @@ QUEUE_ACTIONS = {
 }
 
 
-def _queue_actions(request, task, where: str) -> list:
+def _queue_actions(request: HtmxHttpRequest, task: Task, where: str) -> list:
     task.outcomes = task_services.allowed_outcomes(task)
     return [
         a
@@ -409,7 +409,7 @@ def _queue_actions(request, task, where: str) -> list:
 
 @require_GET
 @login_required
-def work_links(request):
+def work_links(request: HtmxHttpRequest) -> HttpResponse:
     """The header's My work / Awaiting my review counts (loaded after the page, and with polls)."""
     return render(
         request,
@@ -421,7 +421,7 @@ def work_links(request):
     )
 
 
-def _queue_page(request, *, tasks, where: str):
+def _queue_page(request: HtmxHttpRequest, *, tasks, where: str) -> HttpResponse:
     tasks = list(tasks)
     for task in tasks:
         task.actions = _queue_actions(request, task, where)
@@ -439,13 +439,13 @@ def _queue_page(request, *, tasks, where: str):
 
 @require_GET
 @login_required
-def my_work(request):
+def my_work(request: HtmxHttpRequest) -> HttpResponse:
     return _queue_page(request, tasks=selectors.my_work(user=request.user), where="mywork")
 
 
 @require_GET
 @login_required
-def reviews(request):
+def reviews(request: HtmxHttpRequest) -> HttpResponse:
     return _queue_page(
         request, tasks=selectors.awaiting_my_review(user=request.user), where="reviews"
     )

@@ -1,9 +1,18 @@
-"""What views share: the answer to a refused change."""
+"""What views share: the request they are given and the answer to a refused change."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_htmx.middleware import HtmxDetails
 
 from .refusals import Refused
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it: `request.htmx` says whether htmx sent
+    it, and which element asked. django-htmx documents this subclass for type hints (its
+    example project declares the same) rather than exporting one."""
+
+    htmx: HtmxDetails
 
 
 def refused(

@@ -7,23 +7,24 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.http import refused
+from apps.core.http import HtmxHttpRequest, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
+from apps.people.models import Team
 
 from . import selectors, services
 from .forms import CommentForm, TaskForm, TransitionForm
-from .models import State
+from .models import State, Task
 
 # Rows on one page of a team's task list.
 PAGE_SIZE = 50
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
 
 
-def _task_for(request, pk):
+def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         selectors.visible_tasks(request.user).select_related(
             "team", "assignee", "reviewer", "required_skill", "created_by"
@@ -34,7 +35,7 @@ def _task_for(request, pk):
 
 @require_GET
 @login_required
-def home(request):
+def home(request: HtmxHttpRequest) -> HttpResponse:
     team = people.teams_for(user=request.user).first()
     if team is None:
         return render(request, "tasks/no_team.html")
@@ -43,7 +44,7 @@ def home(request):
 
 @require_GET
 @login_required
-def team_tasks(request, team_slug):
+def team_tasks(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     state = request.GET.get("state", "")
     if state and state not in State.values:
@@ -65,7 +66,7 @@ def team_tasks(request, team_slug):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def task_create(request, team_slug):
+def task_create(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     form = TaskForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -78,7 +79,7 @@ def task_create(request, team_slug):
     return render(request, "tasks/task_form.html", {"team": team, "form": form})
 
 
-def _detail_context(request, task, **extra):
+def _detail_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     return {
         **selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
@@ -88,14 +89,14 @@ def _detail_context(request, task, **extra):
 
 @require_GET
 @login_required
-def task_detail(request, pk):
+def task_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     return render(request, "tasks/task_detail.html", _detail_context(request, task))
 
 
 @require_POST
 @login_required
-def task_transition(request, pk, action):
+def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     task = _task_for(request, pk)
     if action not in services.ACTIONS:
         raise Http404("No such action.")
@@ -124,7 +125,7 @@ def task_transition(request, pk, action):
     return redirect(task)
 
 
-def _refused(request, task, refusal: Refused) -> HttpResponse:
+def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:
     task.refresh_from_db()
     template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
     return refused(request, refusal, template, _detail_context(request, task))
@@ -132,7 +133,7 @@ def _refused(request, task, refusal: Refused) -> HttpResponse:
 
 @require_POST
 @login_required
-def task_comment(request, pk):
+def task_comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     form = CommentForm(request.POST)
     status = 200 if form.post(task=task, author=request.user) else 422

@@ -4,24 +4,26 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.http import refused
+from apps.core.http import HtmxHttpRequest, refused
 from apps.people import selectors as people
+from apps.people.models import Team
 
 from . import diagram, selectors, services
 from .forms import StartRunForm
-from .models import RunStatus
+from .models import Run, RunStatus
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
 
 
 @require_GET
 @login_required
-def run_list(request, team_slug):
+def run_list(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     status = request.GET.get("status", "")
     if status not in RunStatus.values:
@@ -40,7 +42,7 @@ def run_list(request, team_slug):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def run_start(request, team_slug):
+def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     form = StartRunForm(
         request.POST or None,
@@ -88,13 +90,13 @@ def run_start(request, team_slug):
     )
 
 
-def _run_for(request, pk):
+def _run_for(request: HtmxHttpRequest, pk: int) -> Run:
     return get_object_or_404(
         selectors.visible_runs(request.user).select_related("team", "template", "owner"), pk=pk
     )
 
 
-def _run_context(request, run) -> dict:
+def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
     tasks = selectors.run_tasks(run)
     steps = list(run.template.steps.select_related("required_skill"))
     routes = list(run.template.routes.all())
@@ -118,7 +120,7 @@ def _run_context(request, run) -> dict:
 
 @require_GET
 @login_required
-def run_detail(request, pk):
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     template = "workflows/run_detail.html#run-main" if request.htmx else "workflows/run_detail.html"
     return render(request, template, _run_context(request, run))
@@ -126,7 +128,7 @@ def run_detail(request, pk):
 
 @require_POST
 @login_required
-def run_cancel(request, pk):
+def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     try:
         services.cancel_run(run=run, by=request.user, note=request.POST.get("note", "")[:500])
