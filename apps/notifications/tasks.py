@@ -1,7 +1,7 @@
-"""Celery tasks: deliver e-mails, sweep the outbox, send reminders and digests.
+"""Celery tasks: deliver e-mails and sweep the outbox.
 
-Each is safe to run twice: delivery claims rows before sending, and reminders and digests are
-keyed by day, so a redelivered Celery message or an overlapping beat tick changes nothing.
+Each is safe to run twice: delivery claims rows before sending, so a redelivered Celery message
+or an overlapping beat tick sends nothing twice.
 """
 
 from celery import shared_task
@@ -27,13 +27,3 @@ def deliver(self, ids: list[int]) -> dict[str, int]:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep() -> int:
     return services.sweep_undelivered()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def overdue_reminders() -> int:
-    return services.send_overdue_reminders()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def daily_digests() -> int:
-    return services.send_digests()
