@@ -7,15 +7,15 @@ or an overlapping beat tick sends nothing twice.
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
-from . import services
+from .services import delivery
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
 def deliver(self, ids: list[int]) -> dict[str, int]:
     """E-mail these outbox rows. Failures are recorded per row and retried with backoff
-    (services._record_failure), so one bad address never holds up the rest of a batch."""
+    (delivery._record_failure), so one bad address never holds up the rest of a batch."""
     try:
-        return services.deliver(ids=ids)
+        return delivery.deliver(ids=ids)
     except (InterfaceError, OperationalError) as error:
         # The worker keeps its database connection between tasks (CELERY_DB_REUSE_MAX); if
         # the database went away, reconnect on the retry. Rows already claimed are picked up
@@ -26,4 +26,4 @@ def deliver(self, ids: list[int]) -> dict[str, int]:
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep() -> int:
-    return services.sweep_undelivered()
+    return delivery.sweep_undelivered()

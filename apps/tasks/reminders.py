@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.notifications.models import Kind
 from apps.notifications.selectors import digests_due, received_since
-from apps.notifications.services import notify
+from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role
 

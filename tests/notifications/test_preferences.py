@@ -3,8 +3,8 @@
 import pytest
 from django.core import mail
 
-from apps.notifications import services
 from apps.notifications.models import Channel, EmailStatus, Kind, Notification
+from apps.notifications.services import inbox
 
 pytestmark = pytest.mark.django_db
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def prefer(user, **fields):
     channels = fields.pop("channels", {})
     defaults = {"time_zone": "UTC", "digest_hour": 8, "digest_enabled": True}
-    return services.update_preferences(user=user, channels=channels, **(defaults | fields))
+    return inbox.update_preferences(user=user, channels=channels, **(defaults | fields))
 
 
 def test_a_kind_chosen_for_the_digest_is_not_emailed_now(send_now, member):

@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from apps.notifications import services as notifications
 from apps.notifications.models import Channel, Kind, Notification
+from apps.notifications.services.inbox import update_preferences
 from apps.tasks import reminders
 from apps.tasks import services as tasks
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def prefer(user, **fields):
     channels = fields.pop("channels", {})
     defaults = {"time_zone": "UTC", "digest_hour": 8, "digest_enabled": True}
-    return notifications.update_preferences(user=user, channels=channels, **(defaults | fields))
+    return update_preferences(user=user, channels=channels, **(defaults | fields))
 
 
 # --- overdue -------------------------------------------------------------------------------------

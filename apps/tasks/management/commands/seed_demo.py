@@ -5,7 +5,7 @@ from importlib import import_module
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from apps.notifications.services import emails_muted
+from apps.notifications.services.outbox import emails_muted
 
 # Each app's demo module adds its part, in this order; later parts get what earlier ones made.
 DEMO_MODULES = ["apps.people.demo", "apps.tasks.demo", "apps.workflows.demo"]
