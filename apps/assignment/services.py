@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
 from apps.notifications.models import Kind, Notification
-from apps.notifications.services import (
+from apps.notifications.services.outbox import (
     deliver_bulk_after_commit,
     notify,
     set_bulk_statuses,

@@ -1,5 +1,7 @@
 """Reads about tasks, and who may see which."""
 
+from datetime import datetime
+
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django_fsm import can_proceed, has_transition_perm
@@ -7,7 +9,7 @@ from django_fsm_log.models import StateLog
 
 from apps.people.models import Team, User
 
-from .models import Task
+from .models import OPEN_STATES, Task
 from .services import ACTIONS, Action
 
 
@@ -36,6 +38,15 @@ def team_task_list(*, team: Team, state: str | None = None, query: str = "") -> 
     if query:
         tasks = tasks.filter(Q(title__icontains=query) | Q(description__icontains=query))
     return tasks
+
+
+def overdue_tasks(*, now: datetime) -> QuerySet[Task]:
+    """Open tasks past their due time, the longest overdue first."""
+    return (
+        Task.objects.filter(due_at__lt=now, state__in=OPEN_STATES)
+        .select_related("assignee", "team")
+        .order_by("due_at", "pk")
+    )
 
 
 def task_history(task: Task) -> QuerySet[StateLog]:

@@ -20,7 +20,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, 
 from django_fsm_log.models import StateLog
 
 from apps.notifications.models import Kind
-from apps.notifications.services import notify
+from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 

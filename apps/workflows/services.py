@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from apps.assignment import services as assignment
 from apps.notifications.models import Kind
-from apps.notifications.services import notify
+from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.tasks import services as task_services

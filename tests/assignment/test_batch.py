@@ -221,11 +221,11 @@ def test_batch_counter_update_is_refereed_by_the_database(make_person, ml_task, 
 def test_batch_notifications_follow_preferences_and_are_emailed_after_commit(
     make_person, ml_task, team, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from apps.notifications import services as notifications
     from apps.notifications.models import Channel, EmailStatus
+    from apps.notifications.services.inbox import update_preferences
 
     ann, bob = make_person("ann"), make_person("bob")
-    notifications.update_preferences(
+    update_preferences(
         user=bob,
         time_zone="UTC",
         digest_hour=8,
