@@ -12,7 +12,6 @@ refused rolls back as a whole and is recomputed from fresh loads.
 """
 
 import heapq
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
@@ -21,11 +20,12 @@ from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import F, JSONField, QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
+from apps.core.bulk_sql import insert_rows, update_from_values
 from apps.notifications.models import Kind, Notification
 from apps.notifications.services import (
     deliver_bulk_after_commit,
@@ -535,96 +535,6 @@ def _batch_record(person: _Person, level: int) -> dict:
     }
 
 
-def _insert_rows(model, rows: list[dict]) -> None:
-    """INSERT many rows in a few statements, skipping the ORM's per-value work.
-
-    Rows give database-ready values (ids, strings, adapted datetimes; JSON as Python data).
-    Every other column gets the model's default, so fields added later still get a value.
-    PostgreSQL gets one statement with a column of values per array (unnest); SQLite gets
-    multi-row VALUES in chunks under its bound-parameter limit.
-    """
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    varying = list(rows[0])
-    fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
-    template = model()
-    constant = [f for name, f in fields.items() if name not in varying]
-    constant_params = [
-        f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in constant
-    ]
-    columns = [fields[name] for name in varying] + constant
-    is_json = [isinstance(fields[name], JSONField) for name in varying]
-    head = (
-        f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(f.column) for f in columns)}) "
-    )
-    values = [
-        [json.dumps(row[name]) if json_value else row[name] for row in rows]
-        for name, json_value in zip(varying, is_json, strict=True)
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(
-                f"CAST(%s AS {'text' if j else fields[n].db_type(connection)}[])"
-                for n, j in zip(varying, is_json, strict=True)
-            )
-            picks = [f"v.c{i}::jsonb" if j else f"v.c{i}" for i, j in enumerate(is_json)] + [
-                "CAST(%s AS jsonb)" if isinstance(f, JSONField) else "%s" for f in constant
-            ]
-            names = ", ".join(f"c{i}" for i in range(len(varying)))
-            cursor.execute(
-                f"{head} SELECT {', '.join(picks)} FROM unnest({arrays}) AS v({names})",
-                [*constant_params, *values],
-            )
-            return
-        row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        chunk = max(1, 30_000 // len(columns))  # under SQLite's 32,766 bound parameters
-        for start in range(0, len(rows), chunk):
-            params: list = []
-            for i in range(start, min(start + chunk, len(rows))):
-                params.extend(column[i] for column in values)
-                params.extend(constant_params)
-            cursor.execute(
-                head + "VALUES " + ", ".join([row_sql] * (len(params) // len(columns))), params
-            )
-
-
-def _update_from_values(
-    table: str, assignments: str, rows: list[tuple], casts: list[str], params: list
-) -> None:
-    """UPDATE table SET … FROM (the rows) AS v WHERE id = v.column1; SQLite and PostgreSQL.
-
-    The ORM's bulk_update builds one CASE per field whose cost grows with the square of the
-    batch; joining a list of rows is linear and is still one statement the constraints check.
-    PostgreSQL gets the rows as arrays (unnest), SQLite as VALUES in chunks.
-    """
-    quote = connection.ops.quote_name
-    where = f"WHERE {quote(table)}.{quote('id')} = v.column1"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"CAST(%s AS {c}[])" for c in casts)
-            names = ", ".join(f"column{i + 1}" for i in range(len(casts)))
-            columns = [list(column) for column in zip(*rows, strict=True)]
-            cursor.execute(
-                f"UPDATE {quote(table)} SET {assignments} "
-                f"FROM unnest({arrays}) AS v({names}) {where}",
-                [*params, *columns],
-            )
-            return
-        row_sql = "(" + ", ".join(["%s"] * len(casts)) + ")"
-        for start in range(0, len(rows), VALUES_CHUNK):
-            part = rows[start : start + VALUES_CHUNK]
-            cursor.execute(
-                f"UPDATE {quote(table)} SET {assignments} "
-                f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v {where}",
-                [*params, *(value for row in part for value in row)],
-            )
-
-
-VALUES_CHUNK = 2000
-
-
 def _write_batch(
     *,
     team: Team,
@@ -644,7 +554,7 @@ def _write_batch(
         (pk, delta, adapt(selectors.from_recency(folks[pk].last)))
         for pk, delta in sorted(deltas.items())
     ]
-    _update_from_values(
+    update_from_values(
         User._meta.db_table,
         f"{quote('active_count')} = {quote('active_count')} + v.column2, "
         f"{quote('last_assigned_at')} = v.column3",
@@ -652,7 +562,7 @@ def _write_batch(
         ["bigint", "integer", "timestamp with time zone"],
         [],
     )
-    _update_from_values(
+    update_from_values(
         Task._meta.db_table,
         f"{quote('assignee_id')} = v.column2, {quote('state')} = %s, {quote('updated_at')} = "
         + ("CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"),
@@ -664,7 +574,7 @@ def _write_batch(
     stamp = adapt(now)
     by_id = by.pk if by else None
     description = _("Auto-assigned (batch)")
-    _insert_rows(
+    insert_rows(
         StateLog,
         [
             {
@@ -683,7 +593,7 @@ def _write_batch(
     titles = {t.pk: t.title for t in tasks}
     by_name = by.display_name if by else "Relay"
     batch_key = f"batch:{_stamp(now)}"
-    _insert_rows(
+    insert_rows(
         Notification,
         set_bulk_statuses(
             rows=[
@@ -700,7 +610,7 @@ def _write_batch(
         ),
     )
     deliver_bulk_after_commit(created_at=now)
-    _insert_rows(
+    insert_rows(
         AssignmentDecision,
         [
             {
@@ -777,8 +687,8 @@ def _write_waiting(
             for t in fresh
             for lead in leads
         ]
-    _insert_rows(WaitingTask, new_rows)
-    _insert_rows(Notification, set_bulk_statuses(rows=notes))
+    insert_rows(WaitingTask, new_rows)
+    insert_rows(Notification, set_bulk_statuses(rows=notes))
     if notes:
         deliver_bulk_after_commit(created_at=now)
     return len(failed)
