@@ -1,4 +1,4 @@
-"""assign(task, person=None, by): the seed's rule, stored decisions, overrides, waiting tasks."""
+"""assign(task, person=None, by): who may get work, stored decisions, overrides, waiting tasks."""
 
 from datetime import timedelta
 
@@ -30,7 +30,7 @@ def fill(user):
     User.objects.filter(pk=user.pk).update(active_count=user.capacity)
 
 
-# --- the seed's rule: only available and skilled people get work ------------------------------
+# --- only available and skilled people get work ------------------------------------------------
 
 
 def test_auto_never_picks_the_unskilled_or_unavailable(make_person, ml_task):
@@ -297,7 +297,7 @@ def test_auto_assign_query_count_does_not_grow_with_team(
         assert assign(task=task) is not None
 
 
-# --- assignments made around the engine still follow the seed's rule --------------------------
+# --- assignments made around the engine still follow the same rule ----------------------------
 
 
 def test_direct_assign_to_an_unskilled_person_is_rolled_back(make_person, ml_task, lead):

@@ -8,7 +8,7 @@ table in one bulk statement (apps.core.bulk_sql).
 import heapq
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
@@ -38,7 +38,6 @@ class BatchResult:
     assigned: int = 0
     waiting: int = 0
     attempts: int = 1
-    per_person: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -199,8 +198,7 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
         levels=levels,
         waiting_rows=waiting_rows,
     )
-    per_person = Counter(p.uid for p, _, _ in chosen_for.values())
-    return BatchResult(assigned=len(chosen_for), waiting=waiting_count, per_person=dict(per_person))
+    return BatchResult(assigned=len(chosen_for), waiting=waiting_count)
 
 
 def _batch_record(person: _Person, level: int) -> dict:
