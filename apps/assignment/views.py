@@ -16,8 +16,9 @@ from apps.tasks.models import State
 from apps.tasks.selectors import visible_tasks
 from apps.tasks.services import TaskActionRefused
 
-from . import selectors, services
+from . import selectors
 from .forms import AssignForm
+from .services import batch, single
 
 PANEL = "assignment/panel.html"
 
@@ -74,7 +75,7 @@ def assign(request, pk):
     if data["expected_state"] and data["expected_state"] != task.state:
         return _refused(request, task, "Someone else changed this task first. Nothing was changed.")
     try:
-        result = services.assign_with_decision(
+        result = single.assign_with_decision(
             task=task,
             person=data["person"],
             by=request.user,
@@ -128,7 +129,7 @@ def auto_assign_pending(request, team_slug):
     if not people.is_lead(team_id=team.pk, user=request.user):
         raise PermissionDenied("Only a lead can auto-assign the team's pending tasks.")
     try:
-        result = services.auto_assign_pending(team=team, by=request.user)
+        result = batch.auto_assign_pending(team=team, by=request.user)
     except TaskActionRefused as error:
         messages.error(request, str(error))
     else:

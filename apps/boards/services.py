@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.assignment import services as assignment
+from apps.assignment.services import single as assignment
 from apps.people import selectors as people
 from apps.people.models import Team, User
 from apps.tasks import services as tasks

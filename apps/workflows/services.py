@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.assignment import services as assignment
+from apps.assignment.services import single as assignment
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
