@@ -284,7 +284,7 @@ def card_menu(request, pk):
     task = _task_for(request, pk)
     actions = task_selectors.available_actions(task=task, user=request.user)
     moves = [
-        (a, State(services.target_of(task=task, action=a.name)).label)
+        (a, State(task_services.target_of(task=task, action=a.name)).label)
         for a in actions
         if a.name != "assign" or task.state == State.TODO
     ]
