@@ -30,7 +30,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from apps.people.models import Membership, Role, Team, User
-from apps.tasks.models import ChecklistItem, Comment, State, Task
+from apps.tasks.models import ACTIVE_STATES, ChecklistItem, Comment, State, Task
 from apps.workflows.models import Run, WorkflowTemplate
 
 from .models import BoardSettings
@@ -503,7 +503,7 @@ def etag_for(*, version: str, user: User, filters: BoardFilters, now=None) -> st
 
 
 def _my_work_q(user: User) -> Q:
-    return Q(assignee=user, state__in=[State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW])
+    return Q(assignee=user, state__in=ACTIVE_STATES)
 
 
 def _review_teams(user: User) -> QuerySet:

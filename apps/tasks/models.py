@@ -36,6 +36,8 @@ class State(models.TextChoices):
 OPEN_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
 # States that count against the assignee's capacity.
 ACTIVE_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
+# States whose work is not finished: open or put on hold (a run waits for them).
+UNFINISHED_STATES = (*OPEN_STATES, State.ON_HOLD)
 FINAL_STATES = (State.DONE, State.CANCELLED)
 LIFECYCLE_ORDER = [
     State.TODO,
@@ -376,7 +378,7 @@ class Task(ConcurrentTransitionMixin, models.Model):
     @fsm_log_description
     @transition(
         field=state,
-        source=[*OPEN_STATES, State.ON_HOLD],
+        source=list(UNFINISHED_STATES),
         target=State.CANCELLED,
         permission=may_cancel,
         custom={
