@@ -30,7 +30,8 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from apps.people.models import Membership, Role, Team, User
-from apps.tasks.models import ChecklistItem, Comment, State, Task
+from apps.tasks.models import ACTIVE_STATES, ChecklistItem, Comment, State, Task
+from apps.tasks.selectors import visible_tasks
 from apps.workflows.models import Run, WorkflowTemplate
 
 from .models import BoardSettings
@@ -246,6 +247,13 @@ CARD_FIELDS = (
 
 
 def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """What a board card shows, and only that (CARD_FIELDS)."""
+    return _with_card_counts(
+        tasks.select_related("assignee", "required_skill", "run", "step").only(*CARD_FIELDS)
+    )
+
+
+def _with_card_counts(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """What a card shows beyond the task row: counted by correlated subqueries so the cost
     follows the cards on the page, not the team's whole history."""
 
@@ -261,14 +269,10 @@ def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
             0,
         )
 
-    return (
-        tasks.select_related("assignee", "required_skill", "run", "step")
-        .only(*CARD_FIELDS)
-        .annotate(
-            comment_count=counted(Comment),
-            checklist_total=counted(ChecklistItem),
-            checklist_done=counted(ChecklistItem, done=True),
-        )
+    return tasks.annotate(
+        comment_count=counted(Comment),
+        checklist_total=counted(ChecklistItem),
+        checklist_done=counted(ChecklistItem, done=True),
     )
 
 
@@ -503,7 +507,7 @@ def etag_for(*, version: str, user: User, filters: BoardFilters, now=None) -> st
 
 
 def _my_work_q(user: User) -> Q:
-    return Q(assignee=user, state__in=[State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW])
+    return Q(assignee=user, state__in=ACTIVE_STATES)
 
 
 def _review_teams(user: User) -> QuerySet:
@@ -519,21 +523,30 @@ def _awaiting_review_q(user: User) -> Q:
     )
 
 
+def _queue_cards(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """What a queue row shows: the card (apps.boards.cards.QueueCardRenderer), its team, and
+    the step whose outcomes its actions offer."""
+    return _with_card_counts(
+        tasks.select_related("team", "required_skill", "assignee", "run", "step")
+    )
+
+
 def my_work(*, user: User) -> QuerySet[Task]:
     """My active tasks, soonest due first (no due date last)."""
-    return (
-        Task.objects.filter(_my_work_q(user))
-        .select_related("team", "required_skill", "assignee", "step")
-        .order_by(F("due_at").asc(nulls_last=True), "-priority", "id")
+    return _queue_cards(Task.objects.filter(_my_work_q(user))).order_by(
+        F("due_at").asc(nulls_last=True), "-priority", "id"
     )
 
 
 def awaiting_my_review(*, user: User) -> QuerySet[Task]:
-    return (
-        Task.objects.filter(_awaiting_review_q(user))
-        .select_related("team", "assignee", "required_skill")
-        .order_by(F("due_at").asc(nulls_last=True), "updated_at", "id")
+    return _queue_cards(Task.objects.filter(_awaiting_review_q(user))).order_by(
+        F("due_at").asc(nulls_last=True), "updated_at", "id"
     )
+
+
+def queue_row(*, user: User, pk: int) -> Task:
+    """One task as a queue row shows it (after an action taken from the row)."""
+    return _queue_cards(visible_tasks(user)).get(pk=pk)
 
 
 def work_counts(*, user: User) -> dict[str, int]:

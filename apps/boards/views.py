@@ -24,7 +24,7 @@ from apps.tasks.services import TaskActionRefused
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
-from .cards import CardRenderer
+from .cards import CardRenderer, QueueCardRenderer
 from .forms import MoveForm, SavedViewForm, WipLimitsForm
 from .models import LIMITABLE_STATES, SavedView
 from .selectors import BoardFilters
@@ -241,7 +241,8 @@ def move(request, pk):
     if result is not None and result.warning:
         context["toast_warning"] = True
     if where in ("mywork", "reviews"):
-        context["ctx"] = where
+        task = selectors.queue_row(user=request.user, pk=task.pk)
+        context.update(_queue_context(request, where), task=task)
         context["actions"] = _queue_actions(request, task, where)
         return render(request, "boards/queues.html#row-response", context, status=status)
     # The column it was dropped on too: a refused card must leave it (snap back).
@@ -284,7 +285,7 @@ def card_menu(request, pk):
     task = _task_for(request, pk)
     actions = task_selectors.available_actions(task=task, user=request.user)
     moves = [
-        (a, State(services.target_of(task=task, action=a.name)).label)
+        (a, State(task_services.target_of(task=task, action=a.name)).label)
         for a in actions
         if a.name != "assign" or task.state == State.TODO
     ]
@@ -402,6 +403,10 @@ def work_links(request):
     )
 
 
+def _queue_context(request, where: str) -> dict:
+    return {"ctx": where, "card_renderer": QueueCardRenderer(viewer=request.user)}
+
+
 def _queue_page(request, *, tasks, where: str):
     tasks = list(tasks)
     for task in tasks:
@@ -411,9 +416,9 @@ def _queue_page(request, *, tasks, where: str):
         "boards/queues.html",
         {
             "tasks": tasks,
-            "ctx": where,
             "nav_active": where,
             "teams": people.teams_for(user=request.user),
+            **_queue_context(request, where),
         },
     )
 

@@ -36,6 +36,8 @@ class State(models.TextChoices):
 OPEN_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
 # States that count against the assignee's capacity.
 ACTIVE_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
+# States whose work is not finished: open or put on hold (a run waits for them).
+UNFINISHED_STATES = (*OPEN_STATES, State.ON_HOLD)
 FINAL_STATES = (State.DONE, State.CANCELLED)
 LIFECYCLE_ORDER = [
     State.TODO,
@@ -190,8 +192,16 @@ class Task(ConcurrentTransitionMixin, models.Model):
     def is_overdue(self) -> bool:
         return bool(self.due_at and self.is_open and self.due_at < timezone.now())
 
+    @property
+    def resumes_to(self) -> str:
+        """The state `resume` takes a held task back to: the one it was held from."""
+        return self.held_from or State.TODO
+
     # --- lifecycle ---------------------------------------------------------------------------
-    # Each transition names its label/help for the admin (django-fsm-2's FSMAdminMixin).
+    # The transitions are the one statement of the lifecycle: apps.tasks.services reads each
+    # one's target and `custom` (label, the sentence refusing someone who may not take it,
+    # button style) in the order they are declared here; the admin (django-fsm-2's
+    # FSMAdminMixin) reads `label` and `admin` too.
 
     @fsm_log_by
     @fsm_log_description
@@ -200,7 +210,11 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.TODO,
         target=State.ASSIGNED,
         permission=may_assign,
-        custom={"label": _("Assign"), "admin": False},
+        custom={
+            "label": _("Assign"),
+            "refused": _("Only a lead can assign a task to someone else."),
+            "admin": False,
+        },
     )
     def assign(self, *, assignee, by=None, description=None):
         self.assignee = assignee
@@ -212,7 +226,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.ASSIGNED,
         target=State.TODO,
         permission=may_work,
-        custom={"label": _("Unassign")},
+        custom={
+            "label": _("Unassign"),
+            "refused": _("Only the assignee or a lead can unassign this task."),
+        },
     )
     def unassign(self, *, by=None, description=None):
         self.assignee = None
@@ -224,7 +241,11 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.ASSIGNED,
         target=State.IN_PROGRESS,
         permission=may_work,
-        custom={"label": _("Start")},
+        custom={
+            "label": _("Start"),
+            "refused": _("Only the assignee or a lead can start this task."),
+            "style": "primary",
+        },
     )
     def start(self, *, by=None, description=None):
         pass
@@ -238,7 +259,11 @@ class Task(ConcurrentTransitionMixin, models.Model):
         permission=may_work,
         # A workflow step's review is a step of its own (routed on its outcome), not this.
         conditions=[lambda task: task.step_id is None],
-        custom={"label": _("Submit for review")},
+        custom={
+            "label": _("Submit for review"),
+            "refused": _("Only the assignee or a lead can submit this task."),
+            "style": "primary",
+        },
     )
     def submit(self, *, by=None, description=None):
         self.outcome = ""
@@ -251,7 +276,12 @@ class Task(ConcurrentTransitionMixin, models.Model):
         target=State.DONE,
         permission=may_work,
         conditions=[lambda task: not task.requires_review],
-        custom={"label": _("Complete"), "admin": False},
+        custom={
+            "label": _("Complete"),
+            "refused": _("Only the assignee or a lead can complete this task."),
+            "style": "primary",
+            "admin": False,
+        },
     )
     def complete(self, *, outcome=Outcome.DONE, by=None, description=None):
         self.outcome = outcome
@@ -264,7 +294,11 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.IN_REVIEW,
         target=State.DONE,
         permission=may_review,
-        custom={"label": _("Approve")},
+        custom={
+            "label": _("Approve"),
+            "refused": _("Only a reviewer other than the assignee can approve."),
+            "style": "primary",
+        },
     )
     def approve(self, *, by=None, description=None):
         self.outcome = Outcome.APPROVED
@@ -279,7 +313,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.IN_REVIEW,
         target=State.IN_PROGRESS,
         permission=may_review,
-        custom={"label": _("Request changes")},
+        custom={
+            "label": _("Request changes"),
+            "refused": _("Only a reviewer other than the assignee can request changes."),
+        },
     )
     def request_changes(self, *, by=None, description=None):
         self.outcome = Outcome.CHANGES_REQUESTED
@@ -293,7 +330,11 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.IN_REVIEW,
         target=State.DONE,
         permission=may_review,
-        custom={"label": _("Reject")},
+        custom={
+            "label": _("Reject"),
+            "refused": _("Only a reviewer other than the assignee can reject."),
+            "style": "danger",
+        },
     )
     def reject(self, *, by=None, description=None):
         self.outcome = Outcome.REJECTED
@@ -308,7 +349,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=list(OPEN_STATES),
         target=State.ON_HOLD,
         permission=may_work,
-        custom={"label": _("Put on hold")},
+        custom={
+            "label": _("Put on hold"),
+            "refused": _("Only the assignee or a lead can put this on hold."),
+        },
     )
     def hold(self, *, by=None, description=None):
         self.held_from = self.state
@@ -320,10 +364,13 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.ON_HOLD,
         target=RETURN_VALUE(*OPEN_STATES),
         permission=may_work,
-        custom={"label": _("Resume")},
+        custom={
+            "label": _("Resume"),
+            "refused": _("Only the assignee or a lead can resume this task."),
+        },
     )
     def resume(self, *, by=None, description=None):
-        previous = self.held_from or State.TODO
+        previous = self.resumes_to
         self.held_from = ""
         return previous
 
@@ -331,10 +378,14 @@ class Task(ConcurrentTransitionMixin, models.Model):
     @fsm_log_description
     @transition(
         field=state,
-        source=[*OPEN_STATES, State.ON_HOLD],
+        source=list(UNFINISHED_STATES),
         target=State.CANCELLED,
         permission=may_cancel,
-        custom={"label": _("Cancel")},
+        custom={
+            "label": _("Cancel"),
+            "refused": _("Only a lead or the task's creator can cancel it."),
+            "style": "danger",
+        },
     )
     def cancel(self, *, by=None, description=None):
         self.finished_at = timezone.now()

@@ -20,7 +20,7 @@ def _team_for(request, team_slug):
 def _task_for(request, pk):
     return get_object_or_404(
         selectors.visible_tasks(request.user).select_related(
-            "team", "assignee", "reviewer", "required_skill", "created_by"
+            "team", "assignee", "reviewer", "required_skill", "created_by", "run__template", "step"
         ),
         pk=pk,
     )
