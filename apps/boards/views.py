@@ -135,7 +135,7 @@ def poll(request, team_slug):
         response = HttpResponseNotModified()
     else:
         context = _board_context(request, team, filters)
-        context["counts"] = selectors.work_counts(user=request.user)
+        context["counts"] = task_selectors.work_counts(user=request.user)
         response = render(request, "boards/board.html#poll", context)
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
@@ -397,7 +397,7 @@ def work_links(request):
         request,
         "boards/partials/work_links.html",
         {
-            "counts": selectors.work_counts(user=request.user),
+            "counts": task_selectors.work_counts(user=request.user),
             "nav_active": request.GET.get("active", ""),
         },
     )

@@ -7,17 +7,15 @@ is keyed by task and day, a digest by person and local date, so the outbox write
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.notifications.models import Kind
 from apps.notifications.selectors import digests_due, received_since
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
-from apps.people.models import Role
 
-from .models import ACTIVE_STATES, State, Task
-from .selectors import overdue_tasks
+from . import selectors
+from .models import Task
 
 DIGEST_LIMIT = 20
 
@@ -27,7 +25,7 @@ def send_overdue_reminders(*, now: datetime | None = None) -> int:
     past its due time: once per task per day, so running this twice in an hour adds nothing."""
     now = now or timezone.now()
     day = timezone.localdate(now).isoformat()
-    tasks = list(overdue_tasks(now=now))
+    tasks = list(selectors.overdue_tasks(now=now))
     leads = people.leads_by_team(team_ids={t.team_id for t in tasks if not t.assignee_id})
     created = 0
     for task in tasks:
@@ -84,16 +82,9 @@ def digest_window(*, now: datetime) -> datetime:
 def digest_content(*, user, since: datetime) -> dict:
     """What a person's daily digest says: their open work, reviews waiting for them and what
     happened to them since `since`. Three queries; lists are capped, counts are not."""
-    open_tasks = Task.objects.filter(assignee=user, state__in=ACTIVE_STATES).order_by(
-        "due_at", "-priority", "pk"
-    )
-    review_teams = user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
-    reviews = (
-        Task.objects.filter(state=State.IN_REVIEW)
-        .filter(Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=review_teams))
-        .exclude(assignee=user)
-        .order_by("updated_at", "pk")
-    )
+    # The same lists, in the same order, as the My work and Awaiting my review pages.
+    open_tasks = selectors.my_work(user=user)
+    reviews = selectors.awaiting_my_review(user=user)
     changes = received_since(user=user, since=since)
     open_list = [_task_line(t) for t in open_tasks[: DIGEST_LIMIT + 1]]
     review_list = [_task_line(t) for t in reviews[: DIGEST_LIMIT + 1]]
