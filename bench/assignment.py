@@ -46,7 +46,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from apps.assignment import services
+    from apps.assignment.services.batch import auto_assign_pending
+    from apps.assignment.services.single import assign
     from apps.people.models import Membership, PersonSkill, Role, Skill, Team, User
     from apps.tasks.models import Task
 
@@ -104,7 +105,7 @@ def main() -> None:
     with transaction.atomic():
         with counting(connection) as queries:
             started, cpu = time.perf_counter(), time.process_time()
-            result = services.auto_assign_pending(team=big)
+            result = auto_assign_pending(team=big)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         ratios = [
             u.active_count / u.capacity
@@ -135,7 +136,7 @@ def main() -> None:
         for task in pending:
             with counting(connection) as queries:
                 started, cpu = time.perf_counter(), time.process_time()
-                services.assign(task=task)
+                assign(task=task)
                 times.append(time.perf_counter() - started)
                 cpus.append(time.process_time() - cpu)
             counts.append(len(queries))

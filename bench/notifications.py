@@ -35,8 +35,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from apps.notifications import services  # noqa: E402
 from apps.notifications.models import EmailStatus, Kind, Notification  # noqa: E402
+from apps.notifications.services import delivery  # noqa: E402
 from apps.notifications.tasks import deliver  # noqa: E402
 from apps.people.models import User  # noqa: E402
 from tests.services.notification_harness import (  # noqa: E402
@@ -105,7 +105,7 @@ def queries_per_email(batch: int, count: int = 200) -> float:
     locmem = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     with override_settings(MAILERS=locmem), CaptureQueriesContext(connection) as captured:
         for start in range(0, count, batch):
-            services.deliver(ids=ids[start : start + batch])
+            delivery.deliver(ids=ids[start : start + batch])
     return len(captured) / count
 
 

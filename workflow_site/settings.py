@@ -165,12 +165,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.notifications.tasks.sweep",
         "schedule": float(os.environ.get("NOTIFICATIONS_SWEEP_EVERY", "60")),
     },
-    "notifications-overdue": {
-        "task": "apps.notifications.tasks.overdue_reminders",
+    "tasks-overdue-reminders": {
+        "task": "apps.tasks.tasks.overdue_reminders",
         "schedule": crontab(minute=5),
     },
-    "notifications-digests": {
-        "task": "apps.notifications.tasks.daily_digests",
+    "tasks-daily-digests": {
+        "task": "apps.tasks.tasks.daily_digests",
         "schedule": crontab(minute=0),
     },
     # Time off ending frees people without any event: retry waiting tasks every five minutes.

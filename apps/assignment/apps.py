@@ -12,7 +12,7 @@ class AssignmentConfig(AppConfig):
         from apps.tasks.models import Task
         from apps.tasks.signals import task_transitioned
 
-        from .services import on_availability_changed, on_task_transitioned
+        from .services.receivers import on_availability_changed, on_task_transitioned
 
         task_transitioned.connect(
             on_task_transitioned, sender=Task, dispatch_uid="assignment.on_task_transitioned"

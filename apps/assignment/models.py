@@ -61,7 +61,9 @@ class WaitingTask(models.Model):
 
     task = models.OneToOneField("tasks.Task", on_delete=models.CASCADE, related_name="waiting")
     team = models.ForeignKey("people.Team", on_delete=models.CASCADE, related_name="+")
-    # {"Ada Lovelace": ["at capacity 3/3"], ...}
+    # services.waiting.reason_record: {"people": [["Ada Lovelace", ["at capacity 3/3"]], …]
+    # (the nearest to eligible first, at most KEPT_REASONS), "others": how many people more,
+    # "kinds": {"capacity": 4, …} (how many reasons of each kind in all)}
     reasons = models.JSONField(default=dict)
     excluded = models.JSONField(
         default=list, blank=True, help_text=_("People who must not get it (e.g. the author).")

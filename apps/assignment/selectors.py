@@ -1,8 +1,8 @@
 """Who could do a task, and why (not): the ranking every assignment decision is made from.
 
-Ranking (the brief's rule): eligible people first; among them the lowest load ratio (active
-tasks ÷ capacity), then the higher skill level, then whoever was assigned least recently (so
-equal people take turns), then the lower id so equal inputs always give the same order.
+Ranking: eligible people first; among them the lowest load ratio (active tasks ÷ capacity),
+then the higher skill level, then whoever was assigned least recently (so equal people take
+turns), then the lower id so equal inputs always give the same order.
 
 Eligibility for the whole team is computed in one query (memberships with the user, the skill
 level and any current time off as subqueries), never one query per person.
@@ -63,7 +63,6 @@ class Candidate:
     """One team member seen from one task: eligible or not, why, and where they rank."""
 
     user: User
-    role: str
     level: int
     time_off_until: datetime | None
     reasons: list[Reason] = field(default_factory=list)
@@ -243,7 +242,6 @@ def candidates(
         result.append(
             Candidate(
                 user=user,
-                role=membership.role,
                 level=level,
                 time_off_until=membership.time_off_until,
                 reasons=reasons_for(
@@ -296,7 +294,7 @@ def best_candidates(
         params += [task.required_skill_id, task.min_level]
     params += [True, False, adapt(at), adapt(at), *excluded, limit]
     ranked = [
-        Candidate(user=user, role="", level=user.level or 0, time_off_until=None)
+        Candidate(user=user, level=user.level or 0, time_off_until=None)
         for user in User.objects.raw(sql, params)
     ]
     for rank, candidate in enumerate(ranked, start=1):
@@ -432,5 +430,5 @@ def leads_of(*, team_id: int) -> list[User]:
 
 def may_auto_assign_pending(*, team: Team, user: User) -> bool:
     """Assigning a team's whole backlog at once is its leads' call (the Workload page's button
-    shows for them; services.auto_assign_pending refuses anyone else)."""
+    shows for them; services.batch.auto_assign_pending refuses anyone else)."""
     return people.is_lead(team_id=team.pk, user=user)

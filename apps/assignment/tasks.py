@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from . import services
+from .services.retries import retry_all_waiting
 
 
 @shared_task(acks_late=True)
 def retry_waiting_tasks() -> int:
     """Retry every waiting task; cheap when none are waiting (one query)."""
-    return services.retry_all_waiting()
+    return retry_all_waiting()

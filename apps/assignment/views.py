@@ -17,8 +17,9 @@ from apps.people.models import Team
 from apps.tasks.models import State, Task
 from apps.tasks.selectors import visible_tasks
 
-from . import selectors, services
+from . import selectors
 from .forms import AssignForm
+from .services import batch, single
 
 PANEL = "assignment/panel.html"
 
@@ -79,7 +80,7 @@ def assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request, task, Refused("Someone else changed this task first. Nothing was changed.")
         )
     try:
-        result = services.assign_with_decision(
+        result = single.assign_with_decision(
             task=task,
             person=data["person"],
             by=request.user,
@@ -135,7 +136,7 @@ def workload(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
 def auto_assign_pending(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     try:
-        result = services.auto_assign_pending(team=team, by=request.user)
+        result = batch.auto_assign_pending(team=team, by=request.user)
     except Refused as refusal:
         context = _workload_context(request, team)
         return refused(request, refusal, "assignment/workload.html", context)

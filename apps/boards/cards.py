@@ -4,17 +4,19 @@ A board renders up to 250 cards (and 2,500 with swimlanes); through the template
 card cost ~0.25 ms — variable resolution, localisation of every number and two `date` filters —
 which alone was most of the page's time budget. Built here with the standard library's escape
 and the translated labels looked up once per page, a card costs a few microseconds. Every value
-that comes from data goes through `esc`; the markup mirrors templates/boards/board.html.
+that comes from data goes through `esc`. The queue pages show the same cards
+(QueueCardRenderer), so this is the one place a card's markup is written.
 """
 
 from html import escape
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from apps.tasks.models import OPEN_STATES, Task
+from apps.tasks.models import OPEN_STATES, State, Task
 
 COMMENT_ICON = (
     '<svg aria-hidden="true" width="12" height="12" viewBox="0 0 16 16"><path fill="currentColor" '
@@ -28,7 +30,7 @@ def esc(value) -> str:
 
 
 class CardRenderer:
-    """Renders the cards of one page: labels are translated once, not once per card."""
+    """Renders the cards of one board page: labels are translated once, not once per card."""
 
     def __init__(self, *, card_base: str, query: str, now=None):
         self.card_base = esc(card_base)
@@ -44,9 +46,8 @@ class CardRenderer:
 
     def render(self, task: Task) -> SafeString:
         overdue = bool(task.due_at and task.state in OPEN_STATES and task.due_at < self.now)
-        pk = task.pk
         title = esc(task.title)
-        meta = []
+        meta = self._place(task)
         if task.iteration > 1:
             meta.append(
                 f'<span class="badge iter" title="{esc(self.iteration % {"n": task.iteration})}">'
@@ -54,13 +55,7 @@ class CardRenderer:
             )
         if task.required_skill_id:
             meta.append(f'<span class="skill">{esc(task.required_skill.name)}</span>')
-        if task.due_at:
-            due = timezone.localtime(task.due_at)
-            when = esc(self.due % {"when": due.strftime("%a %-d %b %Y, %H:%M")})
-            meta.append(
-                f'<span class="due{" overdue" if overdue else ""}" title="{when}">'
-                f"{self.overdue_prefix if overdue else ''}{due.strftime('%-d %b')}</span>"
-            )
+        meta.append(self._due(task, overdue))
         total = getattr(task, "checklist_total", 0)
         if total:
             done = task.checklist_done
@@ -75,31 +70,57 @@ class CardRenderer:
                 f'<span class="comments-count" title="{esc(label)}">{COMMENT_ICON} {comments}'
                 "</span>"
             )
-        meta.append('<span class="spacer"></span>')
-        if task.assignee_id:
-            person = task.assignee
-            meta.append(
-                f'<span class="avatar sm" title="{esc(person.display_name)}">'
-                f"{esc(person.initials)}</span>"
-            )
-        else:
-            meta.append(
-                f'<span class="avatar sm nobody" title="{self.unassigned}" '
-                f'aria-label="{self.unassigned}">?</span>'
-            )
-        return mark_safe(  # every data value above and below went through esc()
+        meta.append(self._person(task))
+        body = (
+            f"{self._top(task, title)}{self._run_line(task)}"
+            f'<div class="card-meta">{"".join(meta)}</div>'
+        )
+        return mark_safe(self._frame(task, title, overdue, body))  # data went through esc()
+
+    def _frame(self, task: Task, title: str, overdue: bool, body: str) -> str:
+        """On the board a card is a list item of its cell: dragged, moved by keyboard or menu."""
+        pk = task.pk
+        return (
             f'<li class="card-item{" is-overdue" if overdue else ""}" id="card-{pk}" '
             f'data-id="{pk}" data-state="{esc(task.state)}" tabindex="0" aria-label="{title}" '
-            'aria-describedby="board-keys">'
+            f'aria-describedby="board-keys">{body}<div class="card-menu" id="menu-{pk}"></div></li>'
+        )
+
+    def _top(self, task: Task, title: str) -> str:
+        pk = task.pk
+        return (
             f'<div class="card-top"><a class="card-title" href="?{self.query}task={pk}" '
             f"data-drawer>{title}</a>"
             f'<button type="button" class="card-menu-btn" '
             f'aria-label="{esc(self.move % {"title": task.title})}" aria-haspopup="menu" '
             f'hx-get="{self.card_base}{pk}/menu/" hx-target="#menu-{pk}" hx-swap="innerHTML">⋯'
             "</button></div>"
-            f"{self._run_line(task)}"
-            f'<div class="card-meta">{"".join(meta)}</div>'
-            f'<div class="card-menu" id="menu-{pk}"></div></li>'
+        )
+
+    def _place(self, task: Task) -> list[str]:
+        """Where the card is, when its column and page don't say it: nothing on the board."""
+        return []
+
+    def _person(self, task: Task) -> str:
+        if not task.assignee_id:
+            return (
+                f'<span class="spacer"></span><span class="avatar sm nobody" '
+                f'title="{self.unassigned}" aria-label="{self.unassigned}">?</span>'
+            )
+        person = task.assignee
+        return (
+            f'<span class="spacer"></span><span class="avatar sm" '
+            f'title="{esc(person.display_name)}">{esc(person.initials)}</span>'
+        )
+
+    def _due(self, task: Task, overdue: bool) -> str:
+        if not task.due_at:
+            return ""
+        due = timezone.localtime(task.due_at)
+        when = esc(self.due % {"when": due.strftime("%a %-d %b %Y, %H:%M")})
+        return (
+            f'<span class="due{" overdue" if overdue else ""}" title="{when}">'
+            f"{self.overdue_prefix if overdue else ''}{due.strftime('%-d %b')}</span>"
         )
 
     def _run_line(self, task: Task) -> str:
@@ -109,4 +130,55 @@ class CardRenderer:
         return (
             f'<div class="card-run" title="{esc(self.run % {"run": task.run.title})}">'
             f"{esc(task.run.title)}{step}</div>"
+        )
+
+
+class QueueCardRenderer(CardRenderer):
+    """The same cards on the queue pages (my work, awaiting my review), where no column or
+    board is around them: a card says its state and team, whose work it is when that is
+    someone else's, and when it is due to the minute (the queue is sorted by it), and it opens
+    in its team's board. The page puts it in a row with the actions it offers there."""
+
+    def __init__(self, *, viewer, now=None):
+        super().__init__(card_base="", query="", now=now)
+        self.viewer_id = viewer.pk
+        self.states = {value: esc(label) for value, label in State.choices}
+        self.by = _("by %(name)s")
+        self.no_due = esc(_("no due date"))
+        self.due_short = _("due %(when)s")
+        self.boards: dict[int, str] = {}
+
+    def _frame(self, task: Task, title: str, overdue: bool, body: str) -> str:
+        return (
+            f'<div class="card-item queue-card{" is-overdue" if overdue else ""}" '
+            f'id="card-{task.pk}" data-id="{task.pk}" data-state="{esc(task.state)}">{body}</div>'
+        )
+
+    def _top(self, task: Task, title: str) -> str:
+        board = self.boards.get(task.team_id)
+        if board is None:
+            board = self.boards[task.team_id] = esc(reverse("boards:board", args=[task.team.slug]))
+        return (
+            f'<div class="card-top"><a class="card-title" href="{board}?task={task.pk}">'
+            f"{title}</a></div>"
+        )
+
+    def _place(self, task: Task) -> list[str]:
+        return [
+            f'<span class="state state-{esc(task.state)}">{self.states.get(task.state, "")}</span>',
+            f'<span class="muted">{esc(task.team.name)}</span>',
+        ]
+
+    def _person(self, task: Task) -> str:
+        if not task.assignee_id or task.assignee_id == self.viewer_id:
+            return ""
+        return f"<span>{esc(self.by % {'name': task.assignee.display_name})}</span>"
+
+    def _due(self, task: Task, overdue: bool) -> str:
+        if not task.due_at:
+            return f'<span class="due">{self.no_due}</span>'
+        when = timezone.localtime(task.due_at).strftime("%a %-d %b, %H:%M")
+        return (
+            f'<span class="due{" overdue" if overdue else ""}">'
+            f"{self.overdue_prefix if overdue else ''}{esc(self.due_short % {'when': when})}</span>"
         )

@@ -5,10 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.tasks.models import State
+from apps.tasks.models import ACTIVE_STATES
 
-# The states a lead may put a work-in-progress limit on (To do and Done are queues, not work).
-LIMITABLE_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
+# The states a lead may put a work-in-progress limit on: the active ones (To do and Done are
+# queues, not work).
+LIMITABLE_STATES = ACTIVE_STATES
 
 
 class BoardSettings(models.Model):

@@ -29,7 +29,8 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from apps.people.models import Membership, Role, Team, User
+from apps.people.models import Membership, Team, User
+from apps.tasks import selectors as task_selectors
 from apps.tasks.models import ChecklistItem, Comment, State, Task
 from apps.workflows.models import Run, WorkflowTemplate
 
@@ -246,6 +247,13 @@ CARD_FIELDS = (
 
 
 def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """What a board card shows, and only that (CARD_FIELDS)."""
+    return _with_card_counts(
+        tasks.select_related("assignee", "required_skill", "run", "step").only(*CARD_FIELDS)
+    )
+
+
+def _with_card_counts(tasks: QuerySet[Task]) -> QuerySet[Task]:
     """What a card shows beyond the task row: counted by correlated subqueries so the cost
     follows the cards on the page, not the team's whole history."""
 
@@ -261,14 +269,10 @@ def _with_card_facts(tasks: QuerySet[Task]) -> QuerySet[Task]:
             0,
         )
 
-    return (
-        tasks.select_related("assignee", "required_skill", "run", "step")
-        .only(*CARD_FIELDS)
-        .annotate(
-            comment_count=counted(Comment),
-            checklist_total=counted(ChecklistItem),
-            checklist_done=counted(ChecklistItem, done=True),
-        )
+    return tasks.annotate(
+        comment_count=counted(Comment),
+        checklist_total=counted(ChecklistItem),
+        checklist_done=counted(ChecklistItem, done=True),
     )
 
 
@@ -499,48 +503,27 @@ def etag_for(*, version: str, user: User, filters: BoardFilters, now=None) -> st
     return '"' + hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest() + '"'
 
 
-# --- my work and reviews ---------------------------------------------------------------------
+# --- my work and reviews: the queries are the tasks app's, the cards the board's -----------
 
 
-def _my_work_q(user: User) -> Q:
-    return Q(assignee=user, state__in=[State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW])
-
-
-def _review_teams(user: User) -> QuerySet:
-    return user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
-
-
-def _awaiting_review_q(user: User) -> Q:
-    """In review, not my own work, and either named to me or open to the team's reviewers."""
-    return (
-        Q(state=State.IN_REVIEW)
-        & ~Q(assignee=user)
-        & (Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=_review_teams(user)))
+def _queue_cards(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """What a queue row shows: the card (apps.boards.cards.QueueCardRenderer), its team, and
+    the step whose outcomes its actions offer."""
+    return _with_card_counts(
+        tasks.select_related("team", "required_skill", "assignee", "run", "step")
     )
 
 
 def my_work(*, user: User) -> QuerySet[Task]:
-    """My active tasks, soonest due first (no due date last)."""
-    return (
-        Task.objects.filter(_my_work_q(user))
-        .select_related("team", "required_skill", "assignee", "step")
-        .order_by(F("due_at").asc(nulls_last=True), "-priority", "id")
-    )
+    """The My work page: apps.tasks.selectors.my_work as cards."""
+    return _queue_cards(task_selectors.my_work(user=user))
 
 
 def awaiting_my_review(*, user: User) -> QuerySet[Task]:
-    return (
-        Task.objects.filter(_awaiting_review_q(user))
-        .select_related("team", "assignee", "required_skill")
-        .order_by(F("due_at").asc(nulls_last=True), "updated_at", "id")
-    )
+    """The Awaiting my review page: apps.tasks.selectors.awaiting_my_review as cards."""
+    return _queue_cards(task_selectors.awaiting_my_review(user=user))
 
 
-def work_counts(*, user: User) -> dict[str, int]:
-    """Both header counts in one query."""
-    if not user.is_authenticated:
-        return {"mine": 0, "review": 0}
-    return Task.objects.aggregate(
-        mine=Count("pk", filter=_my_work_q(user)),
-        review=Count("pk", filter=_awaiting_review_q(user)),
-    )
+def queue_row(*, user: User, pk: int) -> Task:
+    """One task as a queue row shows it (after an action taken from the row)."""
+    return _queue_cards(task_selectors.visible_tasks(user)).get(pk=pk)

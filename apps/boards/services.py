@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.assignment import services as assignment
+from apps.assignment.services import single as assignment
 from apps.core.refusals import Forbidden
 from apps.people import selectors as people
 from apps.people.models import Role, Team, User
@@ -31,19 +31,6 @@ DROPS: dict[tuple[str, str], str] = {
     (State.IN_PROGRESS, State.DONE): "complete",
     (State.IN_REVIEW, State.DONE): "approve",
     (State.IN_REVIEW, State.IN_PROGRESS): "request_changes",
-}
-# Where each action leaves the card (resume goes back where it was held from).
-TARGETS: dict[str, str] = {
-    "assign": State.ASSIGNED,
-    "unassign": State.TODO,
-    "start": State.IN_PROGRESS,
-    "submit": State.IN_REVIEW,
-    "complete": State.DONE,
-    "approve": State.DONE,
-    "reject": State.DONE,
-    "request_changes": State.IN_PROGRESS,
-    "hold": State.ON_HOLD,
-    "cancel": State.CANCELLED,
 }
 # Ordering more than this many cards in one drop is not something a person does.
 MAX_ORDER = 500
@@ -73,11 +60,11 @@ def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
     if to_state == State.CANCELLED:
         return "cancel"
     if from_state == State.ON_HOLD:
-        if task.held_from == to_state:
+        if task.resumes_to == to_state:
             return "resume"
         raise TaskActionRefused(
             _("This task was put on hold from %(col)s: resume it there.")
-            % {"col": _label(task.held_from or State.TODO)}
+            % {"col": _label(task.resumes_to)}
         )
     action = DROPS.get((from_state, to_state))
     if action is None:
@@ -86,12 +73,6 @@ def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
             % {"src": _label(from_state), "dst": _label(to_state)}
         )
     return action
-
-
-def target_of(*, task: Task, action: str) -> str:
-    if action == "resume":
-        return task.held_from or State.TODO
-    return TARGETS[action]
 
 
 def _wip_limit(*, team: Team, target: str) -> int | None:
@@ -151,7 +132,7 @@ def act(
         raise TaskActionRefused(_("Unknown action."))
     if expected_state and expected_state != task.state:
         raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
-    target = target_of(task=task, action=action)
+    target = tasks.target_of(task=task, action=action)
     # One transaction for the limit check, the transition and the new order: one commit (on
     # PostgreSQL, one WAL flush per move instead of two).
     with transaction.atomic():

@@ -30,7 +30,7 @@ from apps.tasks.models import State, Task
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
-from .cards import CardRenderer
+from .cards import CardRenderer, QueueCardRenderer
 from .forms import MoveForm, SavedViewForm, WipLimitsForm
 from .models import LIMITABLE_STATES, SavedView
 from .selectors import BoardFilters
@@ -152,7 +152,7 @@ def poll(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     """Live refresh: 304 while nothing on the board changed (one query), else the board."""
     filters = BoardFilters.from_query(request.GET)
     context = _board_context(request, request.polled_team, filters)
-    context["counts"] = selectors.work_counts(user=request.user)
+    context["counts"] = task_selectors.work_counts(user=request.user)
     return render(request, "boards/board.html#poll", context)
 
 
@@ -255,7 +255,8 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if result is not None and result.warning:
         context["toast_warning"] = True
     if where in ("mywork", "reviews"):
-        context["ctx"] = where
+        task = selectors.queue_row(user=request.user, pk=task.pk)
+        context.update(_queue_context(request, where), task=task)
         context["actions"] = _queue_actions(request, task, where)
         return render(request, "boards/queues.html#row-response", context, status=status)
     # The column it was dropped on too: a refused card must leave it (snap back).
@@ -298,7 +299,7 @@ def card_menu(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     actions = task_selectors.available_actions(task=task, user=request.user)
     moves = [
-        (a, State(services.target_of(task=task, action=a.name)).label)
+        (a, State(task_services.target_of(task=task, action=a.name)).label)
         for a in actions
         if a.name != "assign" or task.state == State.TODO
     ]
@@ -415,10 +416,14 @@ def work_links(request: HtmxHttpRequest) -> HttpResponse:
         request,
         "boards/partials/work_links.html",
         {
-            "counts": selectors.work_counts(user=request.user),
+            "counts": task_selectors.work_counts(user=request.user),
             "nav_active": request.GET.get("active", ""),
         },
     )
+
+
+def _queue_context(request: HtmxHttpRequest, where: str) -> dict:
+    return {"ctx": where, "card_renderer": QueueCardRenderer(viewer=request.user)}
 
 
 def _queue_page(request: HtmxHttpRequest, *, tasks, where: str) -> HttpResponse:
@@ -430,9 +435,9 @@ def _queue_page(request: HtmxHttpRequest, *, tasks, where: str) -> HttpResponse:
         "boards/queues.html",
         {
             "tasks": tasks,
-            "ctx": where,
             "nav_active": where,
             "teams": people.teams_for(user=request.user),
+            **_queue_context(request, where),
         },
     )
 

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from . import services
 from .models import EmailStatus, Notification, NotificationSettings
+from .services.delivery import retry_delivery
 
 
 @admin.register(Notification)
@@ -39,7 +39,7 @@ class NotificationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry sending the selected failed e-mails")
     def retry(self, request, queryset):
-        count = services.retry_delivery(notifications=queryset)
+        count = retry_delivery(notifications=queryset)
         skipped = queryset.exclude(email_status=EmailStatus.FAILED).count() if not count else 0
         if count:
             self.message_user(request, f"{count} e-mail(s) queued to be sent again.")

@@ -1,11 +1,11 @@
-"""Reads about notifications: the inbox, the unread count, what a digest or reminder covers."""
+"""Reads about notifications: the inbox, the unread count, who is due a digest."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import NamedTuple
 
-from django.db.models import F, Q, QuerySet
-
-from apps.people.models import Role
-from apps.tasks.models import ACTIVE_STATES, OPEN_STATES, State, Task
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import F, QuerySet
 
 from .models import Kind, Notification, NotificationSettings
 
@@ -33,76 +33,36 @@ def preferences_for(*, user) -> NotificationSettings:
     return NotificationSettings.objects.filter(user=user).first() or NotificationSettings(user=user)
 
 
-def overdue_tasks(*, now: datetime) -> QuerySet[Task]:
+def received_since(*, user, since: datetime) -> QuerySet[Notification]:
+    """What a person was told since `since`, newest first; digests themselves left out."""
     return (
-        Task.objects.filter(due_at__lt=now, state__in=OPEN_STATES)
-        .select_related("assignee", "team")
-        .order_by("due_at", "pk")
-    )
-
-
-def team_leads(*, team_ids) -> dict[int, list]:
-    from apps.people.models import Membership
-
-    leads: dict[int, list] = {}
-    for membership in Membership.objects.filter(
-        team_id__in=team_ids, role=Role.LEAD
-    ).select_related("user"):
-        leads.setdefault(membership.team_id, []).append(membership.user)
-    return leads
-
-
-DIGEST_LIMIT = 20
-
-
-def _task_line(task: Task) -> dict:
-    return {
-        "id": task.pk,
-        "title": task.title,
-        "state": task.get_state_display(),
-        "due": task.due_at.isoformat() if task.due_at else "",
-        "path": task.get_absolute_url(),
-    }
-
-
-def digest_content(*, user, since: datetime) -> dict:
-    """What a person's daily digest says: their open work, reviews waiting for them and what
-    happened to them since `since`. Three queries; lists are capped, counts are not."""
-    open_tasks = Task.objects.filter(assignee=user, state__in=ACTIVE_STATES).order_by(
-        "due_at", "-priority", "pk"
-    )
-    review_teams = user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
-    reviews = (
-        Task.objects.filter(state=State.IN_REVIEW)
-        .filter(Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=review_teams))
-        .exclude(assignee=user)
-        .order_by("updated_at", "pk")
-    )
-    changes = (
         Notification.objects.filter(recipient=user, created_at__gte=since)
         .exclude(kind=Kind.DIGEST)
         .order_by("-created_at", "-id")
     )
-    open_list = [_task_line(t) for t in open_tasks[: DIGEST_LIMIT + 1]]
-    review_list = [_task_line(t) for t in reviews[: DIGEST_LIMIT + 1]]
-    change_list = [
-        {
-            "kind": n.label,
-            "title": (n.payload or {}).get("title", ""),
-            "by": (n.payload or {}).get("by", ""),
-            "path": f"/tasks/{n.task_id}/" if n.task_id else "",
-        }
-        for n in changes[: DIGEST_LIMIT + 1]
-    ]
-    return {
-        "open_tasks": open_list[:DIGEST_LIMIT],
-        "open_more": len(open_list) > DIGEST_LIMIT,
-        "reviews": review_list[:DIGEST_LIMIT],
-        "reviews_more": len(review_list) > DIGEST_LIMIT,
-        "changes": change_list[:DIGEST_LIMIT],
-        "changes_more": len(change_list) > DIGEST_LIMIT,
-    }
 
 
-def digest_window(*, now: datetime) -> datetime:
-    return now - timedelta(days=1)
+class DueDigest(NamedTuple):
+    person: AbstractBaseUser
+    key: str  # the event key to notify() with: one digest per person per local day
+    local: datetime  # `now` in the person's time zone
+
+
+def digests_due(*, now: datetime) -> list[DueDigest]:
+    """Everyone whose chosen digest hour has come in their time zone and who has not had
+    today's digest yet. Keyed by the person's local date, so a second run (or a missed hour
+    caught up later the same day) finds nobody twice. Three queries at most."""
+    people = get_user_model().objects.filter(is_active=True).exclude(email="")
+    saved = {s.user_id: s for s in NotificationSettings.objects.filter(user__in=people)}
+    due: dict[str, DueDigest] = {}
+    for person in people:
+        prefs = saved.get(person.pk) or NotificationSettings(user=person)
+        if not prefs.digest_enabled:
+            continue
+        local = now.astimezone(prefs.zone)
+        if local.hour < prefs.digest_hour:
+            continue
+        key = f"digest:user:{person.pk}:day:{local.date().isoformat()}"
+        due[f"{key}:to:{person.pk}"] = DueDigest(person=person, key=key, local=local)
+    written = set(Notification.objects.filter(key__in=due).values_list("key", flat=True))
+    return [digest for row_key, digest in due.items() if row_key not in written]

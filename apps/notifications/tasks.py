@@ -1,21 +1,21 @@
-"""Celery tasks: deliver e-mails, sweep the outbox, send reminders and digests.
+"""Celery tasks: deliver e-mails and sweep the outbox.
 
-Each is safe to run twice: delivery claims rows before sending, and reminders and digests are
-keyed by day, so a redelivered Celery message or an overlapping beat tick changes nothing.
+Each is safe to run twice: delivery claims rows before sending, so a redelivered Celery message
+or an overlapping beat tick sends nothing twice.
 """
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
-from . import services
+from .services import delivery
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
 def deliver(self, ids: list[int]) -> dict[str, int]:
     """E-mail these outbox rows. Failures are recorded per row and retried with backoff
-    (services._record_failure), so one bad address never holds up the rest of a batch."""
+    (delivery._record_failure), so one bad address never holds up the rest of a batch."""
     try:
-        return services.deliver(ids=ids)
+        return delivery.deliver(ids=ids)
     except (InterfaceError, OperationalError) as error:
         # The worker keeps its database connection between tasks (CELERY_DB_REUSE_MAX); if
         # the database went away, reconnect on the retry. Rows already claimed are picked up
@@ -26,14 +26,4 @@ def deliver(self, ids: list[int]) -> dict[str, int]:
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep() -> int:
-    return services.sweep_undelivered()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def overdue_reminders() -> int:
-    return services.send_overdue_reminders()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def daily_digests() -> int:
-    return services.send_digests()
+    return delivery.sweep_undelivered()

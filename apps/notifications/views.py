@@ -7,9 +7,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
+from . import selectors
 from .forms import PreferencesForm
 from .models import Notification
+from .services import inbox as inbox_services
 
 PAGE_SIZE = 50
 
@@ -30,7 +31,7 @@ def mark_read(request, pk):
         notification = selectors.own_notification(user=request.user, pk=pk)
     except Notification.DoesNotExist:
         raise Http404 from None
-    services.mark_read(notification=notification)
+    inbox_services.mark_read(notification=notification)
     if request.htmx:
         return render(request, "notifications/inbox.html#item", {"n": notification, "oob": True})
     return redirect("notifications:inbox")
@@ -39,7 +40,7 @@ def mark_read(request, pk):
 @require_POST
 @login_required
 def mark_all_read(request):
-    count = services.mark_all_read(user=request.user)
+    count = inbox_services.mark_all_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' * (count != 1)} read.")
     return redirect("notifications:inbox")
 
@@ -58,7 +59,7 @@ def preferences(request):
     form = PreferencesForm(request.POST or None, prefs=prefs)
     if request.method == "POST":
         if form.is_valid():
-            services.update_preferences(
+            inbox_services.update_preferences(
                 user=request.user,
                 time_zone=form.cleaned_data["time_zone"],
                 digest_hour=form.cleaned_data["digest_hour"],

@@ -79,3 +79,13 @@ def teams_for(*, user: User) -> QuerySet[Team]:
 
 def team_members(*, team: Team) -> QuerySet[User]:
     return User.objects.filter(memberships__team=team).order_by("username")
+
+
+def leads_by_team(*, team_ids) -> dict[int, list[User]]:
+    """Each of these teams' leads, in one query; a team without leads is missing."""
+    leads: dict[int, list[User]] = {}
+    for membership in Membership.objects.filter(
+        team_id__in=team_ids, role=Role.LEAD
+    ).select_related("user"):
+        leads.setdefault(membership.team_id, []).append(membership.user)
+    return leads

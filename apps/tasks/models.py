@@ -36,6 +36,8 @@ class State(models.TextChoices):
 OPEN_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
 # States that count against the assignee's capacity.
 ACTIVE_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
+# States whose work is not finished: open or put on hold (a run waits for them).
+UNFINISHED_STATES = (*OPEN_STATES, State.ON_HOLD)
 FINAL_STATES = (State.DONE, State.CANCELLED)
 LIFECYCLE_ORDER = [
     State.TODO,
@@ -95,6 +97,42 @@ def may_cancel(task: "Task", user) -> bool:
     return _is_lead(task, user) or (
         task.created_by_id is not None and task.created_by_id == user.pk
     )
+
+
+def lifecycle(
+    *,
+    source,
+    target,
+    permission,
+    label,
+    refused,
+    style: str = "",
+    admin: bool = True,
+    conditions=None,
+):
+    """One transition of the task lifecycle, declared once: django-fsm's transition on
+    `state`, logged by django-fsm-log (who, and the note as its description), with what people
+    see of it in `custom` (the button's label and style, the sentence refusing someone who may
+    not take it, and whether the admin offers it)."""
+    custom = {"label": label, "refused": refused, "style": style}
+    if not admin:
+        custom["admin"] = False
+
+    def declare(method):
+        return fsm_log_by(
+            fsm_log_description(
+                transition(
+                    field="state",
+                    source=source,
+                    target=target,
+                    permission=permission,
+                    conditions=conditions or [],
+                    custom=custom,
+                )(method)
+            )
+        )
+
+    return declare
 
 
 class Task(ConcurrentTransitionMixin, models.Model):
@@ -190,81 +228,83 @@ class Task(ConcurrentTransitionMixin, models.Model):
     def is_overdue(self) -> bool:
         return bool(self.due_at and self.is_open and self.due_at < timezone.now())
 
-    # --- lifecycle ---------------------------------------------------------------------------
-    # Each transition names its label/help for the admin (django-fsm-2's FSMAdminMixin).
+    @property
+    def resumes_to(self) -> str:
+        """The state `resume` takes a held task back to: the one it was held from."""
+        return self.held_from or State.TODO
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    # --- lifecycle ---------------------------------------------------------------------------
+    # The transitions are the one statement of the lifecycle: apps.tasks.services reads each
+    # one's target and `custom` (label, the sentence refusing someone who may not take it,
+    # button style) in the order they are declared here; the admin (django-fsm-2's
+    # FSMAdminMixin) reads `label` and `admin` too.
+
+    @lifecycle(
         source=State.TODO,
         target=State.ASSIGNED,
         permission=may_assign,
-        custom={"label": _("Assign"), "admin": False},
+        label=_("Assign"),
+        refused=_("Only a lead can assign a task to someone else."),
+        admin=False,
     )
     def assign(self, *, assignee, by=None, description=None):
         self.assignee = assignee
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.ASSIGNED,
         target=State.TODO,
         permission=may_work,
-        custom={"label": _("Unassign")},
+        label=_("Unassign"),
+        refused=_("Only the assignee or a lead can unassign this task."),
     )
     def unassign(self, *, by=None, description=None):
         self.assignee = None
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.ASSIGNED,
         target=State.IN_PROGRESS,
         permission=may_work,
-        custom={"label": _("Start")},
+        label=_("Start"),
+        refused=_("Only the assignee or a lead can start this task."),
+        style="primary",
     )
     def start(self, *, by=None, description=None):
         pass
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.IN_PROGRESS,
         target=State.IN_REVIEW,
         permission=may_work,
         # A workflow step's review is a step of its own (routed on its outcome), not this.
         conditions=[lambda task: task.step_id is None],
-        custom={"label": _("Submit for review")},
+        label=_("Submit for review"),
+        refused=_("Only the assignee or a lead can submit this task."),
+        style="primary",
     )
     def submit(self, *, by=None, description=None):
         self.outcome = ""
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.IN_PROGRESS,
         target=State.DONE,
         permission=may_work,
         conditions=[lambda task: not task.requires_review],
-        custom={"label": _("Complete"), "admin": False},
+        label=_("Complete"),
+        refused=_("Only the assignee or a lead can complete this task."),
+        style="primary",
+        admin=False,
     )
     def complete(self, *, outcome=Outcome.DONE, by=None, description=None):
         self.outcome = outcome
         self.finished_at = timezone.now()
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.IN_REVIEW,
         target=State.DONE,
         permission=may_review,
-        custom={"label": _("Approve")},
+        label=_("Approve"),
+        refused=_("Only a reviewer other than the assignee can approve."),
+        style="primary",
     )
     def approve(self, *, by=None, description=None):
         self.outcome = Outcome.APPROVED
@@ -272,28 +312,25 @@ class Task(ConcurrentTransitionMixin, models.Model):
         if by is not None:
             self.reviewer = by
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.IN_REVIEW,
         target=State.IN_PROGRESS,
         permission=may_review,
-        custom={"label": _("Request changes")},
+        label=_("Request changes"),
+        refused=_("Only a reviewer other than the assignee can request changes."),
     )
     def request_changes(self, *, by=None, description=None):
         self.outcome = Outcome.CHANGES_REQUESTED
         if by is not None:
             self.reviewer = by
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.IN_REVIEW,
         target=State.DONE,
         permission=may_review,
-        custom={"label": _("Reject")},
+        label=_("Reject"),
+        refused=_("Only a reviewer other than the assignee can reject."),
+        style="danger",
     )
     def reject(self, *, by=None, description=None):
         self.outcome = Outcome.REJECTED
@@ -301,40 +338,35 @@ class Task(ConcurrentTransitionMixin, models.Model):
         if by is not None:
             self.reviewer = by
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=list(OPEN_STATES),
         target=State.ON_HOLD,
         permission=may_work,
-        custom={"label": _("Put on hold")},
+        label=_("Put on hold"),
+        refused=_("Only the assignee or a lead can put this on hold."),
     )
     def hold(self, *, by=None, description=None):
         self.held_from = self.state
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
+    @lifecycle(
         source=State.ON_HOLD,
         target=RETURN_VALUE(*OPEN_STATES),
         permission=may_work,
-        custom={"label": _("Resume")},
+        label=_("Resume"),
+        refused=_("Only the assignee or a lead can resume this task."),
     )
     def resume(self, *, by=None, description=None):
-        previous = self.held_from or State.TODO
+        previous = self.resumes_to
         self.held_from = ""
         return previous
 
-    @fsm_log_by
-    @fsm_log_description
-    @transition(
-        field=state,
-        source=[*OPEN_STATES, State.ON_HOLD],
+    @lifecycle(
+        source=list(UNFINISHED_STATES),
         target=State.CANCELLED,
         permission=may_cancel,
-        custom={"label": _("Cancel")},
+        label=_("Cancel"),
+        refused=_("Only a lead or the task's creator can cancel it."),
+        style="danger",
     )
     def cancel(self, *, by=None, description=None):
         self.finished_at = timezone.now()

@@ -1,13 +1,15 @@
 """Reads about tasks, and who may see which."""
 
+from datetime import datetime
+
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
-from apps.people.models import Team, User
+from apps.people.models import Role, Team, User
 
-from .models import Task
+from .models import ACTIVE_STATES, OPEN_STATES, State, Task
 from .services import ACTIONS, Action
 
 
@@ -36,6 +38,15 @@ def team_task_list(*, team: Team, state: str | None = None, query: str = "") -> 
     if query:
         tasks = tasks.filter(Q(title__icontains=query) | Q(description__icontains=query))
     return tasks
+
+
+def overdue_tasks(*, now: datetime) -> QuerySet[Task]:
+    """Open tasks past their due time, the longest overdue first."""
+    return (
+        Task.objects.filter(due_at__lt=now, state__in=OPEN_STATES)
+        .select_related("assignee", "team")
+        .order_by("due_at", "pk")
+    )
 
 
 def task_history(task: Task) -> QuerySet[StateLog]:
@@ -76,3 +87,44 @@ def task_panels(*, task: Task, user: User) -> dict:
         "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
         "outcomes": allowed_outcomes(task),
     }
+
+
+# --- my work and reviews ---------------------------------------------------------------------
+
+
+def _my_work_q(user: User) -> Q:
+    return Q(assignee=user, state__in=ACTIVE_STATES)
+
+
+def _awaiting_review_q(user: User) -> Q:
+    """In review, not my own work, and either named to me or open to the team's reviewers."""
+    review_teams = user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
+    return (
+        Q(state=State.IN_REVIEW)
+        & ~Q(assignee=user)
+        & (Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=review_teams))
+    )
+
+
+def my_work(*, user: User) -> QuerySet[Task]:
+    """My active tasks, soonest due first (no due date last)."""
+    return Task.objects.filter(_my_work_q(user)).order_by(
+        F("due_at").asc(nulls_last=True), "-priority", "id"
+    )
+
+
+def awaiting_my_review(*, user: User) -> QuerySet[Task]:
+    """Work waiting for my decision, soonest due first, then the longest waiting."""
+    return Task.objects.filter(_awaiting_review_q(user)).order_by(
+        F("due_at").asc(nulls_last=True), "updated_at", "id"
+    )
+
+
+def work_counts(*, user: User) -> dict[str, int]:
+    """Both header counts (My work, Awaiting my review) in one query."""
+    if not user.is_authenticated:
+        return {"mine": 0, "review": 0}
+    return Task.objects.aggregate(
+        mine=Count("pk", filter=_my_work_q(user)),
+        review=Count("pk", filter=_awaiting_review_q(user)),
+    )

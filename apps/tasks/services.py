@@ -23,7 +23,7 @@ from django_fsm_log.models import StateLog
 
 from apps.core.refusals import Forbidden, Refused
 from apps.notifications.models import Kind
-from apps.notifications.services import notify
+from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 
@@ -51,61 +51,46 @@ DEFAULT_COMPLETE_OUTCOMES = (Outcome.DONE, Outcome.PASSED, Outcome.FAILED)
 
 @dataclass(frozen=True)
 class Action:
+    """A transition as people meet it: read from its @transition in apps/tasks/models.py."""
+
     name: str
     label: str
     refused_for_role: str
+    # The state it leaves the task in; None when the transition returns it (resume: the state
+    # the task was held from), see target_of.
+    target: str | None
     style: str = ""
-    needs_note: bool = False
 
 
-ACTIONS: dict[str, Action] = {
-    a.name: a
-    for a in [
-        Action("assign", _("Assign"), _("Only a lead can assign a task to someone else.")),
-        Action("unassign", _("Unassign"), _("Only the assignee or a lead can unassign this task.")),
-        Action(
-            "start", _("Start"), _("Only the assignee or a lead can start this task."), "primary"
-        ),
-        Action(
-            "submit",
-            _("Submit for review"),
-            _("Only the assignee or a lead can submit this task."),
-            "primary",
-        ),
-        Action(
-            "complete",
-            _("Complete"),
-            _("Only the assignee or a lead can complete this task."),
-            "primary",
-        ),
-        Action(
-            "approve",
-            _("Approve"),
-            _("Only a reviewer other than the assignee can approve."),
-            "primary",
-            True,
-        ),
-        Action(
-            "request_changes",
-            _("Request changes"),
-            _("Only a reviewer other than the assignee can request changes."),
-            "",
-            True,
-        ),
-        Action(
-            "reject",
-            _("Reject"),
-            _("Only a reviewer other than the assignee can reject."),
-            "danger",
-            True,
-        ),
-        Action("hold", _("Put on hold"), _("Only the assignee or a lead can put this on hold.")),
-        Action("resume", _("Resume"), _("Only the assignee or a lead can resume this task.")),
-        Action(
-            "cancel", _("Cancel"), _("Only a lead or the task's creator can cancel it."), "danger"
-        ),
-    ]
-}
+def _actions() -> dict[str, Action]:
+    """Task's transitions, in the order the model declares them (the order of the lifecycle)."""
+    actions = {}
+    for name, method in vars(Task).items():
+        meta = getattr(method, "_django_fsm", None)
+        if meta is None:
+            continue
+        # One @transition per method: every source shares its target and custom.
+        transition = next(iter(meta.transitions.values()))
+        custom = transition.custom
+        # A target computed when the transition runs (django-fsm's RETURN_VALUE) has get_state.
+        returned = hasattr(transition.target, "get_state")
+        actions[name] = Action(
+            name=name,
+            label=custom["label"],
+            refused_for_role=custom["refused"],
+            target=None if returned else transition.target,
+            style=custom.get("style", ""),
+        )
+    return actions
+
+
+ACTIONS: dict[str, Action] = _actions()
+
+
+def target_of(*, task: Task, action: str) -> str:
+    """The state the action would leave this task in."""
+    target = ACTIONS[action].target
+    return task.resumes_to if target is None else target
 
 
 def _state_label(state: str) -> str:

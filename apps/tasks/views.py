@@ -27,7 +27,7 @@ def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
 def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         selectors.visible_tasks(request.user).select_related(
-            "team", "assignee", "reviewer", "required_skill", "created_by"
+            "team", "assignee", "reviewer", "required_skill", "created_by", "run__template", "step"
         ),
         pk=pk,
     )

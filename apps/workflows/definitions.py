@@ -1,6 +1,6 @@
 """The five shipped workflow templates, as import documents (see exchange.py).
 
-The ML deployment is the brief's worked example exactly: train → evaluate → peer review →
+The ML deployment is Relay's worked example (README, Workflows): train → evaluate → peer review →
 staging tests [automated] → deploy [automated] → END, every failure looping back to train.
 """
 

@@ -1,7 +1,7 @@
 """Demo workflows: the five shipped templates and runs in several stages, moved there through
 the services (so tasks, history and alerts are real). Safe to run again."""
 
-from apps.assignment.services import assign
+from apps.assignment.services.single import assign
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 

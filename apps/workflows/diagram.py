@@ -14,7 +14,7 @@ from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
 
-from .models import Route, Step, StepKind, WorkflowTemplate
+from .models import FAILURE_OUTCOMES, Route, Step, StepKind, WorkflowTemplate
 
 NODE_W, NODE_H = 200, 58
 GAP_X, GAP_Y = 72, 34
@@ -277,7 +277,7 @@ def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
     if state is not None:
         classes.append(state.status)
         if state.status == "done":
-            bad = state.outcome in ("failed", "changes_requested", "rejected")
+            bad = state.outcome in FAILURE_OUTCOMES
             if bad:
                 classes.append("bad")
             status = f"{'✗' if bad else '✓'} {LABELS.get(state.outcome, state.outcome)}"

@@ -78,10 +78,6 @@ class WorkflowTemplate(models.Model):
     def __str__(self) -> str:
         return f"{self.name} (v{self.version})"
 
-    @property
-    def start_step(self) -> "Step | None":
-        return next((s for s in self.steps.all() if s.is_start), None)
-
 
 class Step(models.Model):
     template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="steps")

@@ -3,7 +3,7 @@
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from apps.people.models import Team, User
-from apps.tasks.models import OPEN_STATES, State, Task
+from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from .diagram import StepState
 from .models import Run, RunStatus, WorkflowTemplate
@@ -27,7 +27,7 @@ def startable_templates(*, team: Team) -> QuerySet[WorkflowTemplate]:
 def _open_tasks() -> Prefetch:
     return Prefetch(
         "tasks",
-        queryset=Task.objects.filter(state__in=[*OPEN_STATES, State.ON_HOLD])
+        queryset=Task.objects.filter(state__in=UNFINISHED_STATES)
         .select_related("step", "assignee")
         .order_by("pk"),
         to_attr="open_tasks",

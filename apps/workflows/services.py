@@ -20,14 +20,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.assignment import services as assignment
+from apps.assignment.services import single as assignment
 from apps.core.refusals import Refused
 from apps.notifications.models import Kind
-from apps.notifications.services import notify
+from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.tasks import services as task_services
-from apps.tasks.models import OPEN_STATES, State, Task
+from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from .models import (
     FAILURE_OUTCOMES,
@@ -185,7 +185,7 @@ def advance_run(*, task: Task) -> Run:
 
 
 def _open_tasks(run: Run):
-    return Task.objects.filter(run=run, state__in=[*OPEN_STATES, State.ON_HOLD])
+    return Task.objects.filter(run=run, state__in=UNFINISHED_STATES)
 
 
 def _join_ready(run: Run, join: Step) -> bool:
@@ -210,7 +210,7 @@ def _join_ready(run: Run, join: Step) -> bool:
 def _enter(*, run: Run, step: Step, by: User | None, author: User | None) -> Task | None:
     """Create the task for reaching `step` (or fail the run if the step hit max_iterations)."""
     tasks = Task.objects.filter(run=run, step=step)
-    if not step.is_join and tasks.filter(state__in=[*OPEN_STATES, State.ON_HOLD]).exists():
+    if not step.is_join and tasks.filter(state__in=UNFINISHED_STATES).exists():
         return None  # first arrival already opened this step; a second arrival joins it
     iteration = tasks.count() + 1
     if iteration > step.max_iterations:

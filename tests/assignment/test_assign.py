@@ -1,4 +1,4 @@
-"""assign(task, person=None, by): the seed's rule, stored decisions, overrides, waiting tasks."""
+"""assign(task, person=None, by): who may get work, stored decisions, overrides, waiting tasks."""
 
 from datetime import timedelta
 
@@ -7,8 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from apps.assignment import selectors, services
+from apps.assignment import selectors
 from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
+from apps.assignment.services.retries import capacity_changed
+from apps.assignment.services.single import assign
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Role, User
 from apps.tasks import services as task_services
@@ -28,7 +30,7 @@ def fill(user):
     User.objects.filter(pk=user.pk).update(active_count=user.capacity)
 
 
-# --- the seed's rule: only available and skilled people get work ------------------------------
+# --- only available and skilled people get work ------------------------------------------------
 
 
 def test_auto_never_picks_the_unskilled_or_unavailable(make_person, ml_task):
@@ -40,14 +42,14 @@ def test_auto_never_picks_the_unskilled_or_unavailable(make_person, ml_task):
     off = make_person("off")
     TimeOffFactory(user=off, starts=timezone.now(), ends=timezone.now() + timedelta(days=1))
     able = make_person("able")
-    task = services.assign(task=ml_task())
+    task = assign(task=ml_task())
     assert task.assignee == able
 
 
 def test_auto_with_nobody_eligible_leaves_task_todo(make_person, ml_task):
     make_person("noskill", level=None)
     task = ml_task()
-    assert services.assign(task=task) is None
+    assert assign(task=task) is None
     task.refresh_from_db()
     assert task.state == State.TODO and task.assignee is None
 
@@ -61,26 +63,26 @@ def test_by_hand_the_ineligible_are_refused_with_the_reason(
     bob = make_person("bob", level=level, **fields)
     task = ml_task()
     with pytest.raises(TaskActionRefused, match="can't take this task"):
-        services.assign(task=task, person=bob, by=lead)
+        assign(task=task, person=bob, by=lead)
     task.refresh_from_db()
     assert task.state == State.TODO and not AssignmentDecision.objects.exists()
 
 
 def test_member_takes_a_task_for_themselves(make_person, ml_task):
     bob = make_person("bob")
-    task = services.assign(task=ml_task(), person=bob, by=bob)
+    task = assign(task=ml_task(), person=bob, by=bob)
     assert task.assignee == bob and task.state == State.ASSIGNED
 
 
 def test_member_cannot_assign_someone_else(make_person, ml_task):
     bob, ann = make_person("bob"), make_person("ann")
     with pytest.raises(TaskActionRefused, match="Only a lead"):
-        services.assign(task=ml_task(), person=ann, by=bob)
+        assign(task=ml_task(), person=ann, by=bob)
 
 
 def test_outsider_cannot_be_assigned(ml_task, lead, outsider):
     with pytest.raises(TaskActionRefused, match="not a member"):
-        services.assign(task=ml_task(), person=outsider, by=lead)
+        assign(task=ml_task(), person=outsider, by=lead)
 
 
 # --- overrides ---------------------------------------------------------------------------------
@@ -88,7 +90,7 @@ def test_outsider_cannot_be_assigned(ml_task, lead, outsider):
 
 def test_lead_may_override_availability_and_it_is_logged(make_person, ml_task, lead, caplog):
     bob = make_person("bob", is_away=True)
-    task = services.assign(task=ml_task(), person=bob, by=lead, override=True)
+    task = assign(task=ml_task(), person=bob, by=lead, override=True)
     assert task.assignee == bob
     decision = AssignmentDecision.objects.get(task=task)
     assert decision.overrode == ["away"] and decision.by == lead
@@ -101,14 +103,14 @@ def test_lead_may_override_availability_and_it_is_logged(make_person, ml_task, l
 def test_refusal_tells_a_lead_availability_may_be_overridden(make_person, ml_task, lead):
     bob = make_person("bob", is_away=True)
     with pytest.raises(TaskActionRefused, match="you may override availability"):
-        services.assign(task=ml_task(), person=bob, by=lead)
+        assign(task=ml_task(), person=bob, by=lead)
 
 
 def test_lead_cannot_override_capacity(make_person, ml_task, lead):
     bob = make_person("bob")
     fill(bob)
     with pytest.raises(TaskActionRefused, match="at capacity 3/3"):
-        services.assign(task=ml_task(), person=bob, by=lead, override=True)
+        assign(task=ml_task(), person=bob, by=lead, override=True)
     bob.refresh_from_db()
     assert bob.active_count == 3
 
@@ -116,14 +118,14 @@ def test_lead_cannot_override_capacity(make_person, ml_task, lead):
 def test_lead_cannot_override_missing_skill(make_person, ml_task, lead):
     bob = make_person("bob", level=None)
     with pytest.raises(TaskActionRefused, match="lacks skill"):
-        services.assign(task=ml_task(), person=bob, by=lead, override=True)
+        assign(task=ml_task(), person=bob, by=lead, override=True)
 
 
 def test_member_cannot_override_their_own_time_off(make_person, ml_task):
     bob = make_person("bob")
     TimeOffFactory(user=bob, starts=timezone.now(), ends=timezone.now() + timedelta(days=1))
     with pytest.raises(TaskActionRefused, match="time off"):
-        services.assign(task=ml_task(), person=bob, by=bob, override=True)
+        assign(task=ml_task(), person=bob, by=bob, override=True)
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -131,7 +133,7 @@ def test_member_cannot_override_their_own_time_off(make_person, ml_task):
 
 def test_auto_decision_stores_who_score_and_ranked_top_five(make_person, ml_task):
     people = [make_person(f"p{i}") for i in range(7)]
-    task = services.assign(task=ml_task())
+    task = assign(task=ml_task())
     decision = AssignmentDecision.objects.get(task=task)
     assert decision.mode == Mode.AUTO and decision.by is None
     assert decision.assignee == task.assignee == people[0]
@@ -143,7 +145,7 @@ def test_auto_decision_stores_who_score_and_ranked_top_five(make_person, ml_task
 
 def test_manual_decision_records_who_assigned(make_person, ml_task, lead):
     bob = make_person("bob")
-    task = services.assign(task=ml_task(), person=bob, by=lead)
+    task = assign(task=ml_task(), person=bob, by=lead)
     decision = AssignmentDecision.objects.get(task=task)
     assert decision.mode == Mode.MANUAL and decision.by == lead and decision.assignee == bob
 
@@ -152,7 +154,7 @@ def test_ties_rotate_between_equal_people(make_person, ml_task, lead):
     ann, bob = make_person("ann", capacity=5), make_person("bob", capacity=5)
     winners = []
     for _ in range(4):
-        task = services.assign(task=ml_task())
+        task = assign(task=ml_task())
         winners.append(task.assignee.username)
         task_services.start(task=task, by=task.assignee)
         task_services.complete(task=task, by=task.assignee)
@@ -163,13 +165,13 @@ def test_author_of_reviewed_work_is_never_the_reviewer(make_person, review_skill
     author = make_person("author", skill_=review_skill, level=5)
     other = make_person("other", skill_=review_skill, level=1)
     review = make_task(required_skill=review_skill, min_level=1)
-    assert services.assign(task=review, exclude=[author]).assignee == other
+    assert assign(task=review, exclude=[author]).assignee == other
 
 
 def test_only_the_author_able_to_review_means_waiting(make_person, review_skill, make_task):
     author = make_person("author", skill_=review_skill, level=5)
     review = make_task(required_skill=review_skill, min_level=1)
-    assert services.assign(task=review, exclude=[author]) is None
+    assert assign(task=review, exclude=[author]) is None
     assert WaitingTask.objects.get(task=review).excluded == [author.pk]
 
 
@@ -179,7 +181,7 @@ def test_only_the_author_able_to_review_means_waiting(make_person, review_skill,
 def test_unassignable_task_keeps_reasons_and_tells_leads(make_person, ml_task, lead):
     bob = make_person("bob", level=1)
     task = ml_task()
-    services.assign(task=task)
+    assign(task=task)
     waiting = WaitingTask.objects.get(task=task)
     assert [bob.display_name, ["has ML at level 1 < 3 required"]] in waiting.reasons["people"]
     note = Notification.objects.get(kind=Kind.UNASSIGNABLE)
@@ -188,24 +190,24 @@ def test_unassignable_task_keeps_reasons_and_tells_leads(make_person, ml_task, l
 
 def test_retrying_an_unassignable_task_does_not_notify_again(make_person, ml_task, lead):
     task = ml_task()
-    services.assign(task=task)
-    services.assign(task=task)
+    assign(task=task)
+    assign(task=task)
     assert Notification.objects.filter(kind=Kind.UNASSIGNABLE).count() == 1
 
 
 def test_assigning_a_waiting_task_by_hand_clears_the_flag(make_person, ml_task, lead):
     task = ml_task()
-    services.assign(task=task)
+    assign(task=task)
     bob = make_person("bob")
-    services.assign(task=task, person=bob, by=lead)
+    assign(task=task, person=bob, by=lead)
     assert not WaitingTask.objects.filter(task=task).exists()
 
 
 def test_assigning_a_task_that_is_not_todo_is_refused(make_person, ml_task):
     make_person("bob")
-    task = services.assign(task=ml_task())
+    task = assign(task=ml_task())
     with pytest.raises(TaskActionRefused):
-        services.assign(task=task)
+        assign(task=task)
 
 
 # --- retries when people free up ---------------------------------------------------------------
@@ -213,9 +215,9 @@ def test_assigning_a_task_that_is_not_todo_is_refused(make_person, ml_task):
 
 def test_finishing_a_task_assigns_the_waiting_one(make_person, ml_task):
     bob = make_person("bob", capacity=1)
-    first = services.assign(task=ml_task(title="first"))
+    first = assign(task=ml_task(title="first"))
     waiting = ml_task(title="second")
-    assert services.assign(task=waiting) is None
+    assert assign(task=waiting) is None
     task_services.start(task=first, by=bob)
     task_services.complete(task=first, by=bob)
     waiting.refresh_from_db()
@@ -226,9 +228,9 @@ def test_finishing_a_task_assigns_the_waiting_one(make_person, ml_task):
 @pytest.mark.parametrize("verb", ["cancel", "unassign", "hold"])
 def test_other_ways_of_freeing_capacity_assign_the_waiting_one(make_person, ml_task, lead, verb):
     bob = make_person("bob", capacity=1)
-    first = services.assign(task=ml_task(title="first"))
+    first = assign(task=ml_task(title="first"))
     waiting = ml_task(title="second")
-    services.assign(task=waiting)
+    assign(task=waiting)
     getattr(task_services, verb)(task=first, by=lead)
     waiting.refresh_from_db()
     assert waiting.assignee == bob
@@ -236,11 +238,11 @@ def test_other_ways_of_freeing_capacity_assign_the_waiting_one(make_person, ml_t
 
 def test_raising_capacity_assigns_the_waiting_one(make_person, ml_task):
     bob = make_person("bob", capacity=1)
-    services.assign(task=ml_task(title="first"))
+    assign(task=ml_task(title="first"))
     waiting = ml_task(title="second")
-    services.assign(task=waiting)
+    assign(task=waiting)
     User.objects.filter(pk=bob.pk).update(capacity=2)
-    services.capacity_changed(user=bob)
+    capacity_changed(user=bob)
     waiting.refresh_from_db()
     assert waiting.assignee == bob
 
@@ -252,7 +254,7 @@ def test_time_off_starting_makes_a_person_ineligible(make_person, ml_task):
         starts=timezone.now() - timedelta(minutes=1),
         ends=timezone.now() + timedelta(days=3),
     )
-    assert services.assign(task=ml_task()) is None
+    assert assign(task=ml_task()) is None
 
 
 def test_time_off_ending_lets_the_sweep_assign_the_waiting_task(make_person, ml_task):
@@ -261,7 +263,7 @@ def test_time_off_ending_lets_the_sweep_assign_the_waiting_task(make_person, ml_
         user=bob, starts=timezone.now() - timedelta(days=3), ends=timezone.now() + timedelta(days=1)
     )
     task = ml_task()
-    assert services.assign(task=task) is None
+    assert assign(task=task) is None
     leave.ends = timezone.now() - timedelta(seconds=1)
     leave.save()
     from apps.assignment.tasks import retry_waiting_tasks
@@ -276,7 +278,7 @@ def test_future_time_off_does_not_block(make_person, ml_task):
     TimeOffFactory(
         user=bob, starts=timezone.now() + timedelta(days=1), ends=timezone.now() + timedelta(days=2)
     )
-    assert services.assign(task=ml_task()).assignee == bob
+    assert assign(task=ml_task()).assignee == bob
 
 
 # --- query counts ----------------------------------------------------------------------------
@@ -292,10 +294,10 @@ def test_auto_assign_query_count_does_not_grow_with_team(
         PersonSkillFactory(user=user, skill=skill, level=3)
     task = ml_task()
     with django_assert_max_num_queries(19):  # 8 of them savepoints
-        assert services.assign(task=task) is not None
+        assert assign(task=task) is not None
 
 
-# --- assignments made around the engine still follow the seed's rule --------------------------
+# --- assignments made around the engine still follow the same rule ----------------------------
 
 
 def test_direct_assign_to_an_unskilled_person_is_rolled_back(make_person, ml_task, lead):
@@ -328,7 +330,7 @@ def test_only_a_lead_or_relay_may_auto_assign(make_person, ml_task):
     bob = make_person("bob")
     task = ml_task()
     with pytest.raises(TaskActionRefused, match="Only a lead"):
-        services.assign(task=task, by=bob)
+        assign(task=task, by=bob)
     assert not WaitingTask.objects.exists()
 
 
@@ -348,7 +350,7 @@ def test_losing_the_race_for_the_best_person_takes_the_next(make_person, ml_task
         return ranked
 
     monkeypatch.setattr(selectors, "best_candidates", ranking_then_rival)
-    task = services.assign(task=ml_task())
+    task = assign(task=ml_task())
     assert raced and task.assignee == bob
     ann.refresh_from_db()
     assert ann.active_count == 1 == ann.capacity
@@ -358,11 +360,11 @@ def test_freeing_capacity_helps_the_persons_other_team(make_person, ml_task, ski
     bob = make_person("bob", capacity=1)
     other = TeamFactory(slug="other")
     MembershipFactory(team=other, user=bob)
-    first = services.assign(task=ml_task(title="first"))
+    first = assign(task=ml_task(title="first"))
     elsewhere = task_services.create_task(
         team=other, title="elsewhere", by=None, required_skill=skill, min_level=3
     )
-    assert services.assign(task=elsewhere) is None
+    assert assign(task=elsewhere) is None
     task_services.start(task=first, by=bob)
     task_services.complete(task=first, by=bob)
     elsewhere.refresh_from_db()
@@ -375,9 +377,9 @@ def test_raising_capacity_in_the_admin_retries_after_commit(
     from django.contrib.admin.sites import site
 
     bob = make_person("bob", capacity=1)
-    services.assign(task=ml_task(title="first"))
+    assign(task=ml_task(title="first"))
     waiting = ml_task(title="second")
-    services.assign(task=waiting)
+    assign(task=waiting)
     User.objects.filter(pk=bob.pk).update(capacity=2)
 
     class SavedForm:  # what the admin hands save_related after saving the user

@@ -11,8 +11,9 @@ from django_fsm_log.models import StateLog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.assignment import services
 from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
+from apps.assignment.services import batch as batch_services
+from apps.assignment.services.single import assign
 from apps.core.refusals import Refused
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Membership, PersonSkill, Role, Skill, Team, User
@@ -24,7 +25,7 @@ def test_a_member_may_not_auto_assign_the_backlog(make_person, ml_task, team, me
     make_person("bob")
     task = ml_task()
     with pytest.raises(Refused, match="Only a lead can auto-assign") as refused:
-        services.auto_assign_pending(team=team, by=member)
+        batch_services.auto_assign_pending(team=team, by=member)
     assert refused.value.status == HTTPStatus.FORBIDDEN
     task.refresh_from_db()
     assert task.state == State.TODO and task.assignee is None
@@ -34,13 +35,13 @@ def test_a_member_may_not_auto_assign_the_backlog(make_person, ml_task, team, me
 def test_a_lead_auto_assigns_the_backlog(make_person, ml_task, team, lead):
     make_person("bob")
     ml_task()
-    assert services.auto_assign_pending(team=team, by=lead).assigned == 1
+    assert batch_services.auto_assign_pending(team=team, by=lead).assigned == 1
 
 
 def test_batch_assigns_and_keeps_counters_logs_and_notifications(make_person, ml_task, team):
     ann, bob = make_person("ann"), make_person("bob")
     tasks = [ml_task(title=f"t{i}") for i in range(4)]
-    result = services.auto_assign_pending(team=team)
+    result = batch_services.auto_assign_pending(team=team)
     assert result.assigned == 4 and result.waiting == 0
     ann.refresh_from_db()
     bob.refresh_from_db()
@@ -60,7 +61,7 @@ def test_batch_follows_priority_then_due_date(make_person, ml_task, team):
     ml_task(title="low", priority=1)
     ml_task(title="normal later", priority=2, due_at=soon + timedelta(days=5))
     ml_task(title="normal soon", priority=2, due_at=soon)
-    services.auto_assign_pending(team=team)
+    batch_services.auto_assign_pending(team=team)
     assert Task.objects.get(assignee=bob).title == "normal soon"
 
 
@@ -68,7 +69,7 @@ def test_batch_marks_the_rest_waiting_with_reasons(make_person, ml_task, team, l
     bob = make_person("bob", capacity=1)
     ml_task(title="first", priority=3)
     second = ml_task(title="second", priority=1)
-    result = services.auto_assign_pending(team=team)
+    result = batch_services.auto_assign_pending(team=team)
     assert (result.assigned, result.waiting) == (1, 1)
     waiting = WaitingTask.objects.get(task=second)
     assert [bob.display_name, ["at capacity 1/1"]] in waiting.reasons["people"]
@@ -80,8 +81,8 @@ def test_batch_respects_the_excluded_author_of_a_waiting_review(
 ):
     author = make_person("author", skill_=review_skill, level=5)
     review = make_task(required_skill=review_skill, min_level=1)
-    services.assign(task=review, exclude=[author])
-    services.auto_assign_pending(team=team)
+    assign(task=review, exclude=[author])
+    batch_services.auto_assign_pending(team=team)
     review.refresh_from_db()
     assert review.state == State.TODO
 
@@ -92,7 +93,7 @@ def test_batch_never_touches_unavailable_people(make_person, ml_task, team):
     able = make_person("able", capacity=2)
     for i in range(4):
         ml_task(title=f"t{i}")
-    services.auto_assign_pending(team=team)
+    batch_services.auto_assign_pending(team=team)
     assert set(Task.objects.exclude(assignee=None).values_list("assignee", flat=True)) == {able.pk}
 
 
@@ -114,7 +115,7 @@ def test_batch_query_count_does_not_grow_with_team(
     for i in range(30):
         ml_task(title=f"t{i}")
     with django_assert_max_num_queries(20):
-        result = services.auto_assign_pending(team=team)
+        result = batch_services.auto_assign_pending(team=team)
     assert result.assigned == min(30, people * 2)
 
 
@@ -195,7 +196,7 @@ def test_batch_equals_one_by_one_and_never_exceeds_capacity(people, tasks):
     with transaction.atomic():
         team = build(people, tasks)
         point = transaction.savepoint_create()
-        services.auto_assign_pending(team=team)
+        batch_services.auto_assign_pending(team=team)
         assert_within_capacity(team)
         batch = outcome(team)
         transaction.savepoint_rollback(point)
@@ -206,7 +207,7 @@ def test_batch_equals_one_by_one_and_never_exceeds_capacity(people, tasks):
             key=lambda t: (-t.priority, t.due_at is None, t.due_at or 0, t.created_at, t.pk),
         )
         for task in ordered:
-            services.assign(task=task)
+            assign(task=task)
             assert_within_capacity(team)
         one_by_one = outcome(team)
         transaction.set_rollback(True)
@@ -219,7 +220,7 @@ def test_batch_counter_update_is_refereed_by_the_database(make_person, ml_task, 
     update is refused by the CheckConstraint, and the batch is recomputed from fresh loads."""
     bob = make_person("bob", capacity=1)
     task = ml_task()
-    real_write = services._write_batch
+    real_write = batch_services._write_batch
     calls = []
 
     def write_after_a_rival(**kwargs):
@@ -228,8 +229,8 @@ def test_batch_counter_update_is_refereed_by_the_database(make_person, ml_task, 
         calls.append(1)
         return real_write(**kwargs)
 
-    monkeypatch.setattr(services, "_write_batch", write_after_a_rival)
-    result = services.auto_assign_pending(team=team)
+    monkeypatch.setattr(batch_services, "_write_batch", write_after_a_rival)
+    result = batch_services.auto_assign_pending(team=team)
     assert result.attempts == 2
     bob.refresh_from_db()
     assert bob.active_count <= bob.capacity
@@ -240,11 +241,11 @@ def test_batch_counter_update_is_refereed_by_the_database(make_person, ml_task, 
 def test_batch_notifications_follow_preferences_and_are_emailed_after_commit(
     make_person, ml_task, team, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from apps.notifications import services as notifications
     from apps.notifications.models import Channel, EmailStatus
+    from apps.notifications.services.inbox import update_preferences
 
     ann, bob = make_person("ann"), make_person("bob")
-    notifications.update_preferences(
+    update_preferences(
         user=bob,
         time_zone="UTC",
         digest_hour=8,
@@ -254,7 +255,7 @@ def test_batch_notifications_follow_preferences_and_are_emailed_after_commit(
     for i in range(4):
         ml_task(title=f"t{i}")
     with django_capture_on_commit_callbacks(execute=True):
-        services.auto_assign_pending(team=team)
+        batch_services.auto_assign_pending(team=team)
     statuses = dict(
         Notification.objects.filter(kind=Kind.ASSIGNED)
         .values_list("recipient__username", "email_status")

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from apps.assignment import services
 from apps.assignment.models import WaitingTask
+from apps.assignment.services.single import assign
 from apps.people.models import Membership, Role, Team, User
 from apps.tasks import services as task_services
 from apps.tasks.models import ACTIVE_STATES, State, Task
@@ -67,7 +67,7 @@ def test_sqlite_two_threads_one_free_slot_only_one_gets_it():
     results = [None, None]
 
     def work(i):
-        results[i] = services.assign(task=tasks[i])
+        results[i] = assign(task=tasks[i])
 
     assert run_threads(2, work) == []
     assert sorted(r is not None for r in results) == [False, True]
@@ -88,7 +88,7 @@ def test_postgres_20_threads_100_tasks_each_against_10_people():
 
     def work(i):
         for task in tasks[i * per_thread : (i + 1) * per_thread]:
-            services.assign(task=task)  # commits (autocommit outside any atomic block)
+            assign(task=task)  # commits (autocommit outside any atomic block)
             violations.extend(capacity_violations(team))
 
     assert run_threads(20, work) == []

@@ -99,3 +99,30 @@ def test_queue_rows_do_not_offer_hold_or_cancel(client_for, make_task, member, l
     html = client_for(member).get(reverse("boards:my_work")).content.decode()
     assert 'value="start"' in html
     assert 'value="hold"' not in html and 'value="cancel"' not in html
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_queue_pages_query_count_is_constant(
+    count, client_for, make_task, make_member, lead, django_assert_max_num_queries
+):
+    from apps.people.models import Role
+
+    worker = make_member(username="wendy", capacity=count)
+    checker = make_member(Role.REVIEWER, username="rex")
+    for n in range(count):
+        task = make_task(title=f"Task {n}", requires_review=n % 2 == 0, checklist=["a", "b"])
+        task.comments.create(author=lead, body="hi")
+        services.assign_to(task=task, assignee=worker, by=lead)
+        services.start(task=task, by=worker)
+        if n % 2 == 0:
+            services.submit(task=task, by=worker)
+    for user, url, rows in [
+        (worker, reverse("boards:my_work"), count),
+        (checker, reverse("boards:reviews"), (count + 1) // 2),
+    ]:
+        client = client_for(user)
+        # Session, user, the tasks with their cards' counts, the viewer's roles, the nav's
+        # teams, the unread count.
+        with django_assert_max_num_queries(6):
+            html = client.get(url).content.decode()
+        assert html.count('class="card-item queue-card') == rows

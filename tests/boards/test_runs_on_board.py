@@ -6,9 +6,11 @@ import pytest
 from django.urls import reverse
 
 from apps.people.models import Role
+from apps.tasks import services as task_services
 from apps.tasks.models import Task
 from apps.workflows import definitions, exchange, services
 from tests.factories import PersonSkillFactory, SkillFactory
+from tests.workflows.helpers import finish, open_task
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +78,12 @@ def test_drawer_links_to_the_run_diagram(client_for, run, member):
     task = Task.objects.get(run=run)
     html = client_for(member).get(reverse("boards:drawer", args=[task.pk])).content.decode()
     assert run.get_absolute_url() in html
+
+
+def test_drawer_offers_a_review_steps_outcomes_in_words(client_for, run):
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    review = open_task(run, "review")
+    review = task_services.start(task=review, by=review.assignee)
+    html = client_for(review.assignee).get(reverse("boards:drawer", args=[review.pk]))
+    assert '<option value="changes_requested">Changes requested</option>' in html.content.decode()

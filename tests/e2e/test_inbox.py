@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.notifications.models import Kind
-from apps.notifications.services import notify
+from apps.notifications.services.outbox import notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -4,8 +4,8 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 
-from apps.notifications import services
 from apps.notifications.models import Kind
+from apps.notifications.services import outbox
 
 
 class FlakyBackend(LocmemBackend):
@@ -34,6 +34,6 @@ def send_now(django_capture_on_commit_callbacks):
         kwargs.setdefault("kind", Kind.ASSIGNED)
         kwargs.setdefault("key", "test:event")
         with django_capture_on_commit_callbacks(execute=True):
-            return services.notify(**kwargs)
+            return outbox.notify(**kwargs)
 
     return send

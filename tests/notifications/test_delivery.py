@@ -7,8 +7,8 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
-from apps.notifications import services
 from apps.notifications.models import EmailStatus, Kind, Notification
+from apps.notifications.services import delivery, emails, outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -29,9 +29,9 @@ def test_message_id_is_derived_from_the_key(send_now, member):
     mail.outbox = []
     [notification] = send_now(recipients=[member], key="evt:1")
     header = mail.outbox[0].extra_headers["Message-ID"]
-    assert header == services.message_id(key=notification.key)
-    assert header == services.message_id(key=f"evt:1:to:{member.pk}")
-    assert header != services.message_id(key=f"evt:2:to:{member.pk}")
+    assert header == emails.message_id(key=notification.key)
+    assert header == emails.message_id(key=f"evt:1:to:{member.pk}")
+    assert header != emails.message_id(key=f"evt:2:to:{member.pk}")
 
 
 def test_a_rolled_back_change_writes_and_sends_nothing(member, django_capture_on_commit_callbacks):
@@ -41,7 +41,7 @@ def test_a_rolled_back_change_writes_and_sends_nothing(member, django_capture_on
         pytest.raises(RuntimeError),
         transaction.atomic(),
     ):
-        services.notify(kind=Kind.ASSIGNED, recipients=[member], key="rolled:back")
+        outbox.notify(kind=Kind.ASSIGNED, recipients=[member], key="rolled:back")
         raise RuntimeError("the change failed")
     assert callbacks == []
     assert not Notification.objects.filter(key__startswith="rolled:back").exists()
@@ -69,7 +69,7 @@ def test_an_event_repeated_to_more_people_reaches_only_the_new_ones(send_now, me
 def test_delivering_a_sent_row_again_sends_nothing(send_now, member):
     mail.outbox = []
     [notification] = send_now(recipients=[member])
-    assert services.deliver_one(notification_id=notification.pk) == "skipped"
+    assert delivery.deliver_one(notification_id=notification.pk) == "skipped"
     assert len(mail.outbox) == 1
 
 
@@ -82,7 +82,7 @@ def test_a_row_another_worker_is_sending_is_not_taken(member):
         claimed_at=timezone.now(),
         attempts=1,
     )
-    assert services.claim(notification=notification, token="me") is False
+    assert delivery.claim(notification=notification, token="me") is False
 
 
 def test_html_email_escapes_user_text(send_now, member, make_task):
@@ -144,11 +144,11 @@ def test_a_failed_attempt_waits_for_its_backoff(member, settings, flaky_smtp):
     member.email = "tempfail@example.com"
     member.save()
     notification = Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="k")
-    assert services.deliver_one(notification_id=notification.pk) == "retry"
+    assert delivery.deliver_one(notification_id=notification.pk) == "retry"
     notification.refresh_from_db()
     assert notification.email_status == EmailStatus.PENDING
     assert notification.next_attempt_at > timezone.now() + timezone.timedelta(seconds=50)
-    assert services.deliver_one(notification_id=notification.pk) == "skipped"  # not due yet
+    assert delivery.deliver_one(notification_id=notification.pk) == "skipped"  # not due yet
 
 
 def test_people_without_an_email_address_get_the_inbox_only(send_now, make_member):
@@ -180,18 +180,18 @@ def _session_settings() -> int:
 def test_delivering_one_email_takes_three_queries(member, django_assert_num_queries):
     notification = Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="q")
     with django_assert_num_queries(3 + _session_settings()):  # read, claim, mark sent
-        assert services.deliver_one(notification_id=notification.pk) == "sent"
+        assert delivery.deliver_one(notification_id=notification.pk) == "sent"
 
 
 def test_one_transaction_enqueues_one_delivery_for_all_its_notifications(
     make_member, django_capture_on_commit_callbacks, monkeypatch
 ):
     enqueued = []
-    monkeypatch.setattr(services, "enqueue_delivery", lambda **kw: enqueued.append(kw["ids"]))
+    monkeypatch.setattr(outbox, "enqueue_delivery", lambda **kw: enqueued.append(kw["ids"]))
     people = [make_member() for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         rows = [
-            services.notify(kind=Kind.ASSIGNED, recipients=[person], key=f"batch:{i}")[0]
+            outbox.notify(kind=Kind.ASSIGNED, recipients=[person], key=f"batch:{i}")[0]
             for i, person in enumerate(people)
         ]
     assert enqueued == [[row.pk for row in rows]]
@@ -203,9 +203,9 @@ def test_a_rolled_back_savepoint_keeps_the_rest_of_the_transaction_deliverable(
     mail.outbox = []
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError), transaction.atomic():
-            services.notify(kind=Kind.ASSIGNED, recipients=[other_member], key="undone")
+            outbox.notify(kind=Kind.ASSIGNED, recipients=[other_member], key="undone")
             raise RuntimeError("this part failed")
-        services.notify(kind=Kind.ASSIGNED, recipients=[member], key="kept")
+        outbox.notify(kind=Kind.ASSIGNED, recipients=[member], key="kept")
     assert [m.to for m in mail.outbox] == [[member.email]]
 
 
@@ -216,7 +216,7 @@ def test_a_batch_costs_two_queries_per_email_plus_one(make_member, django_assert
     ]
     # read the batch; claim and mark each
     with django_assert_num_queries(1 + 2 * 20 + _session_settings()):
-        assert services.deliver(ids=[r.pk for r in rows])["sent"] == 20
+        assert delivery.deliver(ids=[r.pk for r in rows])["sent"] == 20
 
 
 def test_a_run_alert_without_a_task_links_to_the_path_in_its_payload(send_now, member, settings):
@@ -248,8 +248,8 @@ def test_the_faster_serialisation_gives_the_same_email(member, task):
     notification = Notification.objects.create(
         recipient=member, kind=Kind.ASSIGNED, key="same", task=task, payload={"title": "Ünïcode"}
     )
-    fast = services.build_email(notification=notification)
-    stock_bytes = super(services.RelayEmail, fast).message(policy=email.policy.SMTP).as_bytes()
+    fast = emails.build_email(notification=notification)
+    stock_bytes = super(emails.RelayEmail, fast).message(policy=email.policy.SMTP).as_bytes()
     parse = lambda raw: email.message_from_bytes(raw, policy=email.policy.default)  # noqa: E731
     fast_msg = parse(fast.message(policy=email.policy.SMTP).as_bytes())
     stock_msg = parse(stock_bytes)
@@ -265,7 +265,7 @@ def test_someone_whose_address_was_removed_since_is_not_emailed(member):
     member.email = ""
     member.save()
     mail.outbox = []
-    assert services.deliver_one(notification_id=notification.pk) == "skipped"
+    assert delivery.deliver_one(notification_id=notification.pk) == "skipped"
     notification.refresh_from_db()
     assert notification.email_status == EmailStatus.SKIPPED
     assert mail.outbox == []
@@ -276,13 +276,13 @@ def test_an_idle_smtp_session_that_the_server_closed_is_reopened(member):
         def noop(self):
             raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
 
-    reused = services._ReusedMailer()
-    reused.send(services.build_email(notification=_row(member, "first")))
+    reused = delivery._ReusedMailer()
+    reused.send(emails.build_email(notification=_row(member, "first")))
     reused.mailer.connection = Session()
     reused.last_used -= reused.IDLE_CHECK_SECONDS + 1
     stale = reused.mailer
     mail.outbox = []
-    reused.send(services.build_email(notification=_row(member, "second")))
+    reused.send(emails.build_email(notification=_row(member, "second")))
     assert reused.mailer is not stale
     assert len(mail.outbox) == 1
 

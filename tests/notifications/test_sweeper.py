@@ -7,8 +7,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.notifications import services
 from apps.notifications.models import EmailStatus, Kind, Notification
+from apps.notifications.services import delivery, emails
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def make_row(recipient, key, **fields):
 def test_rows_whose_task_never_reached_the_broker_are_sent_by_the_sweeper(member, old):
     mail.outbox = []
     row = make_row(member, "lost", created_at=old)
-    assert services.sweep_undelivered() == 1
+    assert delivery.sweep_undelivered() == 1
     row.refresh_from_db()
     assert row.email_status == EmailStatus.SENT
     assert len(mail.outbox) == 1
@@ -33,7 +33,7 @@ def test_rows_whose_task_never_reached_the_broker_are_sent_by_the_sweeper(member
 
 def test_fresh_rows_are_left_to_their_own_task(member):
     make_row(member, "fresh")
-    assert services.sweep_undelivered() == 0
+    assert delivery.sweep_undelivered() == 0
 
 
 def test_rows_of_a_worker_that_died_mid_send_are_sent_after_the_lease(member, old):
@@ -43,11 +43,11 @@ def test_rows_of_a_worker_that_died_mid_send_are_sent_after_the_lease(member, ol
     )
     row.attempts = 1
     row.save()
-    services.sweep_undelivered()
+    delivery.sweep_undelivered()
     row.refresh_from_db()
     assert row.email_status == EmailStatus.SENT
     assert row.attempts == 2
-    assert mail.outbox[0].extra_headers["Message-ID"] == services.message_id(key=row.key)
+    assert mail.outbox[0].extra_headers["Message-ID"] == emails.message_id(key=row.key)
 
 
 def test_a_row_that_killed_its_worker_every_time_is_marked_failed(member, old, settings):
@@ -59,7 +59,7 @@ def test_a_row_that_killed_its_worker_every_time_is_marked_failed(member, old, s
         claimed_at=old,
         attempts=settings.NOTIFICATIONS_MAX_ATTEMPTS,
     )
-    services.sweep_undelivered()
+    delivery.sweep_undelivered()
     row.refresh_from_db()
     assert row.email_status == EmailStatus.FAILED
     assert "stopped while sending" in row.last_error
@@ -69,8 +69,8 @@ def test_sweeping_twice_sends_each_row_once(member, old):
     mail.outbox = []
     make_row(member, "a", created_at=old)
     make_row(member, "b", created_at=old)
-    services.sweep_undelivered()
-    services.sweep_undelivered()
+    delivery.sweep_undelivered()
+    delivery.sweep_undelivered()
     assert len(mail.outbox) == 2
 
 

@@ -8,8 +8,8 @@ import email.policy
 import pytest
 from django.db import connection, transaction
 
-from apps.notifications import services
 from apps.notifications.models import EmailStatus, Kind, Notification
+from apps.notifications.services import delivery, emails, outbox
 from apps.tasks import services as tasks
 
 from ..factories import TeamFactory, UserFactory
@@ -75,7 +75,7 @@ def sweep_now(settings):
     settings.NOTIFICATIONS_SWEEP_GRACE = 0
     settings.NOTIFICATIONS_CLAIM_LEASE = 2
     settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
-    return services.sweep_undelivered
+    return delivery.sweep_undelivered
 
 
 def notify_many(count: int, *, prefix: str, people, per_transaction: int = 10) -> list[str]:
@@ -85,7 +85,7 @@ def notify_many(count: int, *, prefix: str, people, per_transaction: int = 10) -
         with transaction.atomic():
             for i in range(start, min(start + per_transaction, count)):
                 person = people[i % len(people)]
-                services.notify(
+                outbox.notify(
                     kind=Kind.ASSIGNED,
                     recipients=[person],
                     key=f"{prefix}:{i}",
@@ -121,7 +121,7 @@ def test_a_thousand_notifications_each_arrive_exactly_once(start_worker, sink, p
     assert sink.count() == 1000
     assert_each_arrived_once(sink, keys)
     for received in sink.received[:50]:
-        assert received.message_id == services.message_id(key=received.key)
+        assert received.message_id == emails.message_id(key=received.key)
 
 
 def test_while_the_broker_is_down_nothing_is_lost_and_the_sweeper_delivers_all(
@@ -174,7 +174,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     assert_each_arrived_once(sink, keys)
     assert duplicates == 0
     for received in sink.received:
-        assert received.message_id == services.message_id(key=received.key)
+        assert received.message_id == emails.message_id(key=received.key)
 
 
 def test_a_worker_killed_at_any_moment_loses_nothing_and_resends_keep_their_message_id(
@@ -199,7 +199,7 @@ def test_a_worker_killed_at_any_moment_loses_nothing_and_resends_keep_their_mess
     # most one per pool process, and it carries the same Message-ID as the first copy.
     assert duplicates <= 2
     for received in sink.received:
-        assert received.message_id == services.message_id(key=received.key)
+        assert received.message_id == emails.message_id(key=received.key)
 
 
 def test_smtp_451_554_and_timeouts_are_retried_with_backoff_then_failed_while_others_flow(
@@ -212,7 +212,7 @@ def test_smtp_451_554_and_timeouts_are_retried_with_backoff_then_failed_while_ot
         UserFactory(email="slow@example.com"),
     ]
     with transaction.atomic():
-        services.notify(kind=Kind.ASSIGNED, recipients=troubled, key="trouble")
+        outbox.notify(kind=Kind.ASSIGNED, recipients=troubled, key="trouble")
     fine_keys = notify_many(40, prefix="fine", people=people)
     rows = Notification.objects.filter(key__startswith="trouble")
 
@@ -236,10 +236,10 @@ def test_smtp_451_554_and_timeouts_are_retried_with_backoff_then_failed_while_ot
 def test_a_rolled_back_transaction_sends_nothing(start_worker, sink, people):
     start_worker()
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.notify(kind=Kind.ASSIGNED, recipients=[people[0]], key="undone")
+        outbox.notify(kind=Kind.ASSIGNED, recipients=[people[0]], key="undone")
         raise RuntimeError("the change failed")
     with transaction.atomic():
-        [marker] = services.notify(kind=Kind.ASSIGNED, recipients=[people[1]], key="marker")
+        [marker] = outbox.notify(kind=Kind.ASSIGNED, recipients=[people[1]], key="marker")
     wait_for(lambda: sink.count() >= 1, timeout=20, message="the marker never arrived")
     assert [r.key for r in sink.received] == [marker.key]
     assert not Notification.objects.filter(key__startswith="undone").exists()
@@ -251,7 +251,7 @@ def test_html_email_escapes_user_text(start_worker, sink, people):
     team = TeamFactory(slug="escape")
     with transaction.atomic():
         task = tasks.create_task(team=team, title="<script>alert(1)</script>", by=lead)
-        services.notify(
+        outbox.notify(
             kind=Kind.ASSIGNED,
             recipients=[people[1]],
             key="escape",

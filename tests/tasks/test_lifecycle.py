@@ -349,6 +349,23 @@ def test_a_lead_assigning_costs_at_most_seventeen_queries(
         assigned(task, member, lead)
 
 
+def test_actions_are_the_transitions_the_model_declares_in_its_order():
+    state = Task._meta.get_field("state")
+    declared = {t.name: t for t in state.get_all_transitions(Task)}
+    assert list(services.ACTIONS)[:3] == ["assign", "unassign", "start"]
+    assert set(services.ACTIONS) == set(declared)
+    for name, action in services.ACTIONS.items():
+        assert action.label == declared[name].custom["label"]
+        if name != "resume":
+            assert action.target == declared[name].target
+
+
+def test_resume_leads_back_to_the_state_it_was_held_from(task, member, lead):
+    task = services.hold(task=in_progress(task, member, lead), by=member)
+    assert services.target_of(task=task, action="resume") == State.IN_PROGRESS
+    assert services.resume(task=task, by=member).state == State.IN_PROGRESS
+
+
 def test_a_team_member_ticks_a_checklist_item(task, member):
     item = task.checklist.create(text="Split the data")
     services.toggle_checklist_item(item=item, by=member, done=True)

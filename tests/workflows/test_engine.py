@@ -234,7 +234,7 @@ def test_an_action_that_times_out_counts_as_failed(
 
 
 def test_a_loop_back_alert_reads_as_sent_back_with_the_run_and_reason(run, trainer, lead):
-    from apps.notifications.services import build_email
+    from apps.notifications.services.emails import build_email
 
     finish(run, "train")
     finish(run, "evaluate", "failed")

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.assignment.services import auto_assign_pending
+from apps.assignment.services.batch import auto_assign_pending
 from apps.people.models import Team
 
 

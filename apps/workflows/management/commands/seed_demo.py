@@ -7,7 +7,7 @@ app below it; each app's own demo module adds its part, in dependency order.
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from apps.notifications.services import emails_muted
+from apps.notifications.services.outbox import emails_muted
 from apps.people import demo as people_demo
 from apps.tasks import demo as tasks_demo
 from apps.workflows import demo as workflows_demo

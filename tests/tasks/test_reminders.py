@@ -1,4 +1,4 @@
-"""Preferences route each kind; overdue reminders and digests are safe to run twice."""
+"""Overdue reminders and daily digests are safe to run twice."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,8 +6,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from apps.notifications import services
-from apps.notifications.models import Channel, EmailStatus, Kind, Notification
+from apps.notifications.models import Channel, Kind, Notification
+from apps.notifications.services.inbox import update_preferences
+from apps.tasks import reminders
 from apps.tasks import services as tasks
 
 pytestmark = pytest.mark.django_db
@@ -16,31 +17,7 @@ pytestmark = pytest.mark.django_db
 def prefer(user, **fields):
     channels = fields.pop("channels", {})
     defaults = {"time_zone": "UTC", "digest_hour": 8, "digest_enabled": True}
-    return services.update_preferences(user=user, channels=channels, **(defaults | fields))
-
-
-def test_a_kind_chosen_for_the_digest_is_not_emailed_now(send_now, member):
-    prefer(member, channels={Kind.ASSIGNED: Channel.DIGEST})
-    mail.outbox = []
-    [notification] = send_now(recipients=[member])
-    assert notification.email_status == EmailStatus.DIGEST
-    assert mail.outbox == []
-
-
-def test_a_kind_switched_off_still_reaches_the_inbox(send_now, member):
-    prefer(member, channels={Kind.ASSIGNED: Channel.OFF})
-    mail.outbox = []
-    [notification] = send_now(recipients=[member])
-    assert notification.email_status == EmailStatus.SKIPPED
-    assert Notification.objects.filter(recipient=member, read_at=None).count() == 1
-    assert mail.outbox == []
-
-
-def test_other_kinds_keep_their_own_choice(send_now, member):
-    prefer(member, channels={Kind.ASSIGNED: Channel.OFF})
-    mail.outbox = []
-    send_now(kind=Kind.APPROVED, recipients=[member])
-    assert len(mail.outbox) == 1
+    return update_preferences(user=user, channels=channels, **(defaults | fields))
 
 
 # --- overdue -------------------------------------------------------------------------------------
@@ -49,8 +26,8 @@ def test_other_kinds_keep_their_own_choice(send_now, member):
 def test_overdue_task_reminds_its_assignee_once_a_day(make_task, member, lead):
     late = make_task(title="Late", due_at=timezone.now() - timedelta(hours=2))
     tasks.assign_to(task=late, assignee=member, by=lead)
-    assert services.send_overdue_reminders() == 1
-    assert services.send_overdue_reminders() == 0
+    assert reminders.send_overdue_reminders() == 1
+    assert reminders.send_overdue_reminders() == 0
     reminder = Notification.objects.get(kind=Kind.OVERDUE)
     assert reminder.recipient == member
     assert reminder.task == late
@@ -59,13 +36,13 @@ def test_overdue_task_reminds_its_assignee_once_a_day(make_task, member, lead):
 def test_overdue_reminder_comes_again_the_next_day(make_task, member, lead):
     late = make_task(title="Late", due_at=timezone.now() - timedelta(hours=2))
     tasks.assign_to(task=late, assignee=member, by=lead)
-    services.send_overdue_reminders()
-    assert services.send_overdue_reminders(now=timezone.now() + timedelta(days=1)) == 1
+    reminders.send_overdue_reminders()
+    assert reminders.send_overdue_reminders(now=timezone.now() + timedelta(days=1)) == 1
 
 
 def test_unassigned_overdue_task_reminds_the_team_leads(make_task, lead):
     make_task(title="Nobody's", due_at=timezone.now() - timedelta(hours=1))
-    services.send_overdue_reminders()
+    reminders.send_overdue_reminders()
     assert list(
         Notification.objects.filter(kind=Kind.OVERDUE).values_list("recipient", flat=True)
     ) == [lead.pk]
@@ -75,7 +52,7 @@ def test_finished_and_not_yet_due_tasks_get_no_reminder(make_task, lead):
     make_task(title="Later", due_at=timezone.now() + timedelta(hours=1))
     done = make_task(title="Gone", due_at=timezone.now() - timedelta(hours=1))
     tasks.cancel(task=done, by=lead)
-    assert services.send_overdue_reminders() == 0
+    assert reminders.send_overdue_reminders() == 0
 
 
 # --- digests ---------------------------------------------------------------------------------
@@ -94,8 +71,8 @@ def at_utc(hour):
 
 def test_digest_is_sent_at_the_persons_hour_in_their_time_zone(busy_member):
     prefer(busy_member, time_zone="America/New_York", digest_hour=9)  # 09:00 EST = 14:00 UTC
-    assert services.send_digests(now=at_utc(13)) == 0
-    assert services.send_digests(now=at_utc(14)) == 1
+    assert reminders.send_digests(now=at_utc(13)) == 0
+    assert reminders.send_digests(now=at_utc(14)) == 1
     digest = Notification.objects.get(kind=Kind.DIGEST)
     assert [t["title"] for t in digest.payload["open_tasks"]] == ["Open work"]
 
@@ -103,24 +80,24 @@ def test_digest_is_sent_at_the_persons_hour_in_their_time_zone(busy_member):
 def test_digest_runs_twice_but_arrives_once(busy_member):
     prefer(busy_member, digest_hour=8)
     mail.outbox = []
-    with_callbacks = services.send_digests(now=at_utc(8)) + services.send_digests(now=at_utc(9))
+    with_callbacks = reminders.send_digests(now=at_utc(8)) + reminders.send_digests(now=at_utc(9))
     assert with_callbacks == 1
     assert Notification.objects.filter(kind=Kind.DIGEST).count() == 1
 
 
 def test_digest_comes_again_the_next_day(busy_member):
     prefer(busy_member, digest_hour=8)
-    services.send_digests(now=at_utc(8))
-    assert services.send_digests(now=at_utc(8) + timedelta(days=1)) == 1
+    reminders.send_digests(now=at_utc(8))
+    assert reminders.send_digests(now=at_utc(8) + timedelta(days=1)) == 1
 
 
 def test_switched_off_digest_is_not_sent(busy_member):
     prefer(busy_member, digest_enabled=False)
-    assert services.send_digests(now=at_utc(20)) == 0
+    assert reminders.send_digests(now=at_utc(20)) == 0
 
 
 def test_nothing_to_say_means_no_digest(member):
-    assert services.send_digests(now=at_utc(20)) == 0
+    assert reminders.send_digests(now=at_utc(20)) == 0
 
 
 def test_digest_lists_reviews_waiting_and_what_changed(
@@ -134,7 +111,7 @@ def test_digest_lists_reviews_waiting_and_what_changed(
     mail.outbox = []
     now = timezone.now().replace(hour=23)
     with django_capture_on_commit_callbacks(execute=True):
-        services.send_digests(now=now)
+        reminders.send_digests(now=now)
     digest = Notification.objects.get(kind=Kind.DIGEST, recipient=reviewer)
     assert [t["title"] for t in digest.payload["reviews"]] == ["Needs eyes"]
     assert digest.payload["changes"][0]["kind"] == "Review requested"

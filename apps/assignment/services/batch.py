@@ -1,0 +1,402 @@
+"""Assigning a team's whole backlog at once (`auto_assign_pending`), as one-by-one would.
+
+Model instances and per-row ORM writes cost too much at 10,000 tasks: the batch reads plain
+rows, decides in memory from the same ranking key as a single assignment, and writes each
+table in one bulk statement (apps.core.bulk_sql).
+"""
+
+import heapq
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm_log.models import StateLog
+
+from apps.core.bulk_sql import insert_rows, update_from_values
+from apps.core.refusals import Forbidden
+from apps.notifications.models import Kind, Notification
+from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bulk_statuses
+from apps.people.models import PersonSkill, Skill, Team, User
+from apps.tasks.models import State, Task
+from apps.tasks.services import TaskActionRefused
+
+from .. import selectors
+from ..models import AssignmentDecision, Mode, WaitingTask
+from ..selectors import TOP_N, rank_key, reasons_for
+from . import waiting
+
+logger = logging.getLogger("relay.assignment")
+
+
+@dataclass
+class BatchResult:
+    assigned: int = 0
+    waiting: int = 0
+    attempts: int = 1
+
+
+@dataclass
+class _Pending:
+    """A todo task as the batch needs it (model instances cost too much at 10,000 tasks)."""
+
+    pk: int
+    title: str
+    required_skill_id: int | None
+    min_level: int
+    required_skill: Skill | None = None
+
+
+@dataclass
+class _Person:
+    user: User
+    time_off_until: datetime | None
+    active: int
+    last: float
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self.uid = self.user.pk
+        self.capacity = self.user.capacity
+        self.records: dict[int, dict] = {}
+
+    def key(self, level: int) -> tuple:
+        return rank_key(
+            active=self.active, capacity=self.capacity, level=level, last=self.last, pk=self.uid
+        )
+
+    def record(self, level: int) -> dict:
+        """This person's line in a decision's ranking, reused while their load is unchanged."""
+        cached = self.records.get(level)
+        if cached is None or cached["load"] != f"{self.active}/{self.capacity}":
+            cached = self.records[level] = _batch_record(self, level)
+        return cached
+
+
+def auto_assign_pending(
+    *, team: Team, by: User | None = None, only_waiting: bool = False, attempts: int = 3
+) -> BatchResult:
+    """Assign every assignable `todo` task of the team, most urgent first, as one-by-one would.
+
+    O(T log P): one heap of people per (skill, level) requirement, keyed like the ranking;
+    entries go stale when a person's load changes and are re-keyed lazily when popped. Reads
+    and writes are a fixed handful of bulk queries. If a concurrent assignment took capacity
+    meanwhile, the database refuses the bulk counter update; the batch is recomputed.
+    """
+    # by=None is Relay itself (the auto_assign management command).
+    if by is not None and not selectors.may_auto_assign_pending(team=team, user=by):
+        raise Forbidden(_("Only a lead can auto-assign the team's pending tasks."))
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                result = _batch(team=team, by=by, only_waiting=only_waiting)
+        except IntegrityError:
+            logger.info("batch for %s lost a capacity race; recomputing", team.slug)
+            continue
+        result.attempts = attempt
+        return result
+    raise TaskActionRefused(
+        _("Others kept assigning in this team at the same time; try auto-assign again.")
+    )
+
+
+def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
+    now = timezone.now()
+    tasks = [
+        _Pending(*row)
+        for row in Task.objects.filter(team=team, state=State.TODO, assignee__isnull=True)
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("-priority", F("due_at").asc(nulls_last=True), "created_at", "id")
+        .values_list("pk", "title", "required_skill_id", "min_level")
+    ]
+    waiting_rows = {w.task_id: w for w in WaitingTask.objects.filter(team=team)}
+    if only_waiting:
+        tasks = [t for t in tasks if t.pk in waiting_rows]
+    if not tasks:
+        return BatchResult()
+    skills = {s.pk: s for s in Skill.objects.filter(pk__in={t.required_skill_id for t in tasks})}
+    for t in tasks:
+        t.required_skill = skills.get(t.required_skill_id)
+    memberships = list(selectors.team_memberships(team_id=team.pk, at=now))
+    levels = {
+        (user_id, skill_id): level
+        for user_id, skill_id, level in PersonSkill.objects.filter(
+            user__memberships__team=team, skill_id__in=list(skills)
+        ).values_list("user_id", "skill_id", "level")
+    }
+    folks = {
+        m.user_id: _Person(
+            user=m.user,
+            time_off_until=m.time_off_until,
+            active=m.user.active_count,
+            last=selectors.recency(m.user.last_assigned_at),
+        )
+        for m in memberships
+    }
+    available = [
+        p
+        for p in folks.values()
+        if p.user.is_active and not p.user.is_away and p.time_off_until is None
+    ]
+    heaps: dict[tuple, list] = {}
+
+    def heap_for(skill_id: int | None, min_level: int) -> list:
+        group = (skill_id, min_level if skill_id else 0)
+        if group not in heaps:
+            heap = []
+            for p in available:
+                level = levels.get((p.uid, skill_id), 0) if skill_id else 0
+                if (skill_id is None or level >= min_level) and p.active < p.capacity:
+                    heap.append((p.key(level), p.version, p.uid, level))
+            heapq.heapify(heap)
+            heaps[group] = heap
+        return heaps[group]
+
+    clock = selectors.recency(now)
+    chosen_for: dict[int, tuple[_Person, int, list]] = {}
+    failed: list[_Pending] = []
+    for task in tasks:
+        heap = heap_for(task.required_skill_id, task.min_level)
+        excluded = set(waiting_rows[task.pk].excluded) if task.pk in waiting_rows else set()
+        popped, top = [], []
+        while heap and len(top) < TOP_N:
+            entry = heapq.heappop(heap)
+            _, version, pk, level = entry
+            person = folks[pk]
+            if version != person.version:  # load changed since pushed: re-key, keep looking
+                if person.active < person.capacity:
+                    heapq.heappush(heap, (person.key(level), person.version, pk, level))
+                continue
+            popped.append(entry)
+            if pk not in excluded:
+                top.append((person, level))
+        if not top:
+            for entry in popped:
+                heapq.heappush(heap, entry)
+            failed.append(task)
+            continue
+        person, level = top[0]
+        ranked = [p.record(lvl) for p, lvl in top]
+        for entry in popped:
+            if entry[2] != person.uid:
+                heapq.heappush(heap, entry)
+        person.active += 1
+        person.version += 1
+        clock += 1  # later assignments rank as more recent, exactly as one-by-one would
+        person.last = clock
+        if person.active < person.capacity:
+            heapq.heappush(heap, (person.key(level), person.version, person.uid, level))
+        chosen_for[task.pk] = (person, level, ranked)
+
+    _write_batch(team=team, by=by, now=now, tasks=tasks, chosen_for=chosen_for, folks=folks)
+    waiting_count = _write_waiting(
+        team=team,
+        now=now,
+        failed=failed,
+        folks=folks,
+        levels=levels,
+        waiting_rows=waiting_rows,
+    )
+    return BatchResult(assigned=len(chosen_for), waiting=waiting_count)
+
+
+def _batch_record(person: _Person, level: int) -> dict:
+    capacity = person.user.capacity
+    free = 1 - min(person.active / capacity if capacity else 1.0, 1.0)
+    return {
+        "user_id": person.uid,
+        "name": person.user.display_name,
+        "eligible": True,
+        "score": round(free * 100, 1),
+        "load": f"{person.active}/{capacity}",
+        "level": level,
+        "reasons": [],
+    }
+
+
+def _write_batch(
+    *,
+    team: Team,
+    by: User | None,
+    now: datetime,
+    tasks: list[_Pending],
+    chosen_for: dict,
+    folks: dict[int, _Person],
+) -> None:
+    if not chosen_for:
+        return
+    quote = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    # Counters first: this is the statement the CheckConstraint referees.
+    deltas = Counter(p.uid for p, _, _ in chosen_for.values())
+    user_rows = [
+        (pk, delta, adapt(selectors.from_recency(folks[pk].last)))
+        for pk, delta in sorted(deltas.items())
+    ]
+    update_from_values(
+        User._meta.db_table,
+        f"{quote('active_count')} = {quote('active_count')} + v.column2, "
+        f"{quote('last_assigned_at')} = v.column3",
+        user_rows,
+        ["bigint", "integer", "timestamp with time zone"],
+        [],
+    )
+    update_from_values(
+        Task._meta.db_table,
+        f"{quote('assignee_id')} = v.column2, {quote('state')} = %s, {quote('updated_at')} = "
+        + ("CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"),
+        [(pk, p.uid) for pk, (p, _, _) in chosen_for.items()],
+        ["bigint", "bigint"],
+        [State.ASSIGNED.value, adapt(now)],
+    )
+    content_type_id = ContentType.objects.get_for_model(Task).pk
+    stamp = adapt(now)
+    by_id = by.pk if by else None
+    description = _("Auto-assigned (batch)")
+    insert_rows(
+        StateLog,
+        [
+            {
+                "timestamp": stamp,
+                "by_id": by_id,
+                "source_state": State.TODO.value,
+                "state": State.ASSIGNED.value,
+                "transition": "assign",
+                "content_type_id": content_type_id,
+                "object_id": pk,
+                "description": description,
+            }
+            for pk in chosen_for
+        ],
+    )
+    titles = {t.pk: t.title for t in tasks}
+    by_name = by.display_name if by else "Relay"
+    batch_key = f"batch:{waiting.stamp(now)}"
+    insert_rows(
+        Notification,
+        set_bulk_statuses(
+            rows=[
+                {
+                    "recipient_id": person.uid,
+                    "kind": Kind.ASSIGNED.value,
+                    "task_id": pk,
+                    "payload": {"by": by_name, "note": "", "title": titles[pk]},
+                    "key": f"assigned:task:{pk}:{batch_key}:to:{person.uid}",
+                    "created_at": stamp,
+                }
+                for pk, (person, _, _) in chosen_for.items()
+            ]
+        ),
+    )
+    deliver_bulk_after_commit(created_at=now)
+    insert_rows(
+        AssignmentDecision,
+        [
+            {
+                "task_id": pk,
+                "assignee_id": person.uid,
+                "mode": Mode.BATCH.value,
+                "by_id": by_id,
+                "score": ranked[0]["score"],
+                "ranked": ranked,
+                "created_at": stamp,
+            }
+            for pk, (person, _, ranked) in chosen_for.items()
+        ],
+    )
+    # Waiting rows of tasks no longer `todo` (just assigned): no 10,000-id IN list needed.
+    WaitingTask.objects.filter(team=team).exclude(task__state=State.TODO).delete()
+
+
+def _write_waiting(
+    *,
+    team: Team,
+    now: datetime,
+    failed: list[_Pending],
+    folks: dict[int, _Person],
+    levels: dict,
+    waiting_rows: dict[int, WaitingTask],
+) -> int:
+    """Mark what nobody could take, with reasons computed once per kind of requirement."""
+    if not failed:
+        return 0
+    records: dict[tuple, dict] = {}
+    by_record: dict[tuple, list[_Pending]] = {}
+    for task in failed:
+        excluded = tuple(sorted(waiting_rows[task.pk].excluded)) if task.pk in waiting_rows else ()
+        group = (task.required_skill_id, task.min_level, excluded)
+        if group not in records:
+            records[group] = _batch_reasons(
+                task=task, folks=folks, levels=levels, excluded=excluded
+            )
+        by_record.setdefault(group, []).append(task)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    since = waiting.stamp(now)
+    leads = selectors.leads_of(team_id=team.pk)
+    new_rows, notes = [], []
+    for group, group_tasks in by_record.items():
+        record = records[group]
+        existing = [t.pk for t in group_tasks if t.pk in waiting_rows]
+        if existing:
+            WaitingTask.objects.filter(task_id__in=existing).update(
+                reasons=record, last_tried_at=now
+            )
+        fresh = [t for t in group_tasks if t.pk not in waiting_rows]
+        new_rows += [
+            {
+                "task_id": t.pk,
+                "team_id": team.pk,
+                "reasons": record,
+                "excluded": [],
+                "since": stamp,
+                "last_tried_at": stamp,
+            }
+            for t in fresh
+        ]
+        note = waiting.summary(record)
+        notes += [
+            {
+                "recipient_id": lead.pk,
+                "kind": Kind.UNASSIGNABLE.value,
+                "task_id": t.pk,
+                "payload": {"title": t.title, "by": "Relay", "note": note},
+                "key": f"unassignable:task:{t.pk}:since:{since}:to:{lead.pk}",
+                "created_at": stamp,
+            }
+            for t in fresh
+            for lead in leads
+        ]
+    insert_rows(WaitingTask, new_rows)
+    insert_rows(Notification, set_bulk_statuses(rows=notes))
+    if notes:
+        deliver_bulk_after_commit(created_at=now)
+    return len(failed)
+
+
+def _batch_reasons(
+    *, task: _Pending, folks: dict[int, _Person], levels: dict, excluded: tuple
+) -> dict:
+    """The same reasons candidates() gives, from the batch's in-memory loads."""
+    rows = []
+    for person in folks.values():
+        level = levels.get((person.uid, task.required_skill_id), 0)
+        reasons = reasons_for(
+            user=person.user,
+            task=task,
+            level=level,
+            time_off_until=person.time_off_until,
+            excluded=person.uid in excluded,
+            active=person.active,
+        )
+        order = (
+            *selectors.nearness(reasons),
+            *person.key(level),
+        )
+        rows.append((order, person, reasons))
+    rows.sort(key=lambda row: row[0])
+    return waiting.reason_record([(person.user, reasons) for _, person, reasons in rows])
