@@ -18,6 +18,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.people import selectors as people
 from apps.people.models import Membership, PersonSkill, Role, Team, TimeOff, User
 from apps.tasks.models import State, Task
 
@@ -425,3 +426,9 @@ def leads_of(*, team_id: int) -> list[User]:
             memberships__team_id=team_id, memberships__role=Role.LEAD, is_active=True
         )
     )
+
+
+def may_auto_assign_pending(*, team: Team, user: User) -> bool:
+    """Assigning a team's whole backlog at once is its leads' call (the Workload page's button
+    shows for them; services.batch.auto_assign_pending refuses anyone else)."""
+    return people.is_lead(team_id=team.pk, user=user)

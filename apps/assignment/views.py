@@ -6,15 +6,16 @@ The panel is its own URL, loaded by htmx, so any page showing a task can include
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.http import HtmxHttpRequest, refused
+from apps.core.refusals import Refused
 from apps.people import selectors as people
-from apps.tasks.models import State
+from apps.people.models import Team
+from apps.tasks.models import State, Task
 from apps.tasks.selectors import visible_tasks
-from apps.tasks.services import TaskActionRefused
 
 from . import selectors
 from .forms import AssignForm
@@ -23,17 +24,17 @@ from .services import batch, single
 PANEL = "assignment/panel.html"
 
 
-def _task_for(request, pk):
+def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         visible_tasks(request.user).select_related("team", "assignee", "required_skill"), pk=pk
     )
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
 
 
-def _panel_context(request, task, **extra) -> dict:
+def _panel_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     is_lead = people.is_lead(team_id=task.team_id, user=request.user)
     waiting = selectors.waiting(task=task)
     ranked = (
@@ -49,7 +50,7 @@ def _panel_context(request, task, **extra) -> dict:
         "me": me,
         "decision": selectors.latest_decision(task=task),
         "waiting": waiting,
-        "suggest": request.GET.get("suggest") == "1" or "error" in extra,
+        "suggest": request.GET.get("suggest") == "1",
         "page": request.GET.get("page") or request.POST.get("page", ""),
         **extra,
     }
@@ -57,7 +58,7 @@ def _panel_context(request, task, **extra) -> dict:
 
 @require_GET
 @login_required
-def panel(request, pk):
+def panel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The panel: the stored decision, and for a `todo` task the ways to assign it."""
     task = _task_for(request, pk)
     return render(request, f"{PANEL}#panel", _panel_context(request, task))
@@ -65,15 +66,19 @@ def panel(request, pk):
 
 @require_POST
 @login_required
-def assign(request, pk):
+def assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Assign to the chosen person, to oneself, or (no person) to the best candidate."""
     task = _task_for(request, pk)
     form = AssignForm(request.POST, task=task)
     if not form.is_valid():
-        return _refused(request, task, "; ".join(m for ms in form.errors.values() for m in ms))
+        return _refused(
+            request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
+        )
     data = form.cleaned_data
     if data["expected_state"] and data["expected_state"] != task.state:
-        return _refused(request, task, "Someone else changed this task first. Nothing was changed.")
+        return _refused(
+            request, task, Refused("Someone else changed this task first. Nothing was changed.")
+        )
     try:
         result = single.assign_with_decision(
             task=task,
@@ -82,8 +87,8 @@ def assign(request, pk):
             override=data["override"],
             note=data["note"],
         )
-    except TaskActionRefused as error:
-        return _refused(request, task, str(error))
+    except Refused as refusal:
+        return _refused(request, task, refusal)
     if result.task is None:
         message = "Nobody can take this task now; it waits and leads were told."
     else:
@@ -99,43 +104,44 @@ def assign(request, pk):
     return response
 
 
-def _refused(request, task, message: str) -> HttpResponse:
-    context = _panel_context(request, task, error=message, picked=request.POST.get("person", ""))
+def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:
+    """The panel, open on the ways to assign, saying why not; without htmx, the task page."""
     if request.htmx:
-        return render(request, f"{PANEL}#panel", context, status=409)
-    messages.error(request, message)
+        context = _panel_context(request, task, suggest=True, picked=request.POST.get("person", ""))
+        return refused(request, refusal, f"{PANEL}#panel", context)
+    messages.error(request, refusal.message)
     return redirect(task)
 
 
-@require_GET
-@login_required
-def workload(request, team_slug):
-    team = _team_for(request, team_slug)
-    context = {
+def _workload_context(request: HtmxHttpRequest, team: Team) -> dict:
+    return {
         "team": team,
         "rows": selectors.workload(team=team),
         "waiting": selectors.waiting_tasks(team=team)[:20],
         "pending": selectors.pending_count(team=team),
-        "is_lead": people.is_lead(team_id=team.pk, user=request.user),
+        "may_auto_assign": selectors.may_auto_assign_pending(team=team, user=request.user),
         "nav_active": "workload",
     }
-    return render(request, "assignment/workload.html", context)
+
+
+@require_GET
+@login_required
+def workload(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
+    team = _team_for(request, team_slug)
+    return render(request, "assignment/workload.html", _workload_context(request, team))
 
 
 @require_POST
 @login_required
-def auto_assign_pending(request, team_slug):
+def auto_assign_pending(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
-    if not people.is_lead(team_id=team.pk, user=request.user):
-        raise PermissionDenied("Only a lead can auto-assign the team's pending tasks.")
     try:
         result = batch.auto_assign_pending(team=team, by=request.user)
-    except TaskActionRefused as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request,
-            f"Auto-assign: {result.assigned} assigned, {result.waiting} waiting for someone "
-            "eligible.",
-        )
+    except Refused as refusal:
+        context = _workload_context(request, team)
+        return refused(request, refusal, "assignment/workload.html", context)
+    messages.success(
+        request,
+        f"Auto-assign: {result.assigned} assigned, {result.waiting} waiting for someone eligible.",
+    )
     return redirect("assignment:workload", team_slug=team.slug)

@@ -13,8 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.assignment.services import single as assignment
+from apps.core.refusals import Forbidden
 from apps.people import selectors as people
-from apps.people.models import Team, User
+from apps.people.models import Role, Team, User
 from apps.tasks import services as tasks
 from apps.tasks.models import OPEN_STATES, ChecklistItem, State, Task
 from apps.tasks.services import TaskActionRefused
@@ -261,17 +262,29 @@ def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...])
 
 @transaction.atomic
 def tick(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
-    """Tick or untick a checklist item; the task is touched so open boards refresh its card."""
+    """Tick or untick a checklist item (team members only, as apps.tasks.services decides);
+    the task is touched so open boards refresh its card."""
     item = tasks.toggle_checklist_item(item=item, by=by, done=done)
     Task.objects.filter(pk=item.task_id).update(updated_at=timezone.now())
     return item
 
 
+def may_change_wip_limits(*, user: User, role: str | None) -> bool:
+    """The team's leads and staff set its WIP limits (`role`: the user's role in the team,
+    which the board page has already read with the team)."""
+    return user.is_staff or role == Role.LEAD
+
+
+def check_may_change_wip_limits(*, team: Team, by: User) -> None:
+    """Refuse anyone else, before they see the settings form or when they save it."""
+    if not may_change_wip_limits(user=by, role=people.role_in(team_id=team.pk, user=by)):
+        raise Forbidden(_("Only a team lead can change WIP limits."))
+
+
 @transaction.atomic
 def save_wip_limits(*, team: Team, by: User, limits: dict[str, int | None], soft: bool) -> None:
     """A lead sets the team's WIP limits (None or 0 = no limit)."""
-    if not people.is_lead(team_id=team.pk, user=by) and not by.is_staff:
-        raise PermissionError(_("Only a team lead can change WIP limits."))
+    check_may_change_wip_limits(team=team, by=by)
     clean = {s: int(n) for s, n in limits.items() if s in LIMITABLE_STATES and n}
     settings, _created = BoardSettings.objects.get_or_create(team=team)
     settings.wip_limits = clean

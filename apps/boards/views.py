@@ -7,20 +7,26 @@ answers with the affected columns swapped out-of-band, plus a toast saying what 
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotModified, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import (
+    condition,
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
+from apps.core.http import HtmxHttpRequest, refused
+from apps.core.refusals import Refused
 from apps.people import selectors as people
-from apps.people.models import Role, Skill
+from apps.people.models import Skill, Team
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
-from apps.tasks.models import ChecklistItem, State
-from apps.tasks.services import TaskActionRefused
+from apps.tasks.models import State, Task
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -30,14 +36,14 @@ from .models import LIMITABLE_STATES, SavedView
 from .selectors import BoardFilters
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     team = selectors.team_with_version(user=request.user, team_slug=team_slug)
     if team is None:
         raise Http404("No such team.")
     return team
 
 
-def _task_for(request, pk):
+def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         task_selectors.visible_tasks(request.user).select_related(
             "team__board_settings",
@@ -66,12 +72,12 @@ def _cards(filters: BoardFilters) -> dict:
     }
 
 
-def _limits(team) -> dict:
+def _limits(team: Team) -> dict:
     settings = selectors.settings_of(team)
     return dict(settings.wip_limits) if settings else {}
 
 
-def _board_filters_from_page(request) -> BoardFilters:
+def _board_filters_from_page(request: HtmxHttpRequest) -> BoardFilters:
     """The filters of the board page a request came from (htmx sends its URL)."""
     url = request.htmx.current_url if request.htmx else ""
     query = parse_qs(urlsplit(url or "").query)
@@ -81,7 +87,7 @@ def _board_filters_from_page(request) -> BoardFilters:
     return BoardFilters.from_query(data)
 
 
-def _board_context(request, team, filters: BoardFilters) -> dict:
+def _board_context(request: HtmxHttpRequest, team: Team, filters: BoardFilters) -> dict:
     board = selectors.board(team=team, user=request.user, filters=filters, limits=_limits(team))
     return {
         "team": team,
@@ -96,7 +102,7 @@ def _board_context(request, team, filters: BoardFilters) -> dict:
 
 @require_GET
 @login_required
-def board(request, team_slug):
+def board(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     filters = BoardFilters.from_query(request.GET)
     context = _board_context(request, team, filters)
@@ -108,7 +114,9 @@ def board(request, team_slug):
         return response
     context.update(
         nav_active="board",
-        is_lead=team.viewer_role == Role.LEAD or request.user.is_staff,
+        may_change_wip_limits=services.may_change_wip_limits(
+            user=request.user, role=team.viewer_role
+        ),
         members=people.team_members(team=team),
         skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
         saved_views=SavedView.objects.filter(owner=request.user, team=team),
@@ -122,29 +130,35 @@ def board(request, team_slug):
     return render(request, "boards/board.html", context)
 
 
-@require_GET
-@login_required
-def poll(request, team_slug):
-    """Live refresh: 304 while nothing on the board changed (one query), else the board."""
-    team = _team_for(request, team_slug)
-    filters = BoardFilters.from_query(request.GET)
-    etag = selectors.etag_for(
-        version=selectors.version_of(team), user=request.user, filters=filters
+def _poll_etag(request: HtmxHttpRequest, team_slug: str) -> str:
+    """The board's ETag for this person and these filters, from the one team query.
+
+    condition() calls this before the view; the team is kept on the request so that the view,
+    when the board did change, does not read it again.
+    """
+    request.polled_team = _team_for(request, team_slug)
+    return selectors.etag_for(
+        version=selectors.version_of(request.polled_team),
+        user=request.user,
+        filters=BoardFilters.from_query(request.GET),
     )
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-    else:
-        context = _board_context(request, team, filters)
-        context["counts"] = task_selectors.work_counts(user=request.user)
-        response = render(request, "boards/board.html#poll", context)
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
-    return response
 
 
 @require_GET
 @login_required
-def more_cards(request, team_slug):
+@cache_control(private=True, no_cache=True)
+@condition(etag_func=_poll_etag)
+def poll(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
+    """Live refresh: 304 while nothing on the board changed (one query), else the board."""
+    filters = BoardFilters.from_query(request.GET)
+    context = _board_context(request, request.polled_team, filters)
+    context["counts"] = task_selectors.work_counts(user=request.user)
+    return render(request, "boards/board.html#poll", context)
+
+
+@require_GET
+@login_required
+def more_cards(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     filters = BoardFilters.from_query(request.GET)
     state = request.GET.get("state", "")
@@ -190,7 +204,7 @@ def _moved_message(result: services.MoveResult) -> str:
 
 @require_POST
 @login_required
-def move(request, pk):
+def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """A drop (from/to columns) or a picked action, from the board, drawer or a queue page."""
     task = _task_for(request, pk)
     form = MoveForm(request.POST)
@@ -223,8 +237,8 @@ def move(request, pk):
                     outcome=data["outcome"],
                     order=data["order"],
                 )
-        except TaskActionRefused as error:
-            message, status, result = str(error), 409, None
+        except Refused as refusal:
+            message, status, result = refusal.message, refusal.status, None
         else:
             if result is not None and result.refused:
                 message, status, result = result.refused, 409, None
@@ -254,7 +268,7 @@ def move(request, pk):
     return render(request, "boards/board.html#move-response", context, status=status)
 
 
-def _columns_context(request, task, states: set[str]) -> dict:
+def _columns_context(request: HtmxHttpRequest, task: Task, states: set[str]) -> dict:
     """The affected columns, as the board page the request came from shows them. With
     swimlanes a move may add or empty a lane, so the whole board body is re-rendered."""
     filters = _board_filters_from_page(request)
@@ -280,7 +294,7 @@ def _columns_context(request, task, states: set[str]) -> dict:
 
 @require_GET
 @login_required
-def card_menu(request, pk):
+def card_menu(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The keyboard/menu way to move a card: the moves this person may make, as buttons."""
     task = _task_for(request, pk)
     actions = task_selectors.available_actions(task=task, user=request.user)
@@ -292,25 +306,25 @@ def card_menu(request, pk):
     return render(request, "boards/board.html#card-menu", {"task": task, "moves": moves})
 
 
-def _drawer_context(request, task, **extra) -> dict:
+def _drawer_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     return {
         **task_selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
-        "is_member": people.role_in(team_id=task.team_id, user=request.user) is not None,
+        "is_member": task_services.may_tick_checklist(task=task, user=request.user),
         **extra,
     }
 
 
 @require_GET
 @login_required
-def drawer(request, pk):
+def drawer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     return render(request, "boards/drawer.html#drawer-body", _drawer_context(request, task))
 
 
 @require_POST
 @login_required
-def comment(request, pk):
+def comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     form = CommentForm(request.POST)
     status = 200 if form.post(task=task, author=request.user) else 422
@@ -322,38 +336,43 @@ def comment(request, pk):
 
 @require_POST
 @login_required
-def tick(request, pk, item_pk):
+def tick(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     task = _task_for(request, pk)
-    if people.role_in(team_id=task.team_id, user=request.user) is None:
-        raise PermissionDenied(_("Only team members tick checklist items."))
-    item = get_object_or_404(ChecklistItem, pk=item_pk, task=task)
-    services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
+    item = get_object_or_404(task.checklist, pk=item_pk)
+    try:
+        services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
+    except Refused as refusal:
+        context = _drawer_context(request, task)
+        return refused(request, refusal, "boards/drawer.html#checklist", context)
     return render(request, "boards/drawer.html#checklist", _drawer_context(request, task))
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def wip_settings(request, team_slug):
+def wip_settings(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
-    if not (people.is_lead(team_id=team.pk, user=request.user) or request.user.is_staff):
-        raise PermissionDenied(_("Only a team lead can change WIP limits."))
     settings = selectors.settings_of(team)
     initial = {
         f"limit_{s}": (settings.limit_for(s) if settings else None) for s in LIMITABLE_STATES
     }
     initial["soft"] = settings.soft_limits if settings else False
     form = WipLimitsForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        services.save_wip_limits(
-            team=team, by=request.user, limits=form.limits(), soft=form.cleaned_data["soft"]
-        )
-        return redirect("boards:board", team_slug=team.slug)
+    try:
+        # Asked before the form is shown too: someone who may not change the limits gets why.
+        services.check_may_change_wip_limits(team=team, by=request.user)
+        if request.method == "POST" and form.is_valid():
+            services.save_wip_limits(
+                team=team, by=request.user, limits=form.limits(), soft=form.cleaned_data["soft"]
+            )
+            return redirect("boards:board", team_slug=team.slug)
+    except Refused as refusal:
+        return refused(request, refusal, "boards/wip_settings.html", {"team": team})
     return render(request, "boards/wip_settings.html", {"team": team, "form": form})
 
 
 @require_POST
 @login_required
-def save_view(request, team_slug):
+def save_view(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     form = SavedViewForm(request.POST)
     query = ""
@@ -367,7 +386,7 @@ def save_view(request, team_slug):
 
 @require_POST
 @login_required
-def delete_view(request, team_slug, view_pk):
+def delete_view(request: HtmxHttpRequest, team_slug: str, view_pk: int) -> HttpResponse:
     team = _team_for(request, team_slug)
     get_object_or_404(SavedView, pk=view_pk, owner=request.user, team=team).delete()
     return redirect("boards:board", team_slug=team.slug)
@@ -380,7 +399,7 @@ QUEUE_ACTIONS = {
 }
 
 
-def _queue_actions(request, task, where: str) -> list:
+def _queue_actions(request: HtmxHttpRequest, task: Task, where: str) -> list:
     task.outcomes = task_services.allowed_outcomes(task)
     return [
         a
@@ -391,7 +410,7 @@ def _queue_actions(request, task, where: str) -> list:
 
 @require_GET
 @login_required
-def work_links(request):
+def work_links(request: HtmxHttpRequest) -> HttpResponse:
     """The header's My work / Awaiting my review counts (loaded after the page, and with polls)."""
     return render(
         request,
@@ -403,11 +422,11 @@ def work_links(request):
     )
 
 
-def _queue_context(request, where: str) -> dict:
+def _queue_context(request: HtmxHttpRequest, where: str) -> dict:
     return {"ctx": where, "card_renderer": QueueCardRenderer(viewer=request.user)}
 
 
-def _queue_page(request, *, tasks, where: str):
+def _queue_page(request: HtmxHttpRequest, *, tasks, where: str) -> HttpResponse:
     tasks = list(tasks)
     for task in tasks:
         task.actions = _queue_actions(request, task, where)
@@ -425,13 +444,13 @@ def _queue_page(request, *, tasks, where: str):
 
 @require_GET
 @login_required
-def my_work(request):
+def my_work(request: HtmxHttpRequest) -> HttpResponse:
     return _queue_page(request, tasks=selectors.my_work(user=request.user), where="mywork")
 
 
 @require_GET
 @login_required
-def reviews(request):
+def reviews(request: HtmxHttpRequest) -> HttpResponse:
     return _queue_page(
         request, tasks=selectors.awaiting_my_review(user=request.user), where="reviews"
     )

@@ -3,9 +3,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.core.http import HtmxHttpRequest
 
 from . import selectors
 from .forms import PreferencesForm
@@ -17,7 +19,7 @@ PAGE_SIZE = 50
 
 @require_GET
 @login_required
-def inbox(request):
+def inbox(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(selectors.inbox(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
@@ -26,7 +28,7 @@ def inbox(request):
 
 @require_POST
 @login_required
-def mark_read(request, pk):
+def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     try:
         notification = selectors.own_notification(user=request.user, pk=pk)
     except Notification.DoesNotExist:
@@ -39,7 +41,7 @@ def mark_read(request, pk):
 
 @require_POST
 @login_required
-def mark_all_read(request):
+def mark_all_read(request: HtmxHttpRequest) -> HttpResponse:
     count = inbox_services.mark_all_read(user=request.user)
     messages.success(request, f"Marked {count} notification{'s' * (count != 1)} read.")
     return redirect("notifications:inbox")
@@ -47,14 +49,14 @@ def mark_all_read(request):
 
 @require_GET
 @login_required
-def badge(request):
+def badge(request: HtmxHttpRequest) -> HttpResponse:
     """The header's unread count on its own, for pages that refresh it (hx-get)."""
     return render(request, "notifications/partials/unread_badge.html")
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def preferences(request):
+def preferences(request: HtmxHttpRequest) -> HttpResponse:
     prefs = selectors.preferences_for(user=request.user)
     form = PreferencesForm(request.POST or None, prefs=prefs)
     if request.method == "POST":

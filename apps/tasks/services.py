@@ -3,13 +3,15 @@
 Each verb locks the task row, checks the transition is legal in this state and allowed for
 this person (django-fsm conditions and permissions), applies it (django-fsm-log records who,
 when, from, to and the note), keeps the assignee's active-task counter in step, writes the
-notifications it causes, and hands finished work to the run. Anything refused raises
-TaskActionRefused with a sentence a person can read, and changes nothing.
+notifications it causes, and hands finished work to the run. Anything refused raises an
+apps.core.refusals.Refused (TaskActionRefused for a transition) with a sentence a person can
+read and its HTTP status, and changes nothing.
 """
 
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -19,6 +21,7 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
+from apps.core.refusals import Forbidden, Refused
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
@@ -28,8 +31,13 @@ from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, State, Task
 from .signals import task_transitioned
 
 
-class TaskActionRefused(TransitionNotAllowed):
-    """A transition the user may not take now; str() is the sentence to show them."""
+class TaskActionRefused(Refused, TransitionNotAllowed):
+    """A transition refused; str() is the sentence to show, `status` 403 when the person may
+    not take it (their role, four-eyes), 409 when the task can't take it now (its state, a
+    stale tab, someone's capacity).
+
+    Still a django-fsm TransitionNotAllowed, so code written against django-fsm catches it.
+    """
 
 
 STALE_MESSAGE = _(
@@ -114,7 +122,7 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
     # by=None is Relay itself (the run engine, automated steps, auto-assignment): the state
     # rules still apply, the per-person permission does not.
     if by is not None and not has_transition_perm(method, by):
-        raise TaskActionRefused(action.refused_for_role)
+        raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
 
 
 def _move_capacity(*, released: int | None, taken: int | None) -> None:
@@ -279,7 +287,7 @@ def assign_to(
         and assignee.pk != by.pk
         and not people.is_lead(team_id=task.team_id, user=by)
     ):
-        raise TaskActionRefused(ACTIONS["assign"].refused_for_role)
+        raise TaskActionRefused(ACTIONS["assign"].refused_for_role, status=HTTPStatus.FORBIDDEN)
     return _apply(
         task=task,
         name="assign",
@@ -465,8 +473,16 @@ def add_comment(*, task: Task, author: User, body: str) -> Comment:
     return comment
 
 
+def may_tick_checklist(*, task: Task, user: User) -> bool:
+    """Members of the task's team tick its checklist; staff looking in from outside don't."""
+    return people.role_in(team_id=task.team_id, user=user) is not None
+
+
 @transaction.atomic
 def toggle_checklist_item(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
+    """Tick or untick a checklist item (see may_tick_checklist for who may)."""
+    if not may_tick_checklist(task=item.task, user=by):
+        raise Forbidden(_("Only team members tick checklist items."))
     ChecklistItem.objects.filter(pk=item.pk).update(done=done)
     item.done = done
     return item

@@ -2,22 +2,29 @@
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import HtmxHttpRequest, refused
+from apps.core.refusals import Refused
 from apps.people import selectors as people
+from apps.people.models import Team
 
 from . import selectors, services
 from .forms import CommentForm, TaskForm, TransitionForm
-from .models import State
+from .models import State, Task
+
+# Rows on one page of a team's task list.
+PAGE_SIZE = 50
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
 
 
-def _task_for(request, pk):
+def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         selectors.visible_tasks(request.user).select_related(
             "team", "assignee", "reviewer", "required_skill", "created_by", "run__template", "step"
@@ -28,7 +35,7 @@ def _task_for(request, pk):
 
 @require_GET
 @login_required
-def home(request):
+def home(request: HtmxHttpRequest) -> HttpResponse:
     team = people.teams_for(user=request.user).first()
     if team is None:
         return render(request, "tasks/no_team.html")
@@ -37,19 +44,21 @@ def home(request):
 
 @require_GET
 @login_required
-def team_tasks(request, team_slug):
+def team_tasks(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     state = request.GET.get("state", "")
     if state and state not in State.values:
         state = ""
     query = request.GET.get("q", "").strip()[:100]
+    tasks = selectors.team_task_list(team=team, state=state or None, query=query)
+    # Never a 500 for a bad ?page=: not a number shows the first page, out of range the last.
+    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "team": team,
-        "tasks": selectors.team_task_list(team=team, state=state or None, query=query),
+        "page": page,
         "states": State.choices,
         "state": state,
         "query": query,
-        "is_lead": people.is_lead(team_id=team.pk, user=request.user),
     }
     template = "tasks/task_list.html#task-rows" if request.htmx else "tasks/task_list.html"
     return render(request, template, context)
@@ -57,7 +66,7 @@ def team_tasks(request, team_slug):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def task_create(request, team_slug):
+def task_create(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     form = TaskForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -70,7 +79,7 @@ def task_create(request, team_slug):
     return render(request, "tasks/task_form.html", {"team": team, "form": form})
 
 
-def _detail_context(request, task, **extra):
+def _detail_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     return {
         **selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
@@ -80,20 +89,22 @@ def _detail_context(request, task, **extra):
 
 @require_GET
 @login_required
-def task_detail(request, pk):
+def task_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     return render(request, "tasks/task_detail.html", _detail_context(request, task))
 
 
 @require_POST
 @login_required
-def task_transition(request, pk, action):
+def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpResponse:
     task = _task_for(request, pk)
     if action not in services.ACTIONS:
         raise Http404("No such action.")
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        return _refused(request, task, "; ".join(m for ms in form.errors.values() for m in ms))
+        return _refused(
+            request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
+        )
     extra = {}
     if action == "complete" and form.cleaned_data["outcome"]:
         extra["outcome"] = form.cleaned_data["outcome"]
@@ -106,26 +117,23 @@ def task_transition(request, pk, action):
             expected_state=form.cleaned_data["expected_state"] or None,
             **extra,
         )
-    except services.TaskActionRefused as error:
-        return _refused(request, task, str(error))
+    except Refused as refusal:
+        return _refused(request, task, refusal)
     task = _task_for(request, pk)
     if request.htmx:
         return render(request, "tasks/task_detail.html#task-main", _detail_context(request, task))
     return redirect(task)
 
 
-def _refused(request, task, message: str) -> HttpResponse:
+def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:
     task.refresh_from_db()
-    context = _detail_context(request, task, error=message)
-    if request.htmx:
-        response = render(request, "tasks/task_detail.html#task-main", context, status=409)
-        return response
-    return render(request, "tasks/task_detail.html", context, status=409)
+    template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
+    return refused(request, refusal, template, _detail_context(request, task))
 
 
 @require_POST
 @login_required
-def task_comment(request, pk):
+def task_comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     form = CommentForm(request.POST)
     status = 200 if form.post(task=task, author=request.user) else 422

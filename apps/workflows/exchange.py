@@ -6,6 +6,7 @@ that exists writes a new version when the current one is frozen by runs (copy-on
 """
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from django.db import transaction
@@ -240,7 +241,7 @@ def import_template(
     """Create (or version) the template the document describes; WorkflowError lists problems."""
     clean, problems = _parse(raw, team)
     if problems:
-        raise WorkflowError(problems)
+        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
     existing = (
         WorkflowTemplate.objects.select_for_update()
         .filter(team=clean["team"], slug=clean["slug"], is_current=True)

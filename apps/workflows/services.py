@@ -13,6 +13,7 @@ a caller forgot the lock.
 """
 
 from datetime import timedelta
+from http import HTTPStatus
 
 from django.db import transaction
 from django.urls import reverse
@@ -20,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.assignment.services import single as assignment
+from apps.core.refusals import Refused
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
@@ -40,12 +42,16 @@ from .models import (
 from .validation import graph_of, validate
 
 
-class WorkflowError(Exception):
-    """A refused workflow change; `problems` lists every reason as a sentence."""
+class WorkflowError(Refused):
+    """A refused workflow change; `problems` lists every reason as a sentence.
 
-    def __init__(self, problems: list[str] | str):
+    Its status: 403 when the person may not make the change, 409 when the run or version can't
+    take it now, 422 when the workflow itself has problems (its graph, an imported document).
+    """
+
+    def __init__(self, problems: list[str] | str, *, status: int | None = None):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__(" ".join(self.problems))
+        super().__init__(" ".join(self.problems), status=status)
 
 
 # --- starting and cancelling runs --------------------------------------------------------------
@@ -64,7 +70,8 @@ def start_run(
     template = WorkflowTemplate.objects.select_for_update().get(pk=template.pk)
     if by is not None and people.role_in(team_id=template.team_id, user=by) is None:
         raise WorkflowError(
-            _("Only members of %(team)s can start this workflow.") % {"team": template.team.name}
+            _("Only members of %(team)s can start this workflow.") % {"team": template.team.name},
+            status=HTTPStatus.FORBIDDEN,
         )
     if not template.is_current:
         raise WorkflowError(
@@ -77,10 +84,10 @@ def start_run(
         )
     problems = validate(graph_of(template))
     if problems:
-        raise WorkflowError(problems)
+        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
     title = title.strip()
     if not title:
-        raise WorkflowError(_("Give the run a title."))
+        raise WorkflowError(_("Give the run a title."), status=HTTPStatus.UNPROCESSABLE_ENTITY)
     run = Run.objects.create(
         template=template,
         team_id=template.team_id,
@@ -101,7 +108,9 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
     """Stop a run: its open tasks are cancelled (kept in history), nothing routes any more."""
     run = Run.objects.select_for_update().get(pk=run.pk)
     if not may_cancel_run(run=run, user=by):
-        raise WorkflowError(_("Only the run's owner or a team lead can cancel it."))
+        raise WorkflowError(
+            _("Only the run's owner or a team lead can cancel it."), status=HTTPStatus.FORBIDDEN
+        )
     if run.status != RunStatus.RUNNING:
         raise WorkflowError(
             _("This run is already %(status)s.") % {"status": run.get_status_display().lower()}

@@ -4,23 +4,26 @@ import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import HtmxHttpRequest, refused
 from apps.people import selectors as people
+from apps.people.models import Team
 
 from . import diagram, selectors, services
 from .forms import StartRunForm
-from .models import RunStatus
+from .models import Run, RunStatus
 
 
-def _team_for(request, team_slug):
+def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
     return get_object_or_404(people.teams_for(user=request.user), slug=team_slug)
 
 
 @require_GET
 @login_required
-def run_list(request, team_slug):
+def run_list(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     status = request.GET.get("status", "")
     if status not in RunStatus.values:
@@ -39,7 +42,7 @@ def run_list(request, team_slug):
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def run_start(request, team_slug):
+def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     form = StartRunForm(
         request.POST or None,
@@ -47,6 +50,7 @@ def run_start(request, team_slug):
         initial={"template": request.GET.get("template")},
     )
     problems: list[str] = []
+    status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
         try:
             run = services.start_run(
@@ -56,12 +60,11 @@ def run_start(request, team_slug):
                 by=request.user,
                 inputs=form.cleaned_data["inputs"],
             )
-        except services.WorkflowError as error:
-            problems = error.problems
+        except services.WorkflowError as refusal:
+            problems, status = refusal.problems, refusal.status
         else:
             messages.success(request, f"Run “{run.title}” started.")
             return redirect(run)
-    status = 422 if request.method == "POST" else 200
     templates = [
         (
             template,
@@ -87,20 +90,17 @@ def run_start(request, team_slug):
     )
 
 
-def _run_for(request, pk):
+def _run_for(request: HtmxHttpRequest, pk: int) -> Run:
     return get_object_or_404(
         selectors.visible_runs(request.user).select_related("team", "template", "owner"), pk=pk
     )
 
 
-@require_GET
-@login_required
-def run_detail(request, pk):
-    run = _run_for(request, pk)
+def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
     tasks = selectors.run_tasks(run)
     steps = list(run.template.steps.select_related("required_skill"))
     routes = list(run.template.routes.all())
-    context = {
+    return {
         "run": run,
         "team": run.team,
         "tasks": tasks,
@@ -116,18 +116,23 @@ def run_detail(request, pk):
         and services.may_cancel_run(run=run, user=request.user),
         "nav_active": "runs",
     }
+
+
+@require_GET
+@login_required
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    run = _run_for(request, pk)
     template = "workflows/run_detail.html#run-main" if request.htmx else "workflows/run_detail.html"
-    return render(request, template, context)
+    return render(request, template, _run_context(request, run))
 
 
 @require_POST
 @login_required
-def run_cancel(request, pk):
+def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
     try:
         services.cancel_run(run=run, by=request.user, note=request.POST.get("note", "")[:500])
-    except services.WorkflowError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Run cancelled; its open tasks were cancelled.")
+    except services.WorkflowError as refusal:
+        return refused(request, refusal, "workflows/run_detail.html", _run_context(request, run))
+    messages.success(request, "Run cancelled; its open tasks were cancelled.")
     return redirect(run)

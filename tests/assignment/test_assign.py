@@ -1,6 +1,7 @@
 """assign(task, person=None, by): who may get work, stored decisions, overrides, waiting tasks."""
 
 from datetime import timedelta
+from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django_fsm_log.models import StateLog
 from apps.assignment import selectors
 from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
 from apps.assignment.services.retries import capacity_changed
-from apps.assignment.services.single import assign
+from apps.assignment.services.single import assign, assign_with_decision
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Role, User
 from apps.tasks import services as task_services
@@ -393,3 +394,13 @@ def test_raising_capacity_in_the_admin_retries_after_commit(
         site._registry[User].save_related(rf.post("/"), SavedForm(), [], True)
     waiting.refresh_from_db()
     assert waiting.assignee == bob
+
+
+def test_a_member_may_not_let_the_engine_choose_someone(make_person, ml_task, member):
+    make_person("bob")
+    task = ml_task()
+    with pytest.raises(TaskActionRefused, match="Only a lead can assign") as refused:
+        assign_with_decision(task=task, by=member)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    task.refresh_from_db()
+    assert task.state == State.TODO

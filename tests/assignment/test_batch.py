@@ -1,6 +1,7 @@
 """auto_assign_pending(team): the whole backlog at once, as fair as one by one, within capacity."""
 
 from datetime import timedelta
+from http import HTTPStatus
 
 import pytest
 from django.core.management import call_command
@@ -13,10 +14,28 @@ from hypothesis import strategies as st
 from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
 from apps.assignment.services import batch as batch_services
 from apps.assignment.services.single import assign
+from apps.core.refusals import Refused
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Membership, PersonSkill, Role, Skill, Team, User
 from apps.tasks import services as task_services
 from apps.tasks.models import ACTIVE_STATES, State, Task
+
+
+def test_a_member_may_not_auto_assign_the_backlog(make_person, ml_task, team, member):
+    make_person("bob")
+    task = ml_task()
+    with pytest.raises(Refused, match="Only a lead can auto-assign") as refused:
+        batch_services.auto_assign_pending(team=team, by=member)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    task.refresh_from_db()
+    assert task.state == State.TODO and task.assignee is None
+    assert not AssignmentDecision.objects.exists()
+
+
+def test_a_lead_auto_assigns_the_backlog(make_person, ml_task, team, lead):
+    make_person("bob")
+    ml_task()
+    assert batch_services.auto_assign_pending(team=team, by=lead).assigned == 1
 
 
 def test_batch_assigns_and_keeps_counters_logs_and_notifications(make_person, ml_task, team):

@@ -160,9 +160,21 @@ def test_panel_query_count_does_not_grow_with_team(
         assert client.get(panel_url(task) + "?suggest=1").status_code == 200
 
 
-def test_only_a_lead_may_auto_assign_pending(client_for, member, team):
+def test_only_a_lead_may_auto_assign_pending(client_for, member, make_person, ml_task, team):
+    make_person("bob")
+    task = ml_task()
     url = reverse("assignment:auto_assign_pending", args=[team.slug])
-    assert client_for(member).post(url).status_code == 403
+    response = client_for(member).post(url)
+    assert response.status_code == 403
+    assert "Only a lead can auto-assign the team&#x27;s pending tasks." in response.content.decode()
+    task.refresh_from_db()
+    assert task.state == State.TODO
+
+
+def test_the_workload_page_offers_auto_assign_to_leads_only(client_for, lead, member, team):
+    url = reverse("assignment:workload", args=[team.slug])
+    assert 'data-testid="auto-assign-pending"' in client_for(lead).get(url).content.decode()
+    assert 'data-testid="auto-assign-pending"' not in client_for(member).get(url).content.decode()
 
 
 def test_lead_auto_assigns_pending_from_the_workload_page(

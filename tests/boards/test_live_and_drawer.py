@@ -1,10 +1,15 @@
+from http import HTTPStatus
+
 import pytest
 from django.urls import reverse
 
+from apps.boards import services as board_services
 from apps.boards.models import SavedView
+from apps.core.refusals import Refused
 from apps.tasks import services
-from apps.tasks.models import Comment
+from apps.tasks.models import Comment, Task
 
+from ..factories import UserFactory
 from .conftest import htmx
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +35,33 @@ def test_unchanged_board_poll_is_a_304_with_one_board_query(
     with django_assert_max_num_queries(3):
         response = client.get(poll_url, headers={"If-None-Match": etag})
     assert response.status_code == 304
+
+
+def test_poll_answers_say_their_etag_and_private_no_cache(client_for, poll_url, task, member):
+    client = client_for(member)
+    changed = client.get(poll_url)
+    unchanged = client.get(poll_url, headers={"If-None-Match": changed["ETag"]})
+    assert (changed.status_code, unchanged.status_code) == (200, 304)
+    for response in (changed, unchanged):
+        assert response["ETag"] == changed["ETag"]
+        assert response["Cache-Control"] == "private, no-cache"
+
+
+def test_poll_matches_its_etag_among_several(client_for, poll_url, task, member):
+    client = client_for(member)
+    etag = _etag(client, poll_url)
+    response = client.get(poll_url, headers={"If-None-Match": f'"elsewhere", {etag}'})
+    assert response.status_code == 304
+
+
+def test_a_changed_board_poll_reads_the_team_once(
+    client_for, poll_url, task, member, django_assert_max_num_queries
+):
+    client = client_for(member)
+    with django_assert_max_num_queries(20) as captured:
+        assert client.get(poll_url, headers={"If-None-Match": '"stale"'}).status_code == 200
+    team_reads = [q for q in captured.captured_queries if '"v_changed"' in q["sql"]]
+    assert len(team_reads) == 1
 
 
 def test_poll_answers_with_the_board_after_a_move(client_for, poll_url, task, member, lead):
@@ -101,6 +133,31 @@ def test_ticking_a_checklist_item_from_the_drawer(client_for, task, member):
     )
     item.refresh_from_db()
     assert item.done
+
+
+def test_staff_outside_the_team_cannot_tick_through_the_board_service(task):
+    item = task.checklist.create(text="Split the data")
+    touched = task.updated_at
+    with pytest.raises(Refused, match="Only team members tick checklist items") as refused:
+        board_services.tick(item=item, by=UserFactory(is_staff=True), done=True)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    item.refresh_from_db()
+    assert not item.done
+    assert Task.objects.get(pk=task.pk).updated_at == touched  # no refresh for open boards
+
+
+def test_staff_outside_the_team_ticking_from_the_drawer_is_told_why(client_for, task):
+    item = task.checklist.create(text="Split the data")
+    response = htmx(
+        client_for(UserFactory(is_staff=True)),
+        "post",
+        reverse("boards:tick", args=[task.pk, item.pk]),
+        {"done": "1"},
+    )
+    assert response.status_code == 403
+    assert "Only team members tick checklist items." in response.content.decode()
+    item.refresh_from_db()
+    assert not item.done
 
 
 def test_outsider_cannot_comment_on_another_teams_task(client_for, task, outsider):

@@ -1,3 +1,5 @@
+from http import HTTPStatus
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -5,9 +7,11 @@ from django.urls import reverse
 from apps.assignment import selectors as assignment_selectors
 from apps.boards import services as board_services
 from apps.boards.models import BoardSettings
+from apps.core.refusals import Refused
 from apps.tasks import services
 from apps.tasks.models import State, Task
 
+from ..factories import UserFactory
 from .conftest import htmx, move_url
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +68,7 @@ def test_assignee_drags_through_start_and_submit(client_for, make_task, member, 
 
 def test_author_cannot_approve_own_work_by_dragging(client_for, in_review, member):
     response = drop(client_for(member), in_review, "in_review", "done")
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert "other than the assignee" in response.content.decode()
     in_review.refresh_from_db()
     assert in_review.state == State.IN_REVIEW
@@ -238,6 +242,42 @@ def test_only_a_lead_sets_wip_limits(client_for, team, member, lead):
     assert response.status_code == 302
     settings = BoardSettings.objects.get(team=team)
     assert settings.wip_limits == {"in_progress": 3} and settings.soft_limits
+
+
+def test_a_member_setting_wip_limits_through_the_service_is_refused(team, member):
+    with pytest.raises(Refused, match="Only a team lead can change WIP limits") as refused:
+        board_services.save_wip_limits(team=team, by=member, limits={"in_progress": 1}, soft=False)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    assert not BoardSettings.objects.filter(team=team).exists()
+
+
+def test_staff_set_wip_limits_of_any_team(team):
+    board_services.save_wip_limits(
+        team=team, by=UserFactory(is_staff=True), limits={"in_review": 2}, soft=False
+    )
+    assert BoardSettings.objects.get(team=team).wip_limits == {"in_review": 2}
+
+
+def test_the_wip_settings_page_tells_a_member_why_not_and_offers_no_form(client_for, team, member):
+    response = client_for(member).get(reverse("boards:wip_settings", args=[team.slug]))
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Only a team lead can change WIP limits." in body
+    assert 'name="limit_in_progress"' not in body
+
+
+def test_a_member_posting_wip_limits_is_refused_with_the_reason(client_for, team, member):
+    url = reverse("boards:wip_settings", args=[team.slug])
+    response = client_for(member).post(url, {"limit_in_progress": "1"})
+    assert response.status_code == 403
+    assert "Only a team lead can change WIP limits." in response.content.decode()
+    assert not BoardSettings.objects.filter(team=team).exists()
+
+
+def test_the_board_links_wip_settings_for_leads_only(client_for, board_url, team, member, lead):
+    link = reverse("boards:wip_settings", args=[team.slug])
+    assert link in client_for(lead).get(board_url).content.decode()
+    assert link not in client_for(member).get(board_url).content.decode()
 
 
 def test_dropping_on_hold_and_back_resumes_where_it_was(client_for, task, member, lead):

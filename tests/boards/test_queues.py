@@ -73,7 +73,7 @@ def test_author_approving_from_the_queue_is_refused(client_for, in_review, membe
         reverse("boards:move", args=[in_review.pk]),
         {"action": "approve", "ctx": "reviews", "expected_state": "in_review"},
     )
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert "other than the assignee" in response.content.decode()
 
 

@@ -1,9 +1,13 @@
 """The task lifecycle: who may take which transition, and what a refusal leaves behind."""
 
+from http import HTTPStatus
+
 import pytest
 from django.core.exceptions import ValidationError
+from django_fsm import TransitionNotAllowed
 from django_fsm_log.models import StateLog
 
+from apps.core.refusals import Refused
 from apps.notifications.models import Kind, Notification
 from apps.tasks import services
 from apps.tasks.models import State, Task
@@ -231,6 +235,31 @@ def test_wrong_state_is_refused_with_a_sentence(task, member, lead):
     assert str(error.value) == "Can't submit for review a task that is Assigned."
 
 
+def test_a_refusal_about_who_asks_is_forbidden(task, member, other_member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    with pytest.raises(Refused, match="Only the assignee or a lead can start") as refused:
+        services.start(task=task, by=other_member)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+
+
+def test_a_refusal_about_the_task_is_a_conflict(task, member, lead):
+    services.assign_to(task=task, assignee=member, by=lead)
+    with pytest.raises(Refused, match="Can't submit for review a task that is Assigned") as refused:
+        services.submit(task=task, by=member)
+    assert refused.value.status == HTTPStatus.CONFLICT
+
+
+def test_a_lead_only_assignment_is_forbidden_to_a_member(task, member, other_member):
+    with pytest.raises(Refused, match="Only a lead can assign") as refused:
+        services.assign_to(task=task, assignee=other_member, by=member)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+
+
+def test_a_refused_transition_is_still_a_django_fsm_refusal(task, member):
+    with pytest.raises(TransitionNotAllowed):
+        services.start(task=task, by=member)
+
+
 def test_stale_page_is_refused_and_changes_nothing(task, member, lead):
     task = assigned(task, member, lead)
     services.start(task=task, by=member)  # another tab already started it
@@ -335,3 +364,19 @@ def test_resume_leads_back_to_the_state_it_was_held_from(task, member, lead):
     task = services.hold(task=in_progress(task, member, lead), by=member)
     assert services.target_of(task=task, action="resume") == State.IN_PROGRESS
     assert services.resume(task=task, by=member).state == State.IN_PROGRESS
+
+
+def test_a_team_member_ticks_a_checklist_item(task, member):
+    item = task.checklist.create(text="Split the data")
+    services.toggle_checklist_item(item=item, by=member, done=True)
+    item.refresh_from_db()
+    assert item.done
+
+
+def test_someone_outside_the_team_may_not_tick_a_checklist_item(task, outsider):
+    item = task.checklist.create(text="Split the data")
+    with pytest.raises(Refused, match="Only team members tick checklist items") as refused:
+        services.toggle_checklist_item(item=item, by=outsider, done=True)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    item.refresh_from_db()
+    assert not item.done

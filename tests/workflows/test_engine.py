@@ -1,5 +1,7 @@
 """The ML deployment example end to end through the services."""
 
+from http import HTTPStatus
+
 import pytest
 
 from apps.notifications.models import Kind, Notification
@@ -139,10 +141,18 @@ def test_cancelling_a_run_cancels_its_open_tasks(run, lead):
 
 
 def test_a_member_who_does_not_own_the_run_cannot_cancel_it(run, trainer):
-    with pytest.raises(services.WorkflowError, match="owner or a team lead"):
+    with pytest.raises(services.WorkflowError, match="owner or a team lead") as refused:
         services.cancel_run(run=run, by=trainer)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
+
+
+def test_cancelling_a_finished_run_is_a_conflict(run, lead):
+    services.cancel_run(run=run, by=lead)
+    with pytest.raises(services.WorkflowError, match="already cancelled") as refused:
+        services.cancel_run(run=run, by=lead)
+    assert refused.value.status == HTTPStatus.CONFLICT
 
 
 def test_a_review_task_offers_the_review_outcomes(run, trainer):
@@ -233,3 +243,10 @@ def test_a_loop_back_alert_reads_as_sent_back_with_the_run_and_reason(run, train
     email = build_email(notification=alert)
     assert email.subject == f"[Relay] Run sent back: {run.title}"
     assert "Evaluate finished failed; the run loops back." in email.body
+
+
+def test_only_team_members_start_a_run(ml_template, outsider):
+    with pytest.raises(services.WorkflowError, match="Only members of") as refused:
+        services.start_run(template=ml_template, title="theirs", owner=outsider, by=outsider)
+    assert refused.value.status == HTTPStatus.FORBIDDEN
+    assert not ml_template.runs.exists()

@@ -81,7 +81,8 @@ def test_the_run_list_filters_by_status(client_for, lead, run, ml_template):
 
 def test_a_member_who_does_not_own_the_run_cannot_cancel_it(client_for, trainer, run):
     response = client_for(trainer).post(reverse("workflows:run_cancel", args=[run.pk]))
-    assert response.status_code == 302
+    assert response.status_code == 403
+    assert "Only the run&#x27;s owner or a team lead can cancel it." in response.content.decode()
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django_fsm_log.models import StateLog
 
 from apps.core.bulk_sql import insert_rows, update_from_values
+from apps.core.refusals import Forbidden
 from apps.notifications.models import Kind, Notification
 from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bulk_statuses
 from apps.people.models import PersonSkill, Skill, Team, User
@@ -87,6 +88,9 @@ def auto_assign_pending(
     and writes are a fixed handful of bulk queries. If a concurrent assignment took capacity
     meanwhile, the database refuses the bulk counter update; the batch is recomputed.
     """
+    # by=None is Relay itself (the auto_assign management command).
+    if by is not None and not selectors.may_auto_assign_pending(team=team, user=by):
+        raise Forbidden(_("Only a lead can auto-assign the team's pending tasks."))
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():

@@ -8,6 +8,7 @@ frees up (`retries`).
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -73,7 +74,9 @@ def assign_with_decision(
         )
     if by is not None and not people.is_lead(team_id=task.team_id, user=by):
         # Choosing for someone else is a lead's call (or Relay's own, by=None).
-        raise TaskActionRefused(task_services.ACTIONS["assign"].refused_for_role)
+        raise TaskActionRefused(
+            task_services.ACTIONS["assign"].refused_for_role, status=HTTPStatus.FORBIDDEN
+        )
     refused: list[int] = []
     ranked = selectors.best_candidates(task=task, exclude=excluded)
     top = ranked
