@@ -202,9 +202,6 @@ class Board:
             (lane, [self.cells[(lane.key, c.state)] for c in self.columns]) for lane in self.lanes
         ]
 
-    def column_cells(self, state: str) -> list[Cell]:
-        return [self.cells[(lane.key, state)] for lane in self.lanes]
-
 
 LANE_FIELDS = {"assignee": "assignee_id", "run": "run_id", "template": "run__template_id"}
 

@@ -87,10 +87,6 @@ class Notification(models.Model):
     def label(self) -> str:
         return str(_("Run sent back")) if self.is_loop_back else self.get_kind_display()
 
-    @property
-    def is_read(self) -> bool:
-        return self.read_at is not None
-
 
 class Channel(models.TextChoices):
     """How a person hears about one kind of notification (the inbox always has it)."""

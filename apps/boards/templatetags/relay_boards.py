@@ -10,11 +10,6 @@ def work_links(context):
     return {"lazy": True, "nav_active": context.get("nav_active")}
 
 
-@register.filter
-def initials_of(user) -> str:
-    return user.initials if user else ""
-
-
 @register.simple_tag(takes_context=True)
 def board_card(context, card):
     """One card (see apps.boards.cards for why this is Python, not a template)."""
