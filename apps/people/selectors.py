@@ -1,48 +1,12 @@
-"""Reads about people: roles, availability and why someone is not available."""
+"""Reads about people: teams, roles and who leads or reviews.
 
-from dataclasses import dataclass, field
-from datetime import datetime
+Whether someone can take a task (skill, availability, capacity) and why not is decided in one
+place, apps.assignment.selectors.candidates.
+"""
 
 from django.db.models import QuerySet
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from .models import Membership, Role, Team, TimeOff, User
-
-
-@dataclass(frozen=True)
-class Availability:
-    available: bool
-    reasons: list[str] = field(default_factory=list)
-    time_off_until: datetime | None = None
-
-
-def availability(*, user: User, at: datetime | None = None) -> Availability:
-    """Available = active, not away, not on time off now, and below capacity; else why not."""
-    at = at or timezone.now()
-    reasons: list[str] = []
-    if not user.is_active:
-        reasons.append(_("account inactive"))
-    if user.is_away:
-        reasons.append(_("away"))
-    time_off = (
-        TimeOff.objects.filter(user=user, starts__lte=at, ends__gt=at).order_by("-ends").first()
-    )
-    if time_off:
-        reasons.append(
-            _("on time off until %(date)s")
-            % {"date": timezone.localtime(time_off.ends).strftime("%Y-%m-%d")}
-        )
-    if user.active_count >= user.capacity:
-        reasons.append(
-            _("at capacity %(active)d/%(capacity)d")
-            % {"active": user.active_count, "capacity": user.capacity}
-        )
-    return Availability(
-        available=not reasons,
-        reasons=reasons,
-        time_off_until=time_off.ends if time_off else None,
-    )
+from .models import Membership, Role, Team, User
 
 
 def membership(*, team: Team, user: User) -> Membership | None:
