@@ -9,12 +9,6 @@ from django.db.models import QuerySet
 from .models import Membership, Role, Team, User
 
 
-def membership(*, team: Team, user: User) -> Membership | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(team=team, user=user).first()
-
-
 def role_in(*, team_id: int, user: User) -> str | None:
     """The user's role in a team, memoised on the user object for the request."""
     if not user.is_authenticated:
