@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.people import selectors as people
-from apps.people.models import Membership, PersonSkill, Role, Team, TimeOff, User
+from apps.people.models import Membership, PersonSkill, Team, TimeOff, User
 from apps.tasks.models import State, Task
 
 from .models import AssignmentDecision, WaitingTask
@@ -418,14 +418,6 @@ def waiting_tasks(*, team: Team) -> QuerySet[WaitingTask]:
 def pending_count(*, team: Team) -> int:
     """Unassigned `todo` tasks in the team (what "Auto-assign pending" would try)."""
     return Task.objects.filter(team=team, state=State.TODO, assignee__isnull=True).count()
-
-
-def leads_of(*, team_id: int) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__team_id=team_id, memberships__role=Role.LEAD, is_active=True
-        )
-    )
 
 
 def may_auto_assign_pending(*, team: Team, user: User) -> bool:

@@ -39,11 +39,20 @@ def team_members(*, team: Team) -> QuerySet[User]:
     return User.objects.filter(memberships__team=team).order_by("username")
 
 
+def leads_of(*, team_id: int) -> list[User]:
+    """The team's leads who can act (active accounts): they hear about runs and waiting work."""
+    return list(
+        User.objects.filter(
+            memberships__team_id=team_id, memberships__role=Role.LEAD, is_active=True
+        )
+    )
+
+
 def leads_by_team(*, team_ids) -> dict[int, list[User]]:
-    """Each of these teams' leads, in one query; a team without leads is missing."""
+    """leads_of for several teams in one query; a team without leads is missing."""
     leads: dict[int, list[User]] = {}
     for membership in Membership.objects.filter(
-        team_id__in=team_ids, role=Role.LEAD
+        team_id__in=team_ids, role=Role.LEAD, user__is_active=True
     ).select_related("user"):
         leads.setdefault(membership.team_id, []).append(membership.user)
     return leads

@@ -25,7 +25,7 @@ from apps.core.refusals import Refused
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
-from apps.people.models import Role, User
+from apps.people.models import User
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
@@ -291,7 +291,7 @@ def _cancel_open_tasks(run: Run, note: str) -> None:
 
 def _alert(run: Run, task: Task | None, *, reason: str, failed: bool = False) -> None:
     """The run's owner and the team leads hear about a failure (a loop-back or a failed run)."""
-    leads = User.objects.filter(memberships__team_id=run.team_id, memberships__role=Role.LEAD)
+    leads = people.leads_of(team_id=run.team_id)
     event = "run_failed" if failed else f"task:{task.pk}:{task.outcome}"
     notify(
         kind=Kind.RUN_FAILED,

@@ -22,6 +22,7 @@ from apps.core.bulk_sql import insert_rows, update_from_values
 from apps.core.refusals import Forbidden
 from apps.notifications.models import Kind, Notification
 from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bulk_statuses
+from apps.people import selectors as people
 from apps.people.models import PersonSkill, Skill, Team, User
 from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
@@ -337,7 +338,7 @@ def _write_waiting(
         by_record.setdefault(group, []).append(task)
     stamp = connection.ops.adapt_datetimefield_value(now)
     since = waiting.stamp(now)
-    leads = selectors.leads_of(team_id=team.pk)
+    leads = people.leads_of(team_id=team.pk)
     new_rows, notes = [], []
     for group, group_tasks in by_record.items():
         record = records[group]

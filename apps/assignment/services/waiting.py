@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
+from apps.people import selectors as people
 from apps.people.models import User
 from apps.tasks.models import Task
 
-from .. import selectors
 from ..models import WaitingTask
 from ..selectors import Candidate, Reason
 
@@ -58,7 +58,7 @@ def mark_waiting(*, task: Task, ranked: list[Candidate], excluded: list[int]) ->
     if created:
         notify(
             kind=Kind.UNASSIGNABLE,
-            recipients=selectors.leads_of(team_id=task.team_id),
+            recipients=people.leads_of(team_id=task.team_id),
             key=f"unassignable:task:{task.pk}:since:{stamp(waiting.since)}",
             task=task,
             payload={"title": task.title, "by": "Relay", "note": summary(record)},
