@@ -310,7 +310,6 @@ def _drawer_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
     return {
         **task_selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
-        "is_member": task_services.may_tick_checklist(task=task, user=request.user),
         **extra,
     }
 

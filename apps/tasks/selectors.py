@@ -76,7 +76,7 @@ def task_panels(*, task: Task, user: User) -> dict:
 
     Assigning is left out of the actions: the assignment panel does it, with who and why.
     """
-    from .services import allowed_outcomes
+    from .services import allowed_outcomes, may_tick_checklist
 
     return {
         "task": task,
@@ -86,6 +86,7 @@ def task_panels(*, task: Task, user: User) -> dict:
         "checklist": task.checklist.all(),
         "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
         "outcomes": allowed_outcomes(task),
+        "may_tick": may_tick_checklist(task=task, user=user),
     }
 
 
