@@ -27,6 +27,7 @@ from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
 from apps.tasks.models import State, Task
+from apps.tasks.views import task_context
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -263,7 +264,7 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     dropped_on = request.POST.get("to", "")
     context.update(_columns_context(request, task, {from_state, task.state, dropped_on}))
     if where == "drawer":
-        context.update(_drawer_context(request, _task_for(request, pk)))
+        context.update(task_context(request, _task_for(request, pk)))
         return render(request, "boards/drawer.html#drawer-response", context, status=status)
     return render(request, "boards/board.html#move-response", context, status=status)
 
@@ -306,19 +307,11 @@ def card_menu(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "boards/board.html#card-menu", {"task": task, "moves": moves})
 
 
-def _drawer_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
-    return {
-        **task_selectors.task_panels(task=task, user=request.user),
-        "comment_form": CommentForm(),
-        **extra,
-    }
-
-
 @require_GET
 @login_required
 def drawer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
-    return render(request, "boards/drawer.html#drawer-body", _drawer_context(request, task))
+    return render(request, "boards/drawer.html#drawer-body", task_context(request, task))
 
 
 @require_POST
@@ -329,7 +322,7 @@ def comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     status = 200 if form.post(task=task, author=request.user) else 422
     if status == 200:
         form = CommentForm()
-    context = _drawer_context(request, task, comment_form=form)
+    context = task_context(request, task, comment_form=form)
     return render(request, "boards/drawer.html#comments", context, status=status)
 
 
@@ -341,9 +334,9 @@ def tick(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     try:
         services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
     except Refused as refusal:
-        context = _drawer_context(request, task)
+        context = task_context(request, task)
         return refused(request, refusal, "boards/drawer.html#checklist", context)
-    return render(request, "boards/drawer.html#checklist", _drawer_context(request, task))
+    return render(request, "boards/drawer.html#checklist", task_context(request, task))
 
 
 @require_http_methods(["GET", "POST"])

@@ -79,7 +79,8 @@ def task_create(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     return render(request, "tasks/task_form.html", {"team": team, "form": form})
 
 
-def _detail_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
+def task_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
+    """What the task page and the board's drawer render (the same partials), for this viewer."""
     return {
         **selectors.task_panels(task=task, user=request.user),
         "comment_form": CommentForm(),
@@ -91,7 +92,7 @@ def _detail_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
 @login_required
 def task_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
-    return render(request, "tasks/task_detail.html", _detail_context(request, task))
+    return render(request, "tasks/task_detail.html", task_context(request, task))
 
 
 @require_POST
@@ -121,14 +122,14 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
         return _refused(request, task, refusal)
     task = _task_for(request, pk)
     if request.htmx:
-        return render(request, "tasks/task_detail.html#task-main", _detail_context(request, task))
+        return render(request, "tasks/task_detail.html#task-main", task_context(request, task))
     return redirect(task)
 
 
 def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:
     task.refresh_from_db()
     template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
-    return refused(request, refusal, template, _detail_context(request, task))
+    return refused(request, refusal, template, task_context(request, task))
 
 
 @require_POST
@@ -139,7 +140,7 @@ def task_comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     status = 200 if form.post(task=task, author=request.user) else 422
     if status == 200:
         form = CommentForm()
-    context = _detail_context(request, task, comment_form=form)
+    context = task_context(request, task, comment_form=form)
     if request.htmx:
         return render(request, "tasks/task_detail.html#comments", context, status=status)
     if status == 200:
