@@ -14,6 +14,7 @@ from apps.core.http import HtmxHttpRequest, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
+from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.tasks.selectors import visible_tasks
 
@@ -75,11 +76,8 @@ def assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
         )
     data = form.cleaned_data
-    if data["expected_state"] and data["expected_state"] != task.state:
-        return _refused(
-            request, task, Refused("Someone else changed this task first. Nothing was changed.")
-        )
     try:
+        task_services.refuse_if_stale(task=task, expected_state=data["expected_state"])
         result = single.assign_with_decision(
             task=task,
             person=data["person"],

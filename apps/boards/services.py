@@ -17,7 +17,7 @@ from apps.core.refusals import Forbidden
 from apps.people import selectors as people
 from apps.people.models import Role, Team, User
 from apps.tasks import services as tasks
-from apps.tasks.models import OPEN_STATES, ChecklistItem, State, Task
+from apps.tasks.models import OPEN_STATES, ChecklistItem, State, Task, state_label
 from apps.tasks.services import TaskActionRefused
 
 from .models import LIMITABLE_STATES, BoardSettings
@@ -47,14 +47,12 @@ class MoveResult:
     refused: str = ""
 
 
-def _label(state: str) -> str:
-    return str(State(state).label) if state in State.values else state
-
-
 def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
     """The transition a drop means, or a refusal saying which way the card can go."""
     if from_state == to_state:
-        raise TaskActionRefused(_("The card is already in %(col)s.") % {"col": _label(to_state)})
+        raise TaskActionRefused(
+            _("The card is already in %(col)s.") % {"col": state_label(to_state)}
+        )
     if to_state == State.ON_HOLD and from_state in OPEN_STATES:
         return "hold"
     if to_state == State.CANCELLED:
@@ -64,13 +62,13 @@ def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
             return "resume"
         raise TaskActionRefused(
             _("This task was put on hold from %(col)s: resume it there.")
-            % {"col": _label(task.resumes_to)}
+            % {"col": state_label(task.resumes_to)}
         )
     action = DROPS.get((from_state, to_state))
     if action is None:
         raise TaskActionRefused(
             _("A card can't go from %(src)s straight to %(dst)s.")
-            % {"src": _label(from_state), "dst": _label(to_state)}
+            % {"src": state_label(from_state), "dst": state_label(to_state)}
         )
     return action
 
@@ -98,7 +96,7 @@ def _check_wip(*, team: Team, target: str) -> str:
     count = Task.objects.filter(team=team, state=target).count()
     if count < limit:
         return ""
-    values = {"col": _label(target), "count": count, "limit": limit}
+    values = {"col": state_label(target), "count": count, "limit": limit}
     if not settings.soft_limits:
         raise TaskActionRefused(
             _(
@@ -130,8 +128,7 @@ def act(
     """
     if action not in tasks.ACTIONS:
         raise TaskActionRefused(_("Unknown action."))
-    if expected_state and expected_state != task.state:
-        raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
+    tasks.refuse_if_stale(task=task, expected_state=expected_state)
     target = tasks.target_of(task=task, action=action)
     # One transaction for the limit check, the transition and the new order: one commit (on
     # PostgreSQL, one WAL flush per move instead of two).
@@ -189,8 +186,7 @@ def move(
     order: list[int] | tuple[int, ...] = (),
 ) -> MoveResult:
     """A card dropped from one column onto another (from_state = what the person saw)."""
-    if from_state != task.state:
-        raise TaskActionRefused(tasks.STALE_MESSAGE % {"state": _label(task.state)})
+    tasks.refuse_if_stale(task=task, expected_state=from_state)
     action = action_for_drop(task=task, from_state=from_state, to_state=to_state)
     return act(task=task, action=action, by=by, expected_state=from_state, order=order)
 

@@ -33,6 +33,11 @@ class State(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+def state_label(state: str) -> str:
+    """The words for a state ("In review"); an unknown value as it is."""
+    return str(State(state).label) if state in State.values else state
+
+
 OPEN_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)
 # States that count against the assignee's capacity.
 ACTIVE_STATES = (State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW)

@@ -27,7 +27,7 @@ from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 
-from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, State, Task
+from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
 
@@ -93,8 +93,14 @@ def target_of(*, task: Task, action: str) -> str:
     return task.resumes_to if target is None else target
 
 
-def _state_label(state: str) -> str:
-    return str(State(state).label) if state in State.values else state
+def refuse_if_stale(*, task: Task, expected_state: str | None) -> None:
+    """The person acted on a page showing `expected_state`; refuse if the task moved since."""
+    if expected_state and expected_state != task.state:
+        raise stale_refusal(state=task.state)
+
+
+def stale_refusal(*, state: str) -> "TaskActionRefused":
+    return TaskActionRefused(STALE_MESSAGE % {"state": state_label(state)})
 
 
 def _lock(task: Task) -> Task:
@@ -104,14 +110,13 @@ def _lock(task: Task) -> Task:
 
 
 def _check(task: Task, name: str, by: User | None, expected_state: str | None) -> None:
-    if expected_state and expected_state != task.state:
-        raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(task.state)})
+    refuse_if_stale(task=task, expected_state=expected_state)
     method = getattr(task, name)
     action = ACTIONS[name]
     if not can_proceed(method, check_conditions=False):
         raise TaskActionRefused(
             _("Can't %(action)s a task that is %(state)s.")
-            % {"action": str(action.label).lower(), "state": _state_label(task.state)}
+            % {"action": str(action.label).lower(), "state": state_label(task.state)}
         )
     if not can_proceed(method):
         if name == "complete":
@@ -212,7 +217,7 @@ def _apply(
         locked.save(update_fields=[*changed, "updated_at"])
     except ConcurrentTransition:
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
-        raise TaskActionRefused(STALE_MESSAGE % {"state": _state_label(current or "")}) from None
+        raise stale_refusal(state=current or "") from None
     _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted)
     return locked
 
