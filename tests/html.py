@@ -44,6 +44,7 @@ class _Elements(HTMLParser):
         self.wanted = wanted
         self.open: list[list] = []  # [depth, text parts, index in found] of open matches
         self.found: list[str] = []
+        self.attrs: list[dict[str, str | None]] = []  # each match's attributes, in page order
 
     def _boundary(self, tag):
         if tag not in _INLINE:
@@ -51,16 +52,24 @@ class _Elements(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         self._boundary(tag)
+        matched = _matches(dict(attrs), self.wanted)
+        if matched:
+            self.attrs.append(dict(attrs))
         if tag in _VOID:
+            if matched:
+                self.found.append("")
             return
         for match in self.open:
             match[0] += 1
-        if _matches(dict(attrs), self.wanted):
+        if matched:
             self.open.append([1, [], len(self.found)])
             self.found.append("")
 
     def handle_startendtag(self, tag, attrs):
         self._boundary(tag)
+        if _matches(dict(attrs), self.wanted):
+            self.attrs.append(dict(attrs))
+            self.found.append("")
 
     def handle_endtag(self, tag):
         self._boundary(tag)
@@ -88,20 +97,31 @@ def _wanted(id, testid, class_, attrs) -> dict[str, str]:
     return wanted
 
 
-def texts_of(html, *, id=None, testid=None, class_=None, **attrs) -> list[str]:
-    """The text of every element with these attributes, in page order (nested ones too)."""
+def _parse(html, wanted) -> _Elements:
+    if hasattr(html, "content"):  # a response
+        html = html.content
     if isinstance(html, bytes):
         html = html.decode()
-    elif hasattr(html, "content"):
-        html = html.content.decode()
-    parser = _Elements(_wanted(id, testid, class_, attrs))
+    parser = _Elements(wanted)
     parser.feed(html)
     parser.close()
-    return parser.found
+    return parser
+
+
+def texts_of(html, *, id=None, testid=None, class_=None, **attrs) -> list[str]:
+    """The text of every element with these attributes, in page order (nested ones too)."""
+    return _parse(html, _wanted(id, testid, class_, attrs)).found
 
 
 def text_of(html, *, id=None, testid=None, class_=None, **attrs) -> str:
-    """The text of the one element with these attributes; fails if there is none."""
+    """The text of the first element with these attributes; fails if there is none."""
     found = texts_of(html, id=id, testid=testid, class_=class_, **attrs)
     assert found, f"no element with {_wanted(id, testid, class_, attrs)} on the page"
     return found[0]
+
+
+def values_of(html, attribute, *, id=None, testid=None, class_=None, **attrs) -> list[str | None]:
+    """One attribute of every element with these attributes: the `value` of each action
+    button, say (`values_of(page, "value", name="action")`)."""
+    parser = _parse(html, _wanted(id, testid, class_, attrs))
+    return [found.get(attribute) for found in parser.attrs]

@@ -1,15 +1,18 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.forms import MultiWidget
 from django.urls import reverse
+from django.utils import timezone
 from django_fsm_log.models import StateLog
 
 from apps.people.models import Role
 from apps.tasks import services
 from apps.tasks.models import State
 
-from ..html import texts_of
+from ..factories import PersonSkillFactory, SkillFactory, TimeOffFactory
+from ..html import text_of, texts_of
 
 
 def change_url(task):
@@ -123,10 +126,10 @@ def test_admin_resume_is_refused_when_the_assignee_has_no_free_slot(
 
 def test_people_admin_lists_skills_and_time_off(client_for, make_member):
     admin_user = make_member(is_staff=True, is_superuser=True)
-    body = (
-        client_for(admin_user)
-        .get(reverse("admin:people_user_change", args=[admin_user.pk]))
-        .content.decode()
+    skill = PersonSkillFactory(user=admin_user, skill=SkillFactory(name="Forecasting"), level=4)
+    leave = TimeOffFactory(
+        user=admin_user, starts=timezone.now(), ends=timezone.now() + timedelta(days=2)
     )
-    assert "Person skills" in body or "person skill" in body.lower()
-    assert "time off" in body.lower()
+    page = client_for(admin_user).get(reverse("admin:people_user_change", args=[admin_user.pk]))
+    assert str(skill) in text_of(page, id="skills-group")  # "…: Forecasting 4/5"
+    assert str(leave) in text_of(page, id="time_off-group")
