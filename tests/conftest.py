@@ -27,7 +27,7 @@ hypothesis_settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 hypothesis_settings.register_profile(
-    "ci", hypothesis_settings.get_profile("ci"), max_examples=100, stateful_step_count=40
+    "ci", hypothesis_settings.get_profile("ci"), max_examples=80, stateful_step_count=40
 )
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
