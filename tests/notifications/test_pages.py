@@ -144,9 +144,12 @@ def test_settings_page_refuses_an_unknown_time_zone(client_for, member):
 
 
 def test_settings_page_shows_defaults_to_a_new_person(client_for, member):
-    html = client_for(member).get(SETTINGS).content.decode()
+    response = client_for(member).get(SETTINGS)
+    html = response.content.decode()
     assert re.search(r'name="channel_assigned" value="immediate"[^>]*checked', html)
-    assert "Send me a daily digest" in html
+    assert re.search(r'name="digest_enabled"[^>]*checked', html)  # the digest is on …
+    hour = response.context["form"]["digest_hour"].value()
+    assert int(hour) == NotificationSettings.DEFAULT_DIGEST_HOUR  # … at the default hour
 
 
 def test_marking_one_read_also_updates_the_inbox_heading(client_for, member):

@@ -27,6 +27,7 @@ def test_login_page_logs_in(client, member):
 
     response = client.post(reverse("login"), {"username": member.username, "password": PASSWORD})
     assert response.status_code == 302
+    assert int(client.session["_auth_user_id"]) == member.pk
     client.logout()
     response = client.post(reverse("login"), {"username": member.username, "password": "nope"})
     assert "Please enter a correct username and password" in response.content.decode()
