@@ -4,6 +4,8 @@ from urllib.parse import urlparse
 
 import pytest
 from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from apps.people.models import Role
 from apps.tasks import services
@@ -11,6 +13,23 @@ from apps.tasks import services
 from .factories import PASSWORD, MembershipFactory, TaskFactory, TeamFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("RELAY_REQUIRE_SERVICES") == "1"
+
+# Hypothesis: a quick search on a laptop, a wider one in CI (which sets CI=true; Hypothesis's
+# own "ci" profile, kept as the parent, also makes that search the same on every run). A test
+# that names its own max_examples keeps it; the lifecycle state machine takes the profile's.
+# Every example works against the database: no per-example deadline.
+hypothesis_settings.register_profile(
+    "default",
+    hypothesis_settings.get_profile("default"),
+    max_examples=40,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "ci", hypothesis_settings.get_profile("ci"), max_examples=80, stateful_step_count=40
+)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -205,10 +205,14 @@ def test_assigning_a_waiting_task_by_hand_clears_the_flag(make_person, ml_task, 
 
 
 def test_assigning_a_task_that_is_not_todo_is_refused(make_person, ml_task):
-    make_person("bob")
+    bob = make_person("bob")
     task = assign(task=ml_task())
-    with pytest.raises(TaskActionRefused):
+    with pytest.raises(TaskActionRefused, match="Can't assign a task that is Assigned"):
         assign(task=task)
+    task.refresh_from_db()
+    bob.refresh_from_db()
+    assert (task.assignee, bob.active_count) == (bob, 1)
+    assert AssignmentDecision.objects.filter(task=task).count() == 1
 
 
 # --- retries when people free up ---------------------------------------------------------------

@@ -2,10 +2,14 @@
 
 import pytest
 from django.urls import reverse
+from django_fsm_log.models import StateLog
 
 from apps.assignment.models import AssignmentDecision
+from apps.assignment.services.single import assign
 from apps.people.models import Membership, PersonSkill, User
 from apps.tasks.models import State
+
+from ..html import text_of, texts_of
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -29,12 +33,13 @@ def test_panel_of_another_teams_task_is_404(client_for, outsider, ml_task):
 
 
 def test_suggest_lists_ranked_candidates_with_reasons(client_for, lead, make_person, ml_task):
-    make_person("able")
-    make_person("low", level=1)
+    able = make_person("able")
+    low = make_person("low", level=1)
     body = client_for(lead).get(panel_url(ml_task()) + "?suggest=1").content.decode()
-    assert 'data-testid="candidates"' in body
-    assert "has ML at level 1 &lt; 3 required" in body
-    assert "#1" in body
+    heads = texts_of(body, class_="cand-head")
+    assert heads[0] == f"#1 {able.initials} {able.display_name} score 100"
+    assert heads[1] == f"\N{EN DASH} {low.initials} {low.display_name}"  # ineligible: no rank
+    assert texts_of(body, class_="why-not")[0] == "has ML at level 1 < 3 required"
 
 
 def test_lead_picker_greys_out_the_ineligible_with_the_reason(
@@ -86,10 +91,13 @@ def test_lead_override_of_time_away_is_recorded_and_shown(client_for, lead, make
 
 
 def test_auto_assign_from_the_task_page_reloads_it(client_for, lead, make_person, ml_task):
-    make_person("bob")
+    bob = make_person("bob")
     task = ml_task()
     response = client_for(lead).post(assign_url(task), {"page": "task"}, **HTMX)
     assert response.status_code == 200 and response["HX-Refresh"] == "true"
+    assert text_of(response, role="status") == f"Assigned to {bob.display_name}."
+    task.refresh_from_db()
+    assert (task.state, task.assignee) == (State.ASSIGNED, bob)
 
 
 def test_stale_tab_is_refused(client_for, lead, make_person, ml_task):
@@ -100,6 +108,13 @@ def test_stale_tab_is_refused(client_for, lead, make_person, ml_task):
         assign_url(task), {"person": bob.pk, "expected_state": "todo"}, **HTMX
     )
     assert response.status_code == 409
+    assert text_of(response, role="alert") == (
+        "Someone else changed this task first: it is now Assigned. Nothing was changed; "
+        "reload to see the latest."
+    )
+    task.refresh_from_db()
+    assert (task.state, task.assignee) == (State.ASSIGNED, bob)
+    assert StateLog.objects.for_(task).count() == 1
 
 
 def test_picking_a_non_member_is_refused(client_for, lead, outsider, ml_task):
@@ -112,10 +127,9 @@ def test_decision_is_shown_with_the_ranking(client_for, lead, make_person, ml_ta
     bob = make_person("bob")
     task = ml_task()
     client_for(lead).post(assign_url(task), {})
-    body = client_for(lead).get(panel_url(task)).content.decode()
-    assert 'data-testid="decision"' in body and bob.display_name in body
-    assert "chosen by Relay" not in body  # the lead pressed the button
-    assert "Automatic" in body
+    decision = text_of(client_for(lead).get(panel_url(task)), testid="decision")
+    assert decision.startswith(f"{bob.initials} {bob.display_name} Automatic score 100")
+    assert f"by {lead.display_name}," in decision  # the lead pressed the button, not Relay
 
 
 # --- workload ---------------------------------------------------------------------------------
@@ -143,7 +157,9 @@ def test_workload_query_count_does_not_grow_with_team(
         PersonSkill.objects.create(user=user, skill=skill, level=2)
     client = client_for(lead)
     with django_assert_max_num_queries(12):
-        assert client.get(reverse("assignment:workload", args=[team.slug])).status_code == 200
+        response = client.get(reverse("assignment:workload", args=[team.slug]))
+    rows = text_of(response, testid="workload").count("0/3")  # everyone idle, capacity 3
+    assert rows == size + 1  # the lead too
 
 
 @pytest.mark.parametrize("size", [3, 40])
@@ -157,7 +173,10 @@ def test_panel_query_count_does_not_grow_with_team(
     task = ml_task()
     client = client_for(lead)
     with django_assert_max_num_queries(10):
-        assert client.get(panel_url(task) + "?suggest=1").status_code == 200
+        response = client.get(panel_url(task) + "?suggest=1")
+    ranked = texts_of(response, class_="cand-head")
+    assert len(ranked) == size + 1
+    assert [head.split()[0] for head in ranked[:size]] == [f"#{n}" for n in range(1, size + 1)]
 
 
 def test_only_a_lead_may_auto_assign_pending(client_for, member, make_person, ml_task, team):
@@ -189,6 +208,14 @@ def test_lead_auto_assigns_pending_from_the_workload_page(
     assert task.state == State.ASSIGNED
 
 
-@pytest.mark.parametrize("model", ["assignmentdecision", "waitingtask"])
-def test_admin_lists_decisions_and_waiting_tasks(admin_client, model):
-    assert admin_client.get(reverse(f"admin:assignment_{model}_changelist")).status_code == 200
+@pytest.mark.parametrize(
+    ("model", "listed"), [("assignmentdecision", "Given to bob"), ("waitingtask", "Nobody fits")]
+)
+def test_admin_lists_decisions_and_waiting_tasks(admin_client, model, listed, make_person, ml_task):
+    make_person("bob")
+    assign(task=ml_task(title="Given to bob"))
+    assign(task=ml_task(title="Nobody fits", min_level=5))
+    response = admin_client.get(reverse(f"admin:assignment_{model}_changelist"))
+    [table] = texts_of(response, id="result_list")
+    other = ({"Given to bob", "Nobody fits"} - {listed}).pop()
+    assert listed in table and other not in table

@@ -8,6 +8,7 @@ from apps.people.models import Role
 from apps.tasks import services
 from apps.tasks.models import State, Task
 from tests.factories import MembershipFactory, UserFactory
+from tests.html import text_of, texts_of
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_board_shows_each_open_task_in_its_lifecycle_column(
     assert assigned.title in assigned_cell
 
 
-def test_done_column_shows_only_the_last_two_weeks(client_for, board_url, make_task, member):
+def test_done_column_shows_only_the_last_two_weeks(client_for, team, board_url, make_task, member):
     make_task(title="Recently finished")
     make_task(title="Long finished")
     Task.objects.filter(title="Recently finished").update(
@@ -38,10 +39,14 @@ def test_done_column_shows_only_the_last_two_weeks(client_for, board_url, make_t
     Task.objects.filter(title="Long finished").update(
         state=State.DONE, finished_at=timezone.now() - timedelta(days=30)
     )
-    html = client_for(member).get(board_url).content.decode()
-    assert "Recently finished" in html
-    assert "Long finished" not in html
-    assert "?state=done" in html  # the older ones are behind a link
+    client = client_for(member)
+    html = client.get(board_url).content.decode()
+    done = text_of(html, id="cell-0-done")
+    assert "Recently finished" in done and "Long finished" not in html
+    # The older ones are behind the column's link: the team's task list of everything done.
+    older = reverse("tasks:team_tasks", args=[team.slug]) + "?state=done"
+    assert f'href="{older}"' in html.split('id="head-done"')[1].split("</div>")[0]
+    assert "Long finished" in client.get(older).content.decode()
 
 
 def test_on_hold_and_cancelled_appear_only_when_asked_for(client_for, board_url, make_task, member):
@@ -65,9 +70,11 @@ def test_filters_narrow_the_cards_and_stay_in_the_url(
 
 
 def test_overdue_card_is_marked(client_for, board_url, make_task, member):
-    make_task(title="Late", due_at=timezone.now() - timedelta(hours=2))
+    late = make_task(title="Late", due_at=timezone.now() - timedelta(hours=2))
+    make_task(title="Later", due_at=timezone.now() + timedelta(hours=2))
     html = client_for(member).get(board_url).content.decode()
-    assert "Overdue ·" in html
+    assert texts_of(html, class_="is-overdue") == [text_of(html, id=f"card-{late.pk}")]
+    assert "Overdue ·" in text_of(html, id=f"card-{late.pk}")
 
 
 def test_swimlanes_by_assignee_group_cards_per_person(
@@ -121,7 +128,8 @@ def test_board_query_count_does_not_grow_with_cards(
     client = client_for(member)
     with django_assert_max_num_queries(12):
         response = client.get(board_url)
-    assert response.status_code == 200
+    assert text_of(response, testid="count-todo") == str(cards)
+    assert response.content.decode().count('class="card-item') == min(cards, 50)
 
 
 def test_board_query_count_with_swimlanes_does_not_grow_with_people(
@@ -137,7 +145,12 @@ def test_board_query_count_with_swimlanes_does_not_grow_with_people(
     client = client_for(member)
     with django_assert_max_num_queries(12):
         response = client.get(board_url + "?lane=assignee")
-    assert response.status_code == 200
+    assert text_of(response, testid="count-in_progress") == "400"
+    for person in people:  # a lane each: the first ten of their twenty cards, then more
+        html = response.content.decode()
+        cell = html.split(f'id="cell-{person.pk}-in_progress"')[1].split("</ul>")[0]
+        assert cell.count('class="card-item') == 10
+        assert text_of(cell, class_="more") == "Loading more…"
 
 
 def test_htmx_filter_request_answers_with_the_board_body_only(client_for, board_url, task, member):

@@ -10,6 +10,7 @@ from apps.tasks import services
 from apps.tasks.models import Comment, Task
 
 from ..factories import UserFactory
+from ..html import text_of, texts_of, values_of
 from .conftest import htmx
 
 pytestmark = pytest.mark.django_db
@@ -71,14 +72,21 @@ def test_poll_answers_with_the_board_after_a_move(client_for, poll_url, task, me
     response = client.get(poll_url, headers={"If-None-Match": etag})
     assert response.status_code == 200
     assert response["ETag"] != etag
-    assert 'id="unread-badge"' in response.content.decode()  # the header count rides along
+    html = response.content.decode()
+    assert f'id="card-{task.pk}"' in html.split('id="cell-0-assigned"')[1].split("</ul>")[0]
+    assert f'id="card-{task.pk}"' not in html.split('id="cell-0-todo"')[1].split("</ul>")[0]
+    # The header count rides along: the assignment notified the member.
+    assert text_of(html, id="unread-badge", hx_swap_oob="true") == "1 unread notification"
 
 
 def test_poll_sees_a_new_comment(client_for, poll_url, task, member):
     client = client_for(member)
     etag = _etag(client, poll_url)
     Comment.objects.create(task=task, author=member, body="hi")
-    assert client.get(poll_url, headers={"If-None-Match": etag}).status_code == 200
+    response = client.get(poll_url, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    card = response.content.decode().split(f'id="card-{task.pk}"')[1].split("</li>")[0]
+    assert text_of(card, class_="comments-count") == "1"  # the card's comment count
 
 
 def test_poll_etag_differs_per_filter(client_for, poll_url, task, member):
@@ -93,9 +101,10 @@ def test_other_teams_poll_is_not_found(client_for, poll_url, outsider):
 def test_drawer_shows_details_history_and_viewer_actions(client_for, task, member, lead):
     services.assign_to(task=task, assignee=member, by=lead, note="yours")
     html = client_for(member).get(reverse("boards:drawer", args=[task.pk])).content.decode()
-    assert task.title in html
-    assert "yours" in html  # history with the note
-    assert 'value="start"' in html  # the assignee may start it
+    assert text_of(html, testid="drawer-state") == "Assigned"
+    history = text_of(html, testid="drawer-history")
+    assert history.endswith(f"{lead.display_name} assign: To do → Assigned yours")
+    assert values_of(html, "value", name="action") == ["unassign", "start", "hold"]
 
 
 def test_drawer_loads_the_assignment_panel(client_for, task, member):
@@ -111,7 +120,9 @@ def test_comment_from_the_drawer_is_added_and_shown(client_for, task, member):
         {"body": "Looks good"},
     )
     assert response.status_code == 200
-    assert "Looks good" in response.content.decode()
+    comments = text_of(response, testid="drawer-comments")
+    assert member.display_name in comments and comments.endswith("Looks good")
+    assert text_of(response, name="body") == ""
     assert task.comments.get().author == member
 
 
@@ -120,6 +131,7 @@ def test_empty_comment_is_refused_with_a_message(client_for, task, member):
         client_for(member), "post", reverse("boards:comment", args=[task.pk]), {"body": "  "}
     )
     assert response.status_code == 422
+    assert texts_of(response, class_="field-error") == ["This field is required."]
     assert not task.comments.exists()
 
 
@@ -174,7 +186,9 @@ def test_drawer_action_answers_with_the_drawer_and_the_columns(client_for, task,
         {"action": "start", "expected_state": "assigned", "ctx": "drawer"},
     )
     html = response.content.decode()
-    assert 'id="drawer-body"' in html and 'id="cell-0-in_progress"' in html
+    assert text_of(html, testid="drawer-state") == "In progress"
+    assert f'id="card-{task.pk}"' in html.split('id="cell-0-in_progress"')[1].split("</ul>")[0]
+    assert f'id="card-{task.pk}"' not in html.split('id="cell-0-assigned"')[1].split("</ul>")[0]
 
 
 def test_saved_views_belong_to_the_person_who_saved_them(

@@ -1,9 +1,11 @@
 import pytest
 from django.urls import reverse
+from django_fsm_log.models import StateLog
 
 from apps.tasks import services
 from apps.tasks.models import State, Task
 
+from ..html import text_of
 from .conftest import htmx
 
 pytestmark = pytest.mark.django_db
@@ -61,9 +63,11 @@ def test_approving_from_the_review_queue_with_a_note(client_for, in_review, revi
         {"action": "approve", "note": "solid", "ctx": "reviews", "expected_state": "in_review"},
     )
     assert response.status_code == 200
-    assert "✓" in response.content.decode()
+    row = text_of(response, id=f"row-{in_review.pk}")
+    assert row == "✓ Evaluate churn model — Done (approved)"
     in_review.refresh_from_db()
     assert in_review.state == State.DONE
+    assert StateLog.objects.for_(in_review).latest("id").description == "solid"
 
 
 def test_author_approving_from_the_queue_is_refused(client_for, in_review, member):

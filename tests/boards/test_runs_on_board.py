@@ -10,6 +10,7 @@ from apps.tasks import services as task_services
 from apps.tasks.models import Task
 from apps.workflows import definitions, exchange, services
 from tests.factories import PersonSkillFactory, SkillFactory
+from tests.html import text_of
 from tests.workflows.helpers import finish, open_task
 
 pytestmark = pytest.mark.django_db
@@ -45,33 +46,36 @@ def test_card_names_its_run_and_step(client_for, board_url, run, member):
 
 
 def test_run_filter_keeps_only_that_runs_cards(client_for, board_url, run, make_task, member):
-    make_task(title="Stand-alone chore")
+    chore = make_task(title="Stand-alone chore")
     html = client_for(member).get(board_url + f"?run={run.pk}").content.decode()
-    assert "Churn v3" in html and "Stand-alone chore" not in html
+    assert f'id="card-{Task.objects.get(run=run).pk}"' in html
+    assert f'id="card-{chore.pk}"' not in html
 
 
 def test_template_filter_keeps_only_that_workflows_cards(
     client_for, board_url, run, make_task, member
 ):
-    make_task(title="Stand-alone chore")
+    chore = make_task(title="Stand-alone chore")
     html = client_for(member).get(board_url + "?template=ml-deployment").content.decode()
-    assert "Stand-alone chore" not in html
-    assert 'id="card-' in html
+    assert f'id="card-{chore.pk}"' not in html
+    assert f'id="card-{Task.objects.get(run=run).pk}"' in html
 
 
 def test_lanes_by_run_put_stand_alone_work_in_its_own_lane(
     client_for, board_url, run, make_task, member
 ):
-    make_task(title="Stand-alone chore")
+    chore = make_task(title="Stand-alone chore")
+    step_task = Task.objects.get(run=run)
     html = client_for(member).get(board_url + "?lane=run").content.decode()
-    assert "Not in a run" in html
-    assert f'id="cell-{run.pk}-' in html
+    assert text_of(html, id="lane-0") == "Not in a run"
+    assert f'id="card-{chore.pk}"' in html.split('id="cell-0-todo"')[1].split("</ul>")[0]
+    run_cell = html.split(f'id="cell-{run.pk}-{step_task.state}"')[1].split("</ul>")[0]
+    assert f'id="card-{step_task.pk}"' in run_cell
 
 
 def test_lanes_by_template_name_the_workflow(client_for, board_url, run, ml_template, member):
     html = client_for(member).get(board_url + "?lane=template").content.decode()
-    assert f'id="lane-{ml_template.pk}"' in html
-    assert ml_template.name in html
+    assert text_of(html, id=f"lane-{ml_template.pk}") == ml_template.name
 
 
 def test_drawer_links_to_the_run_diagram(client_for, run, member):

@@ -1,5 +1,7 @@
 """The assignment panel in a real browser: suggestions with reasons, then auto-assign."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -24,10 +26,11 @@ def test_lead_sees_ranked_suggestions_and_auto_assigns(login, page, team, lead):
     login(lead)
     page.goto(task.get_absolute_url())
     page.get_by_test_id("suggest").click()
-    candidates = page.get_by_test_id("candidates")
-    expect(candidates).to_contain_text("#1")
-    expect(candidates).to_contain_text("Able Person")
-    expect(candidates).to_contain_text("has ML at level 1 < 3 required")
+    ranked = page.get_by_test_id("candidates").locator("li")
+    expect(ranked.first).to_contain_text(re.compile(r"^\s*#1\s+AP\s+Able Person"))
+    novice_row = ranked.filter(has_text="Novice Person")
+    expect(novice_row).to_contain_text("has ML at level 1 < 3 required")
+    expect(novice_row.locator(".rank")).to_have_text("\N{EN DASH}")  # not ranked
     page.get_by_test_id("auto-assign").click()
     expect(page.get_by_test_id("task-state")).to_have_text("Assigned")
     expect(page.get_by_test_id("decision")).to_contain_text("Able Person")

@@ -157,9 +157,11 @@ def test_a_bookmarked_drawer_link_opens_the_whole_drawer(page, login, team, task
     page.goto(f"{board_of(team)}?task={task.pk}")
     drawer = page.get_by_role("complementary", name="Task details")
     expect(drawer.get_by_role("heading", name=task.title)).to_be_visible()
-    # The lazily loaded assignment panel fills its own slot, not the drawer's.
+    # The lazily loaded assignment panel fills its own slot, not the drawer's: the drawer
+    # keeps its state and the panel offers the member the task.
     expect(drawer.get_by_text("Assignment", exact=True)).to_be_visible()
-    expect(drawer.get_by_role("heading", name=task.title)).to_be_visible()
+    expect(drawer.get_by_test_id("assign-to-me")).to_be_visible()
+    expect(drawer.get_by_test_id("drawer-state")).to_have_text("To do")
     expect(drawer.get_by_label("Comment")).to_be_visible()
 
 

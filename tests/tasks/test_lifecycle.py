@@ -54,8 +54,11 @@ def test_lead_assigns_and_log_records_who_and_note(task, member, lead):
 
 
 def test_member_may_take_a_task_for_themselves(task, member):
-    task = services.assign_to(task=task, assignee=member, by=member)
-    assert task.assignee == member
+    services.assign_to(task=task, assignee=member, by=member)
+    task.refresh_from_db()
+    member.refresh_from_db()
+    assert (task.state, task.assignee) == (State.ASSIGNED, member)
+    assert member.active_count == 1
 
 
 def test_member_may_not_assign_someone_else(task, member, other_member):
@@ -88,12 +91,18 @@ def test_each_assignment_is_a_new_event_named_by_its_log_row(task, member, lead)
     )
 
 
-@pytest.mark.parametrize("verb", ["start", "unassign", "hold"])
-def test_assignee_and_lead_may_work_an_assigned_task(verb, task, member, lead):
+@pytest.mark.parametrize(
+    ("verb", "target"),
+    [("start", State.IN_PROGRESS), ("unassign", State.TODO), ("hold", State.ON_HOLD)],
+)
+def test_assignee_and_lead_may_work_an_assigned_task(verb, target, task, member, lead):
     for actor in (member, lead):
         fresh = assigned(services.create_task(team=task.team, title="t", by=lead), member, lead)
-        fresh = services.perform(task=fresh, action=verb, by=actor)
-        assert fresh.state != State.ASSIGNED
+        services.perform(task=fresh, action=verb, by=actor)
+        fresh.refresh_from_db()
+        assert fresh.state == target
+        log = StateLog.objects.for_(fresh).latest("id")
+        assert (log.transition, log.by) == (verb, actor)
 
 
 @pytest.mark.parametrize("verb", ["start", "unassign", "hold"])
@@ -109,8 +118,10 @@ def test_others_may_not_work_an_assigned_task(verb, task, member, other_member, 
 
 def test_submit_only_by_assignee(task, member, other_member, lead):
     task = in_progress(task, member, lead)
-    with pytest.raises(TaskActionRefused):
+    with pytest.raises(TaskActionRefused, match="Only the assignee or a lead can submit"):
         services.submit(task=task, by=other_member)
+    task.refresh_from_db()
+    assert task.state == State.IN_PROGRESS
     assert services.submit(task=task, by=member).state == State.IN_REVIEW
 
 
@@ -163,6 +174,9 @@ def test_plain_member_cannot_review(verb, task, member, other_member, lead):
     task = in_review(task, member, lead)
     with pytest.raises(TaskActionRefused, match="other than the assignee"):
         services.perform(task=task, action=verb, by=other_member)
+    task.refresh_from_db()
+    assert (task.state, task.outcome, task.reviewer) == (State.IN_REVIEW, "", None)
+    assert log_count(task) == 3
 
 
 @pytest.mark.parametrize("verb", ["approve", "reject", "request_changes"])
@@ -190,8 +204,10 @@ def test_named_reviewer_is_the_one_who_decides(task, member, reviewer, make_memb
     other_reviewer = make_member(Role.REVIEWER)
     Task.objects.filter(pk=task.pk).update(reviewer=reviewer)
     task = in_review(task, member, lead)
-    with pytest.raises(TaskActionRefused):
+    with pytest.raises(TaskActionRefused, match="Only a reviewer other than the assignee"):
         services.approve(task=task, by=other_reviewer)
+    task.refresh_from_db()
+    assert task.state == State.IN_REVIEW
     assert services.approve(task=task, by=reviewer).state == State.DONE
 
 

@@ -9,6 +9,7 @@ from apps.tasks.models import State, Task
 from apps.tasks.views import PAGE_SIZE
 
 from ..factories import TaskFactory, TeamFactory
+from ..html import text_of, values_of
 
 
 def transition_url(task, action):
@@ -26,6 +27,7 @@ def test_login_page_logs_in(client, member):
 
     response = client.post(reverse("login"), {"username": member.username, "password": PASSWORD})
     assert response.status_code == 302
+    assert int(client.session["_auth_user_id"]) == member.pk
     client.logout()
     response = client.post(reverse("login"), {"username": member.username, "password": "nope"})
     assert "Please enter a correct username and password" in response.content.decode()
@@ -33,11 +35,11 @@ def test_login_page_logs_in(client, member):
 
 def test_task_page_shows_details_and_only_my_actions(client_for, task, member, lead):
     services.assign_to(task=task, assignee=member, by=lead)
-    page = client_for(member).get(task.get_absolute_url()).content.decode()
-    assert "Train churn model" in page
-    assert ">Start<" in page
-    assert ">Approve<" not in page
-    assert "assign" in page  # history line
+    page = client_for(member).get(task.get_absolute_url())
+    assert text_of(page, testid="task-state") == "Assigned"
+    assert member.display_name in text_of(page, class_="facts")  # the assignee
+    assert values_of(page, "value", name="action") == ["unassign", "start", "hold"]
+    assert f"{lead.display_name} assign: To do → Assigned" in text_of(page, testid="history")
 
 
 def test_start_over_htmx_returns_the_partial(client_for, task, member, lead):
@@ -51,8 +53,9 @@ def test_start_over_htmx_returns_the_partial(client_for, task, member, lead):
     body = response.content.decode()
     assert "<html" not in body
     assert 'id="task-main"' in body
-    assert "In progress" in body
-    assert "on it" in body
+    assert text_of(body, testid="task-state") == "In progress"
+    history = text_of(body, testid="history")
+    assert history.endswith(f"{member.display_name} start: Assigned → In progress on it")
 
 
 def test_author_cannot_approve_own_work(client_for, task, member, lead):
@@ -119,7 +122,11 @@ def test_staff_see_every_team(client_for, task, db):
     from ..factories import UserFactory
 
     staff = UserFactory(is_staff=True)
-    assert client_for(staff).get(task.get_absolute_url()).status_code == 200
+    page = client_for(staff).get(task.get_absolute_url())
+    assert text_of(page, testid="task-state") == "To do"
+    # Seeing is not acting: staff who are not in the team get no buttons.
+    assert values_of(page, "value", name="action") == []
+    assert "No actions for you on this task right now." in text_of(page, id="task-main")
 
 
 def test_comment_is_added_over_htmx(client_for, task, member):
@@ -129,7 +136,9 @@ def test_comment_is_added_over_htmx(client_for, task, member):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200
-    assert "Baseline is at 0.71" in response.content.decode()
+    comments = text_of(response, testid="comments")
+    assert member.display_name in comments and comments.endswith("Baseline is at 0.71")
+    assert text_of(response, name="body") == ""  # the box is empty for the next one
     assert task.comments.get().author == member
 
 
@@ -140,7 +149,7 @@ def test_empty_comment_shows_error_next_to_the_field(client_for, task, member):
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 422
-    assert "field-error" in response.content.decode()
+    assert text_of(response, class_="field-error") == "This field is required."
     assert task.comments.count() == 0
 
 

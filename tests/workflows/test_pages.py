@@ -8,6 +8,7 @@ from django.urls import reverse
 from apps.workflows import services
 from apps.workflows.models import Run, RunStatus
 
+from ..html import text_of, texts_of
 from .conftest import GOOD_INPUTS
 from .helpers import finish, open_task
 
@@ -90,7 +91,8 @@ def test_a_member_who_does_not_own_the_run_cannot_cancel_it(client_for, trainer,
 def test_the_task_page_links_to_its_run(client_for, trainer, run):
     task = open_task(run, "train")
     html = client_for(trainer).get(task.get_absolute_url()).content.decode()
-    assert run.get_absolute_url() in html
+    assert text_of(html, testid="task-run").startswith(f"Step Train model of run {run.title}")
+    assert f'href="{run.get_absolute_url()}" data-testid="run-link"' in html
 
 
 @pytest.mark.parametrize("runs", [2, 20])
@@ -102,7 +104,10 @@ def test_the_run_list_costs_the_same_queries_for_2_or_20_runs(
     client = client_for(lead)
     url = reverse("workflows:run_list", args=[ml_template.team.slug])
     with django_assert_max_num_queries(7):
-        assert client.get(url).status_code == 200
+        response = client.get(url)
+    listed = text_of(response, id="run-rows")
+    row = "run {} · 1 task ML model deployment v1 Running Train model"
+    assert all(row.format(i) in listed for i in range(runs))
 
 
 @pytest.mark.parametrize("loops", [0, 3])
@@ -114,7 +119,9 @@ def test_the_run_page_costs_the_same_queries_however_many_iterations(
         finish(run, "evaluate", "failed")
     client = client_for(lead)
     with django_assert_max_num_queries(7):
-        assert client.get(run.get_absolute_url()).status_code == 200
+        response = client.get(run.get_absolute_url())
+    # Every iteration's train and evaluate tasks, and the open train task.
+    assert len(texts_of(response, class_="state")) == 2 * loops + 1
 
 
 def test_the_start_page_previews_each_workflow_in_few_queries(
