@@ -114,12 +114,16 @@ def lifecycle(
     style: str = "",
     admin: bool = True,
     conditions=None,
+    unmet: str = "",
 ):
     """One transition of the task lifecycle, declared once: django-fsm's transition on
     `state`, logged by django-fsm-log (who, and the note as its description), with what people
     see of it in `custom` (the button's label and style, the sentence refusing someone who may
-    not take it, and whether the admin offers it)."""
-    custom = {"label": label, "refused": refused, "style": style}
+    not take it, the one saying why it can't be taken when its conditions are unmet, and
+    whether the admin offers it)."""
+    if conditions and not unmet:
+        raise ValueError(f"{label}: a transition with conditions says why they are unmet.")
+    custom = {"label": label, "refused": refused, "style": style, "unmet": unmet}
     if not admin:
         custom["admin"] = False
 
@@ -282,6 +286,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
         permission=may_work,
         # A workflow step's review is a step of its own (routed on its outcome), not this.
         conditions=[lambda task: task.step_id is None],
+        unmet=_(
+            "A workflow step is reviewed by the run's own review step, not submitted: "
+            "complete it and the run moves on."
+        ),
         label=_("Submit for review"),
         refused=_("Only the assignee or a lead can submit this task."),
         style="primary",
@@ -294,6 +302,7 @@ class Task(ConcurrentTransitionMixin, models.Model):
         target=State.DONE,
         permission=may_work,
         conditions=[lambda task: not task.requires_review],
+        unmet=_("This work must be reviewed by someone else: submit it for review instead."),
         label=_("Complete"),
         refused=_("Only the assignee or a lead can complete this task."),
         style="primary",

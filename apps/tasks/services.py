@@ -60,6 +60,8 @@ class Action:
     # the task was held from), see target_of.
     target: str | None
     style: str = ""
+    # Why it can't be taken when its conditions are not met (the task's kind, not the person).
+    unmet: str = ""
 
 
 def _actions() -> dict[str, Action]:
@@ -80,6 +82,7 @@ def _actions() -> dict[str, Action]:
             refused_for_role=custom["refused"],
             target=None if returned else transition.target,
             style=custom.get("style", ""),
+            unmet=custom.get("unmet", ""),
         )
     return actions
 
@@ -119,11 +122,7 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
             % {"action": str(action.label).lower(), "state": state_label(task.state)}
         )
     if not can_proceed(method):
-        if name == "complete":
-            raise TaskActionRefused(
-                _("This work must be reviewed by someone else: submit it for review instead.")
-            )
-        raise TaskActionRefused(_("This task can't be %(action)s now.") % {"action": name})
+        raise TaskActionRefused(action.unmet)
     # by=None is Relay itself (the run engine, automated steps, auto-assignment): the state
     # rules still apply, the per-person permission does not.
     if by is not None and not has_transition_perm(method, by):
