@@ -110,14 +110,20 @@ def _limit(team, soft=False, **limits):
     BoardSettings.objects.create(team=team, wip_limits=limits, soft_limits=soft)
 
 
-def test_hard_wip_limit_refuses_a_move_into_a_full_column(
-    client_for, team, make_task, member, lead
-):
-    _limit(team, in_progress=1)
+def _one_started_one_waiting(make_task, member, lead):
+    """Two tasks assigned to `member`, the first started: the second waits to start."""
     first, second = make_task(title="One"), make_task(title="Two")
     for task in (first, second):
         services.assign_to(task=task, assignee=member, by=lead)
     services.start(task=first, by=member)
+    return second
+
+
+def test_hard_wip_limit_refuses_a_move_into_a_full_column(
+    client_for, team, make_task, member, lead
+):
+    _limit(team, in_progress=1)
+    second = _one_started_one_waiting(make_task, member, lead)
     response = drop(client_for(member), second, "assigned", "in_progress")
     assert response.status_code == 409
     assert "In progress is full (1/1" in response.content.decode()
@@ -127,10 +133,7 @@ def test_hard_wip_limit_refuses_a_move_into_a_full_column(
 
 def test_soft_wip_limit_warns_and_accepts(client_for, team, make_task, member, lead):
     _limit(team, soft=True, in_progress=1)
-    first, second = make_task(title="One"), make_task(title="Two")
-    for task in (first, second):
-        services.assign_to(task=task, assignee=member, by=lead)
-    services.start(task=first, by=member)
+    second = _one_started_one_waiting(make_task, member, lead)
     response = drop(client_for(member), second, "assigned", "in_progress")
     assert response.status_code == 200
     assert "over its WIP limit (2/1)" in response.content.decode()

@@ -93,26 +93,27 @@ def test_failing_staging_tests_loop_back_to_train_with_the_error_on_the_task(
     run = services.start_run(
         template=ml_template, title="churn-v4", owner=lead, by=lead, inputs=low
     )
-    finish(run, "train")
-    finish(run, "evaluate", "passed")
-    with django_capture_on_commit_callbacks(execute=True):
-        finish(run, "review", "approved")
-    staging = Task.objects.get(run=run, step__key="staging")
+    staging = _approve_into_staging(run, django_capture_on_commit_callbacks)
     assert staging.outcome == "failed"
     assert "auc = 0.7 < 0.85" in staging.automation_error
     assert open_task(run, "train").iteration == 2
     assert _alerts(run).filter(payload__outcome="failed").exists()
 
 
+def _approve_into_staging(run, capture_on_commit) -> Task:
+    """Train, evaluate and approve; the automated staging step runs when the approval commits."""
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    with capture_on_commit(execute=True):
+        finish(run, "review", "approved")
+    return Task.objects.get(run=run, step__key="staging")
+
+
 def test_an_action_that_raises_counts_as_failed_and_keeps_the_error(
     ml_template, lead, trainer, ml_reviewer, django_capture_on_commit_callbacks
 ):
     run = services.start_run(template=ml_template, title="no thresholds", owner=lead, by=lead)
-    finish(run, "train")
-    finish(run, "evaluate", "passed")
-    with django_capture_on_commit_callbacks(execute=True):
-        finish(run, "review", "approved")
-    staging = Task.objects.get(run=run, step__key="staging")
+    staging = _approve_into_staging(run, django_capture_on_commit_callbacks)
     assert staging.outcome == "failed"
     assert staging.automation_error.startswith("ValueError: The run's inputs name no thresholds")
 
@@ -225,11 +226,7 @@ def test_an_action_that_times_out_counts_as_failed(
     settings.RELAY_ACTIONS = [*settings.RELAY_ACTIONS, path]
     ml_template.steps.filter(key="staging").update(action=path)
     run = services.start_run(template=ml_template, title="slow", owner=lead, by=lead)
-    finish(run, "train")
-    finish(run, "evaluate", "passed")
-    with django_capture_on_commit_callbacks(execute=True):
-        finish(run, "review", "approved")
-    staging = Task.objects.get(run=run, step__key="staging")
+    staging = _approve_into_staging(run, django_capture_on_commit_callbacks)
     assert staging.outcome == "failed"
     assert staging.automation_error.startswith("Timed out after")
     assert open_task(run, "train").iteration == 2
