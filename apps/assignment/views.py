@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.http import HtmxHttpRequest, refused
+from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
@@ -72,9 +72,7 @@ def assign(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     form = AssignForm(request.POST, task=task)
     if not form.is_valid():
-        return _refused(
-            request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
-        )
+        return _refused(request, task, Refused(errors_sentence(form)))
     data = form.cleaned_data
     try:
         task_services.refuse_if_stale(task=task, expected_state=data["expected_state"])

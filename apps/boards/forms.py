@@ -32,9 +32,6 @@ class MoveForm(forms.Form):
             raise forms.ValidationError(_("Say where the card goes."))
         return data
 
-    def error_sentence(self) -> str:
-        return " ".join(str(m) for messages in self.errors.values() for m in messages)
-
 
 class WipLimitsForm(forms.Form):
     soft = forms.BooleanField(

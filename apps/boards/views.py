@@ -19,7 +19,7 @@ from django.views.decorators.http import (
     require_POST,
 )
 
-from apps.core.http import HtmxHttpRequest, refused
+from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Skill, Team
@@ -213,7 +213,7 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     from_state, team = task.state, task.team
     status = 200
     if not form.is_valid():
-        message, status, result = form.error_sentence(), 422, None
+        message, status, result = errors_sentence(form), 422, None
     else:
         data = form.cleaned_data
         try:

@@ -1,5 +1,6 @@
 """What views share: the request they are given and the answer to a refused change."""
 
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
@@ -25,3 +26,8 @@ def refused(
     """
     context = {**(context or {}), "error": refusal.message}
     return render(request, template, context, status=refusal.status)
+
+
+def errors_sentence(form: BaseForm) -> str:
+    """A form's errors as one sentence, for answers that show no field (a toast, a panel)."""
+    return " ".join(str(m) for messages in form.errors.values() for m in messages)

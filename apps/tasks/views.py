@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.http import HtmxHttpRequest, refused
+from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
@@ -103,9 +103,7 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
         raise Http404("No such action.")
     form = TransitionForm(request.POST)
     if not form.is_valid():
-        return _refused(
-            request, task, Refused("; ".join(m for ms in form.errors.values() for m in ms))
-        )
+        return _refused(request, task, Refused(errors_sentence(form)))
     extra = {}
     if action == "complete" and form.cleaned_data["outcome"]:
         extra["outcome"] = form.cleaned_data["outcome"]
