@@ -374,3 +374,24 @@ def test_the_header_offers_the_workflow_admin_to_leads_only(client_for, lead_a, 
     links = reverse("boards:work_links")
     assert reverse("team_admin:index") in client_for(lead_a).get(links).content.decode()
     assert reverse("team_admin:index") not in client_for(member).get(links).content.decode()
+
+
+def test_the_demos_leads_use_the_workflow_admin_without_being_staff(
+    client, db, django_capture_on_commit_callbacks
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from apps.people.models import User
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    ada, linus = User.objects.get(username="ada"), User.objects.get(username="linus")
+    assert not ada.is_staff and not linus.is_staff
+    client.force_login(ada)
+    html = client.get(url("changelist")).content.decode()
+    assert "ML model deployment" in html and "CI/CD release" not in html
+    client.force_login(linus)
+    html = client.get(url("changelist")).content.decode()
+    assert "CI/CD release" in html and "ML model deployment" not in html
