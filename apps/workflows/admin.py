@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -50,6 +51,11 @@ class WorkflowAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         return selectors.may_edit_workflows(request.user)
+
+    def index(self, request, extra_context=None):
+        teams = [team.name for team in selectors.editable_teams(request.user).order_by("name")]
+        title = f"Workflow templates of {', '.join(teams)}" if teams else self.index_title
+        return super().index(request, {"title": title, **(extra_context or {})})
 
 
 team_admin_site = WorkflowAdminSite(name="team_admin")
@@ -158,7 +164,13 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         editable = selectors.editable_templates(request.user).values("pk")
-        return super().get_queryset(request).filter(pk__in=editable).select_related("team")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=editable)
+            .select_related("team")
+            .annotate(run_total=Count("runs"))
+        )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "team":
@@ -204,7 +216,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
 
     @admin.display(description="Runs")
     def run_count(self, obj):
-        return obj.runs.count()
+        return obj.run_total
 
     @admin.display(description="Diagram")
     def diagram(self, obj):
