@@ -110,6 +110,8 @@ def test_a_member_who_leads_no_team_is_sent_to_the_sites_login(client_for, membe
 def test_the_team_admin_holds_only_the_workflow_editor(client_for, lead_a):
     html = client_for(lead_a).get(reverse("team_admin:index")).content.decode()
     assert "Workflow admin" in html
+    assert "Workflow templates of Data Science" in html
+    assert "Platform" not in html  # ada only reviews there
     assert url("changelist") in html
     assert "/runs/" not in html and "/people/" not in html and "/tasks/" not in html
 
@@ -395,3 +397,38 @@ def test_the_demos_leads_use_the_workflow_admin_without_being_staff(
     client.force_login(linus)
     html = client.get(url("changelist")).content.decode()
     assert "CI/CD release" in html and "ML model deployment" not in html
+
+
+def test_the_delete_action_removes_only_my_teams_selected_templates(
+    client_for, lead_a, team, template_b
+):
+    client = client_for(lead_a)
+    client.post(url("add"), template_data(team=team, name="Scratch", slug="scratch"))
+    scratch = WorkflowTemplate.objects.get(slug="scratch")
+    client.post(
+        url("changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [scratch.pk, template_b.pk],
+            "post": "yes",
+        },
+    )
+    assert not WorkflowTemplate.objects.filter(pk=scratch.pk).exists()
+    assert WorkflowTemplate.objects.filter(pk=template_b.pk).exists()
+
+
+def test_the_template_list_query_count_does_not_grow_with_templates(
+    client_for, lead_a, team, skills, django_assert_max_num_queries
+):
+    from apps.workflows import services
+
+    for n in range(10):
+        document = copy.deepcopy(definitions.ML_DEPLOYMENT)
+        document["slug"] = f"ml-{n}"
+        template = exchange.import_template(document, team=team)
+        services.start_run(template=template, title=f"run {n}", owner=lead_a, by=lead_a)
+    client = client_for(lead_a)
+    client.get(url("changelist"))
+    with django_assert_max_num_queries(7):
+        html = client.get(url("changelist")).content.decode()
+    assert html.count('<td class="field-run_count">1</td>') == 10
