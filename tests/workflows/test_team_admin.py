@@ -213,6 +213,41 @@ def test_a_route_cannot_point_at_a_step_of_another_teams_template(
     assert not Route.objects.filter(from_step=foreign).exclude(template=template_b).exists()
 
 
+def test_my_change_form_cannot_edit_another_teams_steps_checklists_or_routes(
+    client_for, lead_a, team, template_b
+):
+    client = client_for(lead_a)
+    client.post(
+        url("add"),
+        template_data(
+            team=team, name="Mine", slug="mine", steps=[{"key": "a", "name": "A", "is_start": "on"}]
+        ),
+    )
+    mine = WorkflowTemplate.objects.get(slug="mine")
+    foreign_step = template_b.steps.get(key="train")
+    foreign_route = template_b.routes.get(from_step=foreign_step)
+    before = (foreign_step.name, foreign_step.checklist, foreign_route.to_step_id)
+    data = template_data(
+        team=team,
+        name="Mine",
+        slug="mine",
+        template=mine,
+        steps=[
+            {"id": foreign_step.pk, "key": "train", "name": "Hijacked", "checklist": "Nothing"},
+        ],
+        routes=[
+            {"id": foreign_route.pk, "from_step": foreign_step.pk, "outcome": "done", "to_step": ""}
+        ],
+    )
+    response = client.post(url("change", mine.pk), data)
+    assert response.status_code == 200
+    assert "Please correct the error" in response.content.decode()
+    foreign_step.refresh_from_db()
+    foreign_route.refresh_from_db()
+    assert (foreign_step.name, foreign_step.checklist, foreign_route.to_step_id) == before
+    assert foreign_step.template == template_b
+
+
 def test_nothing_can_be_imported_into_another_team(client_for, lead_a, team, platform, skills):
     client = client_for(lead_a)
     form = client.get(url("import")).content.decode()
