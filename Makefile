@@ -26,7 +26,8 @@ run: install
 	@echo "  Demo logins (password: relay-demo):"
 	@echo "    ada (Data Science lead), grace (reviewer), alan, katherine (members)"
 	@echo "    linus (Platform lead), barbara (reviewer), guido, ken (members)"
-	@echo "    admin (staff, Django admin at /admin/)"
+	@echo "    ada and linus edit their team's workflows in the Workflow admin at /team-admin/"
+	@echo "    admin (superuser, Django admin at /admin/)"
 	@echo ""
 	$(PY) manage.py runserver $(ADDR)
 

@@ -3,12 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from apps.tasks import views as task_views
+from apps.workflows.admin import team_admin_site
 
 urlpatterns = [
     path("", task_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("team-admin/", team_admin_site.urls),
     path("notifications/", include("apps.notifications.urls")),
     path("", include("apps.tasks.urls")),
     path("", include("apps.boards.urls")),

@@ -28,6 +28,7 @@ from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
 from apps.tasks.models import State, Task
 from apps.tasks.views import task_context
+from apps.workflows import selectors as workflow_selectors
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -403,13 +404,15 @@ def _queue_actions(request: HtmxHttpRequest, task: Task, where: str) -> list:
 @require_GET
 @login_required
 def work_links(request: HtmxHttpRequest) -> HttpResponse:
-    """The header's My work / Awaiting my review counts (loaded after the page, and with polls)."""
+    """The header's My work / Awaiting my review counts (loaded after the page, and with polls),
+    and, for leads, the link to their Workflow admin."""
     return render(
         request,
         "boards/partials/work_links.html",
         {
             "counts": task_selectors.work_counts(user=request.user),
             "nav_active": request.GET.get("active", ""),
+            "edits_workflows": workflow_selectors.may_edit_workflows(request.user),
         },
     )
 

@@ -9,15 +9,27 @@ from django.db.models import QuerySet
 from .models import Membership, Role, Team, User
 
 
-def role_in(*, team_id: int, user: User) -> str | None:
-    """The user's role in a team, memoised on the user object for the request."""
+def _roles(user: User) -> dict[int, str]:
+    """team id → the user's role there, memoised on the user object for the request."""
     if not user.is_authenticated:
-        return None
+        return {}
     cache = user.__dict__.setdefault("_relay_roles", None)
     if cache is None:
         cache = dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
         user.__dict__["_relay_roles"] = cache
-    return cache.get(team_id)
+    return cache
+
+
+def role_in(*, team_id: int, user: User) -> str | None:
+    """The user's role in a team."""
+    return _roles(user).get(team_id)
+
+
+def led_team_ids(*, user: User) -> set[int]:
+    """The teams an active user leads (an inactive account leads nothing)."""
+    if not user.is_active:
+        return set()
+    return {team_id for team_id, role in _roles(user).items() if role == Role.LEAD}
 
 
 def is_lead(*, team_id: int, user: User) -> bool:

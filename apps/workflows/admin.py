@@ -1,17 +1,25 @@
 """The workflow editor: a template with its steps and routes inline, its diagram, validation
 on every save, JSON import/export. A version that has runs is shown read-only with a button to
-copy it into a new version (copy-on-write: the runs keep theirs)."""
+copy it into a new version (copy-on-write: the runs keep theirs).
+
+The editor lives on two sites. The global /admin/ (staff, with Django's model permissions) and
+/team-admin/, the "Workflow admin" for leads, who are not staff. On both, the templates of a
+team the user may not edit (selectors.editable_teams: a superuser every team, anyone else the
+teams they lead) don't exist: not listed, 404 when opened, not offered as a team to move to or
+import into.
+"""
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect
+from django.db.models import Count
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import diagram, exchange, services
+from . import diagram, editing, exchange, selectors, services
 from .forms import ImportForm
 from .models import Route, Run, Step, WorkflowTemplate
 from .validation import graph_of, validate
@@ -29,17 +37,73 @@ class StepForm(forms.ModelForm):
         fields = [f.name for f in Step._meta.fields if f.name not in ("id", "template")]
 
 
+class WorkflowAdminSite(admin.AdminSite):
+    """/team-admin/: the workflow editor for the teams a person leads, and nothing else.
+
+    Leads are not staff, and Django's model permissions are global, so this site admits whoever
+    may edit some team's workflows and leaves every decision to selectors.editable_teams.
+    """
+
+    site_header = "Relay · Workflow admin"
+    site_title = "Workflow admin"
+    index_title = "Workflow templates of the teams you lead"
+    uses_model_permissions = False
+
+    def has_permission(self, request):
+        return selectors.may_edit_workflows(request.user)
+
+    def index(self, request, extra_context=None):
+        teams = [team.name for team in selectors.editable_teams(request.user).order_by("name")]
+        title = f"Workflow templates of {', '.join(teams)}" if teams else self.index_title
+        return super().index(request, {"title": title, **(extra_context or {})})
+
+
+team_admin_site = WorkflowAdminSite(name="team_admin")
+
+
+def _model_permissions_apply(model_admin) -> bool:
+    return getattr(model_admin.admin_site, "uses_model_permissions", True)
+
+
+def _in_scope(request, template) -> bool:
+    """The user may edit this template's team (`None`: the add form, any team of theirs)."""
+    if template is None:
+        return selectors.may_edit_workflows(request.user)
+    return selectors.may_edit_team_workflows(request.user, team_id=template.team_id)
+
+
+def _frozen(template) -> bool:
+    return template is not None and template.pk is not None and services.is_frozen(template)
+
+
 class FrozenAwareInline:
-    """Inlines are read-only on a version that runs hold (see services.is_frozen)."""
+    """Inlines of a template the user may edit; read-only on a version that runs hold."""
+
+    def has_view_permission(self, request, obj=None):
+        return _in_scope(request, obj) and (
+            not _model_permissions_apply(self) or super().has_view_permission(request, obj)
+        )
 
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not (obj and services.is_frozen(obj))
+        return (
+            not _frozen(obj)
+            and _in_scope(request, obj)
+            and (not _model_permissions_apply(self) or super().has_change_permission(request, obj))
+        )
 
     def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request, obj) and not (obj and services.is_frozen(obj))
+        return (
+            not _frozen(obj)
+            and _in_scope(request, obj)
+            and (not _model_permissions_apply(self) or super().has_add_permission(request, obj))
+        )
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not (obj and services.is_frozen(obj))
+        return (
+            not _frozen(obj)
+            and _in_scope(request, obj)
+            and (not _model_permissions_apply(self) or super().has_delete_permission(request, obj))
+        )
 
 
 class StepInline(FrozenAwareInline, admin.StackedInline):
@@ -83,10 +147,10 @@ class RouteInline(FrozenAwareInline, admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-@admin.register(WorkflowTemplate)
 class WorkflowTemplateAdmin(admin.ModelAdmin):
     list_display = ["name", "team", "version", "is_current", "is_active", "run_count"]
-    list_filter = ["team", "is_current", "is_active"]
+    # Only the teams in the (scoped) list: the filter must not name teams the user can't edit.
+    list_filter = [("team", admin.RelatedOnlyFieldListFilter), "is_current", "is_active"]
     search_fields = ["name", "slug"]
     readonly_fields = ["version", "diagram", "problems"]
     fieldsets = [
@@ -99,11 +163,60 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     change_list_template = "admin/workflows/workflowtemplate/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("team")
+        editable = selectors.editable_templates(request.user).values("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=editable)
+            .select_related("team")
+            .annotate(run_total=Count("runs"))
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "team":
+            kwargs["queryset"] = selectors.editable_teams(request.user).order_by("name")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Another team's template answers exactly as one that doesn't exist (change, delete and
+        # history views): a 404, where Django's admin would redirect with a message.
+        raise Http404("No such workflow template.")
+
+    def has_module_permission(self, request):
+        return _in_scope(request, None) and (
+            not _model_permissions_apply(self) or super().has_module_permission(request)
+        )
+
+    def has_view_permission(self, request, obj=None):
+        return _in_scope(request, obj) and (
+            not _model_permissions_apply(self) or super().has_view_permission(request, obj)
+        )
+
+    def has_add_permission(self, request):
+        return _in_scope(request, None) and (
+            not _model_permissions_apply(self) or super().has_add_permission(request)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return _in_scope(request, obj) and (
+            not _model_permissions_apply(self) or super().has_delete_permission(request, obj)
+        )
+
+    def _may_edit(self, request, obj) -> bool:
+        """May change this template's rows, whether or not runs freeze this version."""
+        return _in_scope(request, obj) and (
+            not _model_permissions_apply(self) or super().has_change_permission(request, obj)
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_edit(request, obj) and not _frozen(obj)
+
+    def _url(self, name: str, *args) -> str:
+        return reverse(f"{self.admin_site.name}:workflows_workflowtemplate_{name}", args=args)
 
     @admin.display(description="Runs")
     def run_count(self, obj):
-        return obj.runs.count()
+        return obj.run_total
 
     @admin.display(description="Diagram")
     def diagram(self, obj):
@@ -123,10 +236,12 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             format_html_join("", "<li>{}</li>", ((p,) for p in found)),
         )
 
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not (obj and services.is_frozen(obj))
-
     def save_model(self, request, obj, form, change):
+        # The form offers only the user's teams; this refuses a path that forgot to.
+        try:
+            editing.check_may_edit(by=request.user, team_id=obj.team_id)
+        except services.WorkflowError as error:
+            raise PermissionDenied(str(error)) from None
         if change:
             # The admin's save is one transaction: holding the row lock here makes start_run
             # wait, so a run can't begin on this version halfway through the edit.
@@ -160,6 +275,11 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
                 name="workflows_workflowtemplate_new_version",
             ),
             path(
+                "<int:pk>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="workflows_workflowtemplate_export",
+            ),
+            path(
                 "import/",
                 self.admin_site.admin_view(self.import_view),
                 name="workflows_workflowtemplate_import",
@@ -168,41 +288,42 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         ]
 
     def new_version_view(self, request, pk):
-        template = get_object_or_404(WorkflowTemplate, pk=pk)
-        if request.method != "POST" or not super().has_change_permission(request, template):
-            return HttpResponseRedirect(
-                reverse("admin:workflows_workflowtemplate_change", args=[pk])
-            )
+        template = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST" or not self._may_edit(request, template):
+            return HttpResponseRedirect(self._url("change", pk))
         try:
-            copy = services.new_version(template=template)
+            copy = editing.copy_as_new_version(template=template, by=request.user)
         except services.WorkflowError as error:
             messages.error(request, str(error))
-            return HttpResponseRedirect(
-                reverse("admin:workflows_workflowtemplate_change", args=[pk])
-            )
+            return HttpResponseRedirect(self._url("change", pk))
         messages.success(
             request,
             f"Version {copy.version} created; runs on version {template.version} keep theirs.",
         )
-        return HttpResponseRedirect(
-            reverse("admin:workflows_workflowtemplate_change", args=[copy.pk])
-        )
+        return HttpResponseRedirect(self._url("change", copy.pk))
 
     def import_view(self, request):
         if not self.has_add_permission(request):
-            return HttpResponseRedirect(reverse("admin:index"))
-        form = ImportForm(request.POST or None, request.FILES or None)
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:index"))
+        request.current_app = self.admin_site.name
+        form = ImportForm(
+            request.POST or None,
+            request.FILES or None,
+            teams=selectors.editable_teams(request.user).order_by("name"),
+        )
         problems: list[str] = []
         if request.method == "POST" and form.is_valid():
             try:
-                template = exchange.import_template(form.cleaned_data["file"].read())
+                template = editing.import_into(
+                    raw=form.cleaned_data["file"].read(),
+                    team=form.cleaned_data["team"],
+                    by=request.user,
+                )
             except services.WorkflowError as error:
                 problems = error.problems
             else:
-                messages.success(request, f"Imported {template}.")
-                return HttpResponseRedirect(
-                    reverse("admin:workflows_workflowtemplate_change", args=[template.pk])
-                )
+                messages.success(request, f"Imported {template} into {template.team}.")
+                return HttpResponseRedirect(self._url("change", template.pk))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -217,17 +338,26 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             status=422 if problems else 200,
         )
 
+    def export_view(self, request, pk):
+        return self._download(get_object_or_404(self.get_queryset(request), pk=pk))
+
     @admin.action(description="Export selected template as JSON")
     def export_json(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one template to export.", messages.ERROR)
             return None
-        template = queryset.get()
+        return self._download(queryset.get())
+
+    def _download(self, template: WorkflowTemplate) -> HttpResponse:
         response = HttpResponse(exchange.export_json(template), content_type="application/json")
         response["Content-Disposition"] = (
             f'attachment; filename="{template.slug}-v{template.version}.json"'
         )
         return response
+
+
+admin.site.register(WorkflowTemplate, WorkflowTemplateAdmin)
+team_admin_site.register(WorkflowTemplate, WorkflowTemplateAdmin)
 
 
 @admin.register(Run)

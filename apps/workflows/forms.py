@@ -2,6 +2,8 @@ import json
 
 from django import forms
 
+from apps.people.models import Team
+
 from .models import WorkflowTemplate
 
 
@@ -34,3 +36,14 @@ class StartRunForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="A .json file written by export.")
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        label="Into team",
+        help_text="The workflow goes into this team, whichever team the file names.",
+    )
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        if len(teams) == 1:
+            self.fields["team"].empty_label = None

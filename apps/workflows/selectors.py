@@ -3,6 +3,7 @@
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from apps.people.models import Team, User
+from apps.people.selectors import led_team_ids
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from .diagram import StepState
@@ -16,6 +17,37 @@ def visible_runs(user: User) -> QuerySet[Run]:
     if user.is_staff:
         return Run.objects.all()
     return Run.objects.filter(team__memberships__user=user)
+
+
+# --- who edits which team's workflow templates ------------------------------------------------
+# One answer for both admin sites, the import and the "Workflow admin" link: a superuser edits
+# every team's templates; anyone else (staff included: staff is global, leading is not) edits
+# the templates of the teams they lead, and nothing of any other team.
+
+
+def editable_teams(user: User) -> QuerySet[Team]:
+    """The teams whose workflow templates the user may list, edit, import into or move to."""
+    if user.is_active and user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(pk__in=led_team_ids(user=user))
+
+
+def may_edit_workflows(user: User) -> bool:
+    """Whether the user edits any team's templates (the team admin admits them)."""
+    return bool(user.is_active and (user.is_superuser or led_team_ids(user=user)))
+
+
+def may_edit_team_workflows(user: User, *, team_id: int | None) -> bool:
+    if not user.is_active or team_id is None:
+        return False
+    return user.is_superuser or team_id in led_team_ids(user=user)
+
+
+def editable_templates(user: User) -> QuerySet[WorkflowTemplate]:
+    """Every version of the templates of the teams the user may edit; the rest don't exist."""
+    if user.is_active and user.is_superuser:
+        return WorkflowTemplate.objects.all()
+    return WorkflowTemplate.objects.filter(team_id__in=led_team_ids(user=user))
 
 
 def startable_templates(*, team: Team) -> QuerySet[WorkflowTemplate]:

@@ -89,7 +89,8 @@ def test_importing_a_malformed_file_in_the_admin_lists_problems_and_changes_noth
     before = WorkflowTemplate.objects.count()
     upload = SimpleUploadedFile("bad.json", b'{"steps": "many"}', "application/json")
     response = admin_client.post(
-        reverse("admin:workflows_workflowtemplate_import"), {"file": upload}
+        reverse("admin:workflows_workflowtemplate_import"),
+        {"file": upload, "team": ml_template.team_id},
     )
     html = response.content.decode()
     assert response.status_code == 422
@@ -102,7 +103,10 @@ def test_importing_a_good_file_in_the_admin_creates_the_template(admin_client, m
     document = exchange.export_template(ml_template)
     document["slug"] = "ml-copy"
     upload = SimpleUploadedFile("ml.json", json.dumps(document).encode(), "application/json")
-    admin_client.post(reverse("admin:workflows_workflowtemplate_import"), {"file": upload})
+    admin_client.post(
+        reverse("admin:workflows_workflowtemplate_import"),
+        {"file": upload, "team": ml_template.team_id},
+    )
     assert Step.objects.filter(template__slug="ml-copy").count() == 5
 
 
