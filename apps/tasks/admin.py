@@ -3,7 +3,7 @@ from django.contrib.contenttypes.admin import GenericTabularInline
 from django_fsm.admin import FSMAdminMixin
 from django_fsm_log.models import StateLog
 
-from .models import ChecklistItem, Comment, Task
+from .models import ChecklistItem, Comment, Task, WipLimits
 
 
 class TransitionLogInline(GenericTabularInline):
@@ -78,3 +78,8 @@ class CommentAdmin(admin.ModelAdmin):
     search_fields = ["body", "task__title"]
     list_filter = ["created_at"]
     autocomplete_fields = ["task", "author"]
+
+
+@admin.register(WipLimits)
+class WipLimitsAdmin(admin.ModelAdmin):
+    list_display = ["team", "limits", "soft", "updated_at"]

@@ -3,10 +3,9 @@
 import pytest
 
 from apps.boards import services as board
-from apps.boards.models import BoardSettings
 from apps.people.models import Role
 from apps.tasks import services
-from apps.tasks.models import State, Task
+from apps.tasks.models import State, Task, WipLimits
 
 from ..concurrency import run_together
 from ..factories import MembershipFactory, TeamFactory, UserFactory
@@ -19,12 +18,12 @@ def test_hard_limit_holds_when_two_cards_race_for_the_last_slot():
     lead, ann, bob = UserFactory(), UserFactory(), UserFactory()
     for user, role in [(lead, Role.LEAD), (ann, Role.MEMBER), (bob, Role.MEMBER)]:
         MembershipFactory(team=team, user=user, role=role)
-    BoardSettings.objects.create(team=team, wip_limits={"in_progress": 1})
+    WipLimits.objects.create(team=team, limits={"in_progress": 1})
     tasks = []
     for person in (ann, bob):
         task = services.create_task(team=team, title=f"{person.username}'s", by=lead)
         tasks.append(services.assign_to(task=task, assignee=person, by=lead))
-    team = type(team).objects.select_related("board_settings").get(pk=team.pk)
+    team = type(team).objects.select_related("wip_limits").get(pk=team.pk)
     for task in tasks:
         task.team = team
 

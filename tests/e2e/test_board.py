@@ -5,9 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apps.boards.models import BoardSettings
 from apps.tasks import services
-from apps.tasks.models import State
+from apps.tasks.models import State, WipLimits
 
 from ..factories import PersonSkillFactory, SkillFactory
 
@@ -90,7 +89,7 @@ def test_author_dragging_own_work_to_done_snaps_back_with_the_reason(
 
 
 def test_full_column_refuses_the_drop(page, login, team, make_task, member, lead):
-    BoardSettings.objects.create(team=team, wip_limits={"in_progress": 1})
+    WipLimits.objects.create(team=team, limits={"in_progress": 1})
     busy, waiting = make_task(title="Busy"), make_task(title="Waiting")
     for task in (busy, waiting):
         services.assign_to(task=task, assignee=member, by=lead)
