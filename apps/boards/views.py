@@ -27,7 +27,7 @@ from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
 from apps.tasks.models import LIMITABLE_STATES, State, Task
-from apps.tasks.views import task_context
+from apps.tasks.views import task_context, typed
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
@@ -255,6 +255,9 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {"task": task, **_toast(message, error=status != 200)}
     if result is not None and result.warning:
         context["toast_warning"] = True
+    if status != 200:
+        # Refused: the forms come back with what the person typed, and say why next to it.
+        context.update(typed(request), action_error=message)
     if where in ("mywork", "reviews"):
         task = selectors.queue_row(user=request.user, pk=task.pk)
         context.update(_queue_context(request, where), task=task)

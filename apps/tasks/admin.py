@@ -64,11 +64,17 @@ class TaskAdmin(FSMAdminMixin, admin.ModelAdmin):
         from . import services
 
         try:
-            services.perform(task=obj, action=transition_name, by=request.user, **(kwargs or {}))
+            task = services.perform(
+                task=obj, action=transition_name, by=request.user, **(kwargs or {})
+            )
         except services.TaskActionRefused as error:
             self.message_user(request, str(error), level=messages.ERROR)
             return False
-        self.message_user(request, f"{transition_name.replace('_', ' ').capitalize()}: done.")
+        done = f"{transition_name.replace('_', ' ').capitalize()}: done."
+        if task.wip_warning:  # a soft WIP limit, or work sent back into a full column
+            self.message_user(request, f"{done} {task.wip_warning}", level=messages.WARNING)
+        else:
+            self.message_user(request, done)
         return True
 
 
