@@ -102,6 +102,25 @@ def test_full_column_refuses_the_drop(page, login, team, make_task, member, lead
     expect(cell(page, "assigned").locator(f"#card-{waiting.pk}")).to_be_visible()
 
 
+def test_a_start_refused_in_the_drawer_says_why_and_keeps_the_typed_note(
+    page, login, team, make_task, member, lead
+):
+    WipLimits.objects.create(team=team, limits={"in_progress": 1})
+    busy, waiting = make_task(title="Busy"), make_task(title="Waiting")
+    for task in (busy, waiting):
+        services.assign_to(task=task, assignee=member, by=lead)
+    services.start(task=busy, by=member)
+    login(member)
+    page.goto(f"{board_of(team)}?task={waiting.pk}")
+    drawer = page.get_by_role("complementary", name="Task details")
+    drawer.get_by_label("Note").fill("Starting after stand-up")
+    drawer.get_by_role("button", name="Start", exact=True).click()
+    expect(drawer.get_by_test_id("action-error")).to_contain_text("In progress is full (1/1")
+    expect(drawer.get_by_label("Note")).to_have_value("Starting after stand-up")
+    expect(drawer.get_by_test_id("drawer-state")).to_have_text("Assigned")
+    expect(cell(page, "assigned").locator(f"#card-{waiting.pk}")).to_be_visible()
+
+
 def test_keyboard_only_move_through_the_card_menu(page, login, team, task, member, lead):
     services.assign_to(task=task, assignee=member, by=lead)
     login(member)
