@@ -154,7 +154,8 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
             except IntegrityError:
                 person = User.objects.get(pk=pk)
                 raise TaskActionRefused(
-                    _("%(name)s is at capacity (%(active)d/%(capacity)d active tasks).")
+                    # Worded as the assignment engine words it, so every path says the same.
+                    _("%(name)s can't take this task: at capacity %(active)d/%(capacity)d.")
                     % {
                         "name": person.display_name,
                         "active": person.active_count,
