@@ -1,11 +1,6 @@
 from django.contrib import admin
 
-from .models import BoardSettings, SavedView
-
-
-@admin.register(BoardSettings)
-class BoardSettingsAdmin(admin.ModelAdmin):
-    list_display = ["team", "wip_limits", "soft_limits", "updated_at"]
+from .models import SavedView
 
 
 @admin.register(SavedView)

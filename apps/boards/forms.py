@@ -2,10 +2,8 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.tasks.models import Outcome, State
+from apps.tasks.models import LIMITABLE_STATES, Outcome, State
 from apps.tasks.services import ACTIONS
-
-from .models import LIMITABLE_STATES
 
 
 class MoveForm(forms.Form):

@@ -1,47 +1,8 @@
-"""Board settings a team's lead controls, and the views people save for themselves."""
+"""The views people save of a board for themselves. (The WIP limits a lead sets on the board
+are stored with the tasks, apps.tasks.models.WipLimits: every transition enforces them.)"""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext_lazy as _
-
-from apps.tasks.models import ACTIVE_STATES
-
-# The states a lead may put a work-in-progress limit on: the active ones (To do and Done are
-# queues, not work).
-LIMITABLE_STATES = ACTIVE_STATES
-
-
-class BoardSettings(models.Model):
-    """A team's WIP limits: a full column refuses a move (hard) or warns and accepts (soft)."""
-
-    team = models.OneToOneField(
-        "people.Team", on_delete=models.CASCADE, related_name="board_settings"
-    )
-    wip_limits = models.JSONField(
-        default=dict, blank=True, help_text=_("Column state → most cards allowed in it.")
-    )
-    soft_limits = models.BooleanField(
-        default=False,
-        help_text=_("Soft: moving into a full column warns but goes ahead. Hard: it is refused."),
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name_plural = "board settings"
-
-    def __str__(self) -> str:
-        return f"Board settings · {self.team}"
-
-    def clean(self) -> None:
-        for state, limit in (self.wip_limits or {}).items():
-            if state not in LIMITABLE_STATES:
-                raise ValidationError(_("WIP limits apply to Assigned, In progress and In review."))
-            if not isinstance(limit, int) or limit < 1:
-                raise ValidationError(_("A WIP limit is a whole number of cards, at least 1."))
-
-    def limit_for(self, state: str) -> int | None:
-        return (self.wip_limits or {}).get(state)
 
 
 class SavedView(models.Model):

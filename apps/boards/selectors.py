@@ -31,10 +31,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.people.models import Membership, Team, User
 from apps.tasks import selectors as task_selectors
-from apps.tasks.models import ChecklistItem, Comment, State, Task
+from apps.tasks.models import ChecklistItem, Comment, State, Task, WipLimits
 from apps.workflows.models import Run, WorkflowTemplate
-
-from .models import BoardSettings
 
 BOARD_STATES = (State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW, State.DONE)
 EXTRA_STATES = (State.ON_HOLD, State.CANCELLED)
@@ -455,7 +453,7 @@ def team_with_version(*, user: User, team_slug: str) -> Team | None:
         teams = teams.filter(Exists(Membership.objects.filter(team=OuterRef("pk"), user=user)))
     tasks = Task.objects.filter(team=OuterRef("pk")).order_by().values("team")
     return (
-        teams.select_related("board_settings")
+        teams.select_related("wip_limits")
         .annotate(
             viewer_role=Subquery(
                 Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
@@ -470,11 +468,11 @@ def team_with_version(*, user: User, team_slug: str) -> Team | None:
     )
 
 
-def settings_of(team: Team) -> BoardSettings | None:
-    """The team's board settings if they were selected with it (None = defaults)."""
+def settings_of(team: Team) -> WipLimits | None:
+    """The team's WIP limits if they were selected with it (None = no limits)."""
     try:
-        return team.board_settings
-    except BoardSettings.DoesNotExist:
+        return team.wip_limits
+    except WipLimits.DoesNotExist:
         return None
 
 

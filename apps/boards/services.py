@@ -2,8 +2,9 @@
 
 The board has no state machine of its own. A move from one column to another names the verb a
 person would say (drop on "In progress" = start, on "Done" from review = approve …) and calls
-apps.tasks.services, which checks the role, four-eyes and a stale tab; this module adds what
-only the board knows: the team's WIP limits and the order of cards within a column.
+apps.tasks.services, which checks the role, four-eyes, the team's WIP limits and a stale tab;
+this module adds what only the board knows: the order of cards within a column, and where a
+lead edits the WIP limits.
 """
 
 from dataclasses import dataclass
@@ -17,10 +18,16 @@ from apps.core.refusals import Forbidden
 from apps.people import selectors as people
 from apps.people.models import Role, Team, User
 from apps.tasks import services as tasks
-from apps.tasks.models import OPEN_STATES, ChecklistItem, State, Task, state_label
+from apps.tasks.models import (
+    LIMITABLE_STATES,
+    OPEN_STATES,
+    ChecklistItem,
+    State,
+    Task,
+    WipLimits,
+    state_label,
+)
 from apps.tasks.services import TaskActionRefused
-
-from .models import LIMITABLE_STATES, BoardSettings
 
 # (from column, to column) → the transition a drop means.
 DROPS: dict[tuple[str, str], str] = {
@@ -73,44 +80,6 @@ def action_for_drop(*, task: Task, from_state: str, to_state: str) -> str:
     return action
 
 
-def _wip_limit(*, team: Team, target: str) -> int | None:
-    """The limit on the target column, from the settings selected with the team if they were."""
-    if target not in LIMITABLE_STATES:
-        return None
-    try:
-        settings = team.board_settings
-    except BoardSettings.DoesNotExist:
-        return None
-    return settings.limit_for(target)
-
-
-def _check_wip(*, team: Team, target: str) -> str:
-    """Refuse (hard) or warn about (soft) a move into a full column; "" when there is room.
-
-    The settings row is locked so two moves racing for the last slot are taken one at a time.
-    """
-    settings = BoardSettings.objects.select_for_update().get(team=team)
-    limit = settings.limit_for(target)
-    if limit is None:
-        return ""
-    count = Task.objects.filter(team=team, state=target).count()
-    if count < limit:
-        return ""
-    values = {"col": state_label(target), "count": count, "limit": limit}
-    if not settings.soft_limits:
-        raise TaskActionRefused(
-            _(
-                "%(col)s is full (%(count)d/%(limit)d, the team's WIP limit): finish or move "
-                "something out of it first."
-            )
-            % values
-        )
-    return _("%(col)s is now over its WIP limit (%(count)d/%(limit)d).") % {
-        **values,
-        "count": count + 1,
-    }
-
-
 def act(
     *,
     task: Task,
@@ -129,25 +98,13 @@ def act(
     if action not in tasks.ACTIONS:
         raise TaskActionRefused(_("Unknown action."))
     tasks.refuse_if_stale(task=task, expected_state=expected_state)
-    target = tasks.target_of(task=task, action=action)
-    # One transaction for the limit check, the transition and the new order: one commit (on
-    # PostgreSQL, one WAL flush per move instead of two).
+    # One transaction for the transition (WIP limits included, apps.tasks.limits) and the new
+    # order: one commit (on PostgreSQL, one WAL flush per move instead of two).
     with transaction.atomic():
-        warning = ""
-        if _wip_limit(team=task.team, target=target) is not None:
-            warning = _check_wip(team=task.team, target=target)
-        return _act(
-            task=task,
-            action=action,
-            by=by,
-            note=note,
-            outcome=outcome,
-            order=order,
-            warning=warning,
-        )
+        return _act(task=task, action=action, by=by, note=note, outcome=outcome, order=order)
 
 
-def _act(*, task, action, by, note, outcome, order, warning="") -> MoveResult:
+def _act(*, task, action, by, note, outcome, order) -> MoveResult:
     from_state = task.state
     if action == "assign":
         lead = people.is_lead(team_id=task.team_id, user=by)
@@ -174,6 +131,7 @@ def _act(*, task, action, by, note, outcome, order, warning="") -> MoveResult:
         )
     if order:
         reorder(team=task.team, state=moved.state, ordered_ids=order)
+    warning = getattr(moved, "wip_warning", "")
     return MoveResult(task=moved, action=action, from_state=from_state, warning=warning)
 
 
@@ -282,8 +240,8 @@ def save_wip_limits(*, team: Team, by: User, limits: dict[str, int | None], soft
     """A lead sets the team's WIP limits (None or 0 = no limit)."""
     check_may_change_wip_limits(team=team, by=by)
     clean = {s: int(n) for s, n in limits.items() if s in LIMITABLE_STATES and n}
-    settings, _created = BoardSettings.objects.get_or_create(team=team)
-    settings.wip_limits = clean
-    settings.soft_limits = soft
+    settings, _created = WipLimits.objects.get_or_create(team=team)
+    settings.limits = clean
+    settings.soft = soft
     settings.full_clean()
     settings.save()

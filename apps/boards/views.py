@@ -26,15 +26,15 @@ from apps.people.models import Skill, Team
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
-from apps.tasks.models import State, Task
-from apps.tasks.views import task_context
+from apps.tasks.models import LIMITABLE_STATES, State, Task
+from apps.tasks.views import task_context, typed
 from apps.workflows import selectors as workflow_selectors
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
 from .cards import CardRenderer, QueueCardRenderer
 from .forms import MoveForm, SavedViewForm, WipLimitsForm
-from .models import LIMITABLE_STATES, SavedView
+from .models import SavedView
 from .selectors import BoardFilters
 
 
@@ -48,7 +48,7 @@ def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
 def _task_for(request: HtmxHttpRequest, pk: int) -> Task:
     return get_object_or_404(
         task_selectors.visible_tasks(request.user).select_related(
-            "team__board_settings",
+            "team__wip_limits",
             "assignee",
             "reviewer",
             "required_skill",
@@ -76,7 +76,7 @@ def _cards(filters: BoardFilters) -> dict:
 
 def _limits(team: Team) -> dict:
     settings = selectors.settings_of(team)
-    return dict(settings.wip_limits) if settings else {}
+    return dict(settings.limits) if settings else {}
 
 
 def _board_filters_from_page(request: HtmxHttpRequest) -> BoardFilters:
@@ -256,6 +256,9 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {"task": task, **_toast(message, error=status != 200)}
     if result is not None and result.warning:
         context["toast_warning"] = True
+    if status != 200:
+        # Refused: the forms come back with what the person typed, and say why next to it.
+        context.update(typed(request), action_error=message)
     if where in ("mywork", "reviews"):
         task = selectors.queue_row(user=request.user, pk=task.pk)
         context.update(_queue_context(request, where), task=task)
@@ -348,7 +351,7 @@ def wip_settings(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     initial = {
         f"limit_{s}": (settings.limit_for(s) if settings else None) for s in LIMITABLE_STATES
     }
-    initial["soft"] = settings.soft_limits if settings else False
+    initial["soft"] = settings.soft if settings else False
     form = WipLimitsForm(request.POST or None, initial=initial)
     try:
         # Asked before the form is shown too: someone who may not change the limits gets why.

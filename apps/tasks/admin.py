@@ -3,7 +3,7 @@ from django.contrib.contenttypes.admin import GenericTabularInline
 from django_fsm.admin import FSMAdminMixin
 from django_fsm_log.models import StateLog
 
-from .models import ChecklistItem, Comment, Task
+from .models import ChecklistItem, Comment, Task, WipLimits
 
 
 class TransitionLogInline(GenericTabularInline):
@@ -64,11 +64,17 @@ class TaskAdmin(FSMAdminMixin, admin.ModelAdmin):
         from . import services
 
         try:
-            services.perform(task=obj, action=transition_name, by=request.user, **(kwargs or {}))
+            task = services.perform(
+                task=obj, action=transition_name, by=request.user, **(kwargs or {})
+            )
         except services.TaskActionRefused as error:
             self.message_user(request, str(error), level=messages.ERROR)
             return False
-        self.message_user(request, f"{transition_name.replace('_', ' ').capitalize()}: done.")
+        done = f"{transition_name.replace('_', ' ').capitalize()}: done."
+        if task.wip_warning:  # a soft WIP limit, or work sent back into a full column
+            self.message_user(request, f"{done} {task.wip_warning}", level=messages.WARNING)
+        else:
+            self.message_user(request, done)
         return True
 
 
@@ -78,3 +84,8 @@ class CommentAdmin(admin.ModelAdmin):
     search_fields = ["body", "task__title"]
     list_filter = ["created_at"]
     autocomplete_fields = ["task", "author"]
+
+
+@admin.register(WipLimits)
+class WipLimitsAdmin(admin.ModelAdmin):
+    list_display = ["team", "limits", "soft", "updated_at"]

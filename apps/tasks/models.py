@@ -12,6 +12,7 @@ apps.tasks.services, which also keeps capacity counters and the log note in step
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
@@ -412,3 +413,44 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author}: {self.body[:40]}"
+
+
+# The states a lead may put a work-in-progress limit on: the active ones (To do and Done are
+# queues, not work).
+LIMITABLE_STATES = ACTIVE_STATES
+
+
+class WipLimits(models.Model):
+    """A team's work-in-progress limits: the most tasks each active column may hold.
+
+    Leads set them on the board, but every transition checks them (apps.tasks.limits), so they
+    live here, in the lowest app that enforces them. Hard: a transition into a full column is
+    refused. Soft: it goes ahead with a warning. Work a reviewer sends back is never refused.
+    """
+
+    team = models.OneToOneField("people.Team", on_delete=models.CASCADE, related_name="wip_limits")
+    limits = models.JSONField(
+        default=dict, blank=True, help_text=_("Column state → most tasks allowed in it.")
+    )
+    soft = models.BooleanField(
+        default=False,
+        help_text=_("Soft: moving into a full column warns but goes ahead. Hard: it is refused."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "WIP limits"
+        verbose_name_plural = "WIP limits"
+
+    def __str__(self) -> str:
+        return f"WIP limits · {self.team}"
+
+    def clean(self) -> None:
+        for state, limit in (self.limits or {}).items():
+            if state not in LIMITABLE_STATES:
+                raise ValidationError(_("WIP limits apply to Assigned, In progress and In review."))
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise ValidationError(_("A WIP limit is a whole number of cards, at least 1."))
+
+    def limit_for(self, state: str) -> int | None:
+        return (self.limits or {}).get(state)

@@ -27,6 +27,7 @@ from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 
+from . import limits
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
@@ -38,6 +39,10 @@ class TaskActionRefused(Refused, TransitionNotAllowed):
 
     Still a django-fsm TransitionNotAllowed, so code written against django-fsm catches it.
     """
+
+
+class WipLimitRefused(TaskActionRefused):
+    """Refused by a hard WIP limit: the column is full (apps.tasks.limits), not the person."""
 
 
 STALE_MESSAGE = _(
@@ -108,8 +113,9 @@ def stale_refusal(*, state: str) -> "TaskActionRefused":
 
 def _lock(task: Task) -> Task:
     # Lock the task row only: joining the team here would lock the team row on PostgreSQL too
-    # and make every transition in a team wait for every other.
-    return Task.objects.select_for_update().get(pk=task.pk)
+    # and make every transition in a team wait for every other. The team's WIP limits come
+    # along in a subquery, so a team without limits costs no extra query.
+    return limits.annotate_limits(Task.objects.select_for_update()).get(pk=task.pk)
 
 
 def _check(task: Task, name: str, by: User | None, expected_state: str | None) -> None:
@@ -148,7 +154,8 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
             except IntegrityError:
                 person = User.objects.get(pk=pk)
                 raise TaskActionRefused(
-                    _("%(name)s is at capacity (%(active)d/%(capacity)d active tasks).")
+                    # Worded as the assignment engine words it, so every path says the same.
+                    _("%(name)s can't take this task: at capacity %(active)d/%(capacity)d.")
                     % {
                         "name": person.display_name,
                         "active": person.active_count,
@@ -204,6 +211,11 @@ def _apply(
 ) -> Task:
     locked = _lock(task)
     _check(locked, name, by, expected_state)
+    wip = limits.verdict(
+        task=locked, action=name, target=target_of(task=locked, action=name), by=by
+    )
+    if wip.refused:
+        raise WipLimitRefused(wip.refused)
     holder_before = _active_holder(locked)
     before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
     _logged.set(None)
@@ -218,6 +230,8 @@ def _apply(
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise stale_refusal(state=current or "") from None
     _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted)
+    # Said next to the result (a soft limit, a send-back over the limit): see apps.tasks.limits.
+    locked.wip_warning = wip.warning
     return locked
 
 

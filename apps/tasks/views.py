@@ -1,5 +1,6 @@
 """Task pages. Thin: selectors decide what a user may see, services make every change."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -118,16 +119,29 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
         )
     except Refused as refusal:
         return _refused(request, task, refusal)
+    warning = getattr(task, "wip_warning", "")
     task = _task_for(request, pk)
     if request.htmx:
-        return render(request, "tasks/task_detail.html#task-main", task_context(request, task))
+        context = task_context(request, task, warning=warning)
+        return render(request, "tasks/task_detail.html#task-main", context)
+    if warning:
+        messages.warning(request, warning)
     return redirect(task)
 
 
 def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:
+    """The task as it now is, saying why not, with what the person typed still in the form."""
     task.refresh_from_db()
     template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
-    return refused(request, refusal, template, task_context(request, task))
+    return refused(request, refusal, template, task_context(request, task, **typed(request)))
+
+
+def typed(request: HtmxHttpRequest) -> dict:
+    """What the person typed into an action form, to show again when the action was refused."""
+    return {
+        "typed_note": request.POST.get("note", "")[:2000],
+        "typed_outcome": request.POST.get("outcome", ""),
+    }
 
 
 @require_POST

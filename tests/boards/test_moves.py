@@ -6,10 +6,9 @@ from django.urls import reverse
 
 from apps.assignment import selectors as assignment_selectors
 from apps.boards import services as board_services
-from apps.boards.models import BoardSettings
 from apps.core.refusals import Refused
 from apps.tasks import services
-from apps.tasks.models import State, Task
+from apps.tasks.models import State, Task, WipLimits
 
 from ..factories import UserFactory
 from ..html import text_of, texts_of
@@ -107,7 +106,7 @@ def test_refused_drop_re_renders_the_card_where_it_really_is(client_for, task, m
 
 
 def _limit(team, soft=False, **limits):
-    BoardSettings.objects.create(team=team, wip_limits=limits, soft_limits=soft)
+    WipLimits.objects.create(team=team, limits=limits, soft=soft)
 
 
 def _one_started_one_waiting(make_task, member, lead):
@@ -249,22 +248,22 @@ def test_only_a_lead_sets_wip_limits(client_for, team, member, lead):
     assert client_for(member).get(url).status_code == 403
     response = client_for(lead).post(url, {"limit_in_progress": "3", "soft": "on"})
     assert response.status_code == 302
-    settings = BoardSettings.objects.get(team=team)
-    assert settings.wip_limits == {"in_progress": 3} and settings.soft_limits
+    settings = WipLimits.objects.get(team=team)
+    assert settings.limits == {"in_progress": 3} and settings.soft
 
 
 def test_a_member_setting_wip_limits_through_the_service_is_refused(team, member):
     with pytest.raises(Refused, match="Only a team lead can change WIP limits") as refused:
         board_services.save_wip_limits(team=team, by=member, limits={"in_progress": 1}, soft=False)
     assert refused.value.status == HTTPStatus.FORBIDDEN
-    assert not BoardSettings.objects.filter(team=team).exists()
+    assert not WipLimits.objects.filter(team=team).exists()
 
 
 def test_staff_set_wip_limits_of_any_team(team):
     board_services.save_wip_limits(
         team=team, by=UserFactory(is_staff=True), limits={"in_review": 2}, soft=False
     )
-    assert BoardSettings.objects.get(team=team).wip_limits == {"in_review": 2}
+    assert WipLimits.objects.get(team=team).limits == {"in_review": 2}
 
 
 def test_the_wip_settings_page_tells_a_member_why_not_and_offers_no_form(client_for, team, member):
@@ -280,7 +279,7 @@ def test_a_member_posting_wip_limits_is_refused_with_the_reason(client_for, team
     response = client_for(member).post(url, {"limit_in_progress": "1"})
     assert response.status_code == 403
     assert "Only a team lead can change WIP limits." in response.content.decode()
-    assert not BoardSettings.objects.filter(team=team).exists()
+    assert not WipLimits.objects.filter(team=team).exists()
 
 
 def test_the_board_links_wip_settings_for_leads_only(client_for, board_url, team, member, lead):

@@ -5,9 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apps.boards.models import BoardSettings
 from apps.tasks import services
-from apps.tasks.models import State
+from apps.tasks.models import State, WipLimits
 
 from ..factories import PersonSkillFactory, SkillFactory
 
@@ -90,7 +89,7 @@ def test_author_dragging_own_work_to_done_snaps_back_with_the_reason(
 
 
 def test_full_column_refuses_the_drop(page, login, team, make_task, member, lead):
-    BoardSettings.objects.create(team=team, wip_limits={"in_progress": 1})
+    WipLimits.objects.create(team=team, limits={"in_progress": 1})
     busy, waiting = make_task(title="Busy"), make_task(title="Waiting")
     for task in (busy, waiting):
         services.assign_to(task=task, assignee=member, by=lead)
@@ -100,6 +99,25 @@ def test_full_column_refuses_the_drop(page, login, team, make_task, member, lead
     expect(page.get_by_test_id("count-in_progress")).to_have_text("1/1")
     drag(page, waiting, "in_progress")
     expect(page.get_by_role("alert")).to_contain_text("In progress is full (1/1")
+    expect(cell(page, "assigned").locator(f"#card-{waiting.pk}")).to_be_visible()
+
+
+def test_a_start_refused_in_the_drawer_says_why_and_keeps_the_typed_note(
+    page, login, team, make_task, member, lead
+):
+    WipLimits.objects.create(team=team, limits={"in_progress": 1})
+    busy, waiting = make_task(title="Busy"), make_task(title="Waiting")
+    for task in (busy, waiting):
+        services.assign_to(task=task, assignee=member, by=lead)
+    services.start(task=busy, by=member)
+    login(member)
+    page.goto(f"{board_of(team)}?task={waiting.pk}")
+    drawer = page.get_by_role("complementary", name="Task details")
+    drawer.get_by_label("Note").fill("Starting after stand-up")
+    drawer.get_by_role("button", name="Start", exact=True).click()
+    expect(drawer.get_by_test_id("action-error")).to_contain_text("In progress is full (1/1")
+    expect(drawer.get_by_label("Note")).to_have_value("Starting after stand-up")
+    expect(drawer.get_by_test_id("drawer-state")).to_have_text("Assigned")
     expect(cell(page, "assigned").locator(f"#card-{waiting.pk}")).to_be_visible()
 
 

@@ -117,7 +117,7 @@ def test_admin_resume_is_refused_when_the_assignee_has_no_free_slot(
     services.assign_to(task=make_task(), assignee=person, by=staff_lead)
     page = press(client_for(staff_lead), held, "resume")
     [error] = messages_on(page, "error")
-    assert "is at capacity (1/1 active tasks)" in error
+    assert error.endswith("can't take this task: at capacity 1/1.")
     held.refresh_from_db()
     person.refresh_from_db()
     assert held.state == State.ON_HOLD

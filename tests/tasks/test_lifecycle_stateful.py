@@ -73,7 +73,7 @@ SAYS = {
     "unreviewed": r"must be reviewed by someone else",
     "role": r"^Only ",
     "outcome": r"^Choose an outcome",
-    "capacity": r" is at capacity \(",
+    "capacity": r" can't take this task: at capacity \d+/\d+\.$",
 }
 
 PEOPLE = {  # name: (role, capacity); reviewers and the lead may also be assignees

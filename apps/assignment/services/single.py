@@ -17,7 +17,7 @@ from apps.people import selectors as people
 from apps.people.models import User
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
-from apps.tasks.services import TaskActionRefused
+from apps.tasks.services import TaskActionRefused, WipLimitRefused
 
 from .. import selectors
 from ..models import AssignmentDecision, Mode, WaitingTask
@@ -88,6 +88,9 @@ def assign_with_decision(
                 assigned = task_services.assign_to(
                     task=task, assignee=candidate.user, by=by, note=note, vetted=True
                 )
+            except WipLimitRefused:
+                # The column is full whoever takes it: not a reason to try the next person.
+                raise
             except TaskActionRefused:
                 if _state_of(task) != State.TODO:
                     raise
