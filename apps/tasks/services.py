@@ -9,17 +9,14 @@ read and its HTTP status, and changes nothing.
 """
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
-from django_fsm_log.models import StateLog
 
 from apps.core.refusals import Forbidden, Refused
 from apps.notifications.models import Kind
@@ -27,6 +24,7 @@ from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 
+from . import writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
@@ -165,27 +163,6 @@ def _active_holder(task: Task) -> int | None:
     return task.assignee_id if task.state in ACTIVE_STATES else None
 
 
-# The StateLog row django-fsm-log wrote for the transition being applied, as (object id, row
-# id): remembered when it is saved, so the notification key doesn't have to read it back.
-_logged: ContextVar[tuple[int, int] | None] = ContextVar("relay_task_logged", default=None)
-
-
-def _remember_log(sender, instance: StateLog, created: bool, **kwargs) -> None:
-    if created and instance.content_type.model_class() is Task:
-        _logged.set((instance.object_id, instance.pk))
-
-
-post_save.connect(_remember_log, sender=StateLog, dispatch_uid="relay_tasks_remember_log")
-
-
-def _last_log_id(task: Task) -> int:
-    logged = _logged.get()
-    if logged is not None and logged[0] == task.pk:
-        return logged[1]
-    log = StateLog.objects.for_(task).order_by("-id").values_list("id", flat=True).first()
-    return log or 0
-
-
 _SAVED_FIELDS = [
     f for f in Task._meta.concrete_fields if not f.primary_key and f.name != "updated_at"
 ]
@@ -206,7 +183,7 @@ def _apply(
     _check(locked, name, by, expected_state)
     holder_before = _active_holder(locked)
     before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
-    _logged.set(None)
+    source = locked.state
     try:
         getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
         _move_capacity(released=holder_before, taken=_active_holder(locked))
@@ -217,7 +194,8 @@ def _apply(
     except ConcurrentTransition:
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise stale_refusal(state=current or "") from None
-    _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted)
+    log_id = writes.log_transition(task=locked, name=name, source=source, by=by, note=note)
+    _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted, log_id=log_id)
     return locked
 
 
@@ -231,23 +209,14 @@ _TOLD = {
 }
 
 
-def _after_transition(*, task: Task, name: str, by: User | None, note: str, vetted: bool) -> None:
-    if name in _TOLD:
-        kind, recipients_of = _TOLD[name]
-        # Nobody is told about what they did themselves (a lead taking a task, say).
-        recipients = [p for p in recipients_of(task) if p and (by is None or p.pk != by.pk)]
-        if recipients:
-            notify(
-                kind=kind,
-                recipients=recipients,
-                key=f"{kind}:task:{task.pk}:log:{_last_log_id(task)}",
-                task=task,
-                payload={
-                    "by": by.display_name if by else "Relay",
-                    "note": note,
-                    "title": task.title,
-                },
-            )
+def _after_transition(
+    *, task: Task, name: str, by: User | None, note: str, vetted: bool, log_id: int
+) -> None:
+    # The same decision apply_in_bulk makes for each of its tasks (apps.tasks.writes).
+    told = writes.notices(told=_TOLD, task=task, name=name, by=by, note=note, log_id=log_id)
+    if told is not None:
+        kind, recipients, key, payload = told
+        notify(kind=kind, recipients=recipients, key=key, task=task, payload=payload)
     task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted)
 
 
@@ -261,6 +230,12 @@ def _reviewers_for(task: Task) -> list[User]:
             is_active=True,
         ).exclude(pk=task.assignee_id)
     )
+
+
+def apply_in_bulk(**kwargs) -> dict[int, int]:
+    """One transition applied to many locked tasks at once, writing what `_apply` writes for
+    each (the batch auto-assigner): see apps.tasks.writes.apply_in_bulk for the arguments."""
+    return writes.apply_in_bulk(told=_TOLD, **kwargs)
 
 
 # --- the verbs -------------------------------------------------------------------------------
