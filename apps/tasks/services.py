@@ -23,6 +23,7 @@ from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
+from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
 from . import writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
@@ -121,9 +122,9 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
         )
     if not can_proceed(method):
         raise TaskActionRefused(action.unmet)
-    # by=None is Relay itself (the run engine, automated steps, auto-assignment): the state
-    # rules still apply, the per-person permission does not.
-    if by is not None and not has_transition_perm(method, by):
+    # by=None is Relay itself (the run engine, auto-assignment), as is Relay automation (an
+    # automated step's work): the state rules still apply, the per-person permission does not.
+    if by is not None and not is_automation(by) and not has_transition_perm(method, by):
         raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
 
 
@@ -131,7 +132,8 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
     """Move one active task from one person's counter to another's, in id order.
 
     The database refuses a counter above capacity (CheckConstraint), which is what keeps two
-    concurrent assignments from overfilling anyone.
+    concurrent assignments from overfilling anyone. Relay automation has no counter (it
+    takes every automated step's task; the UPDATE matches no row for it, so it locks none).
     """
     if released == taken:
         return
@@ -140,7 +142,7 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
         if delta > 0:
             try:
                 with transaction.atomic():
-                    User.objects.filter(pk=pk).update(
+                    User.objects.filter(pk=pk).exclude(username=AUTOMATION_USERNAME).update(
                         active_count=F("active_count") + 1, last_assigned_at=timezone.now()
                     )
             except IntegrityError:
@@ -276,6 +278,14 @@ def assign_to(
         vetted=vetted,
         assignee=assignee,
     )
+
+
+def hand_to_automation(*, task: Task) -> Task:
+    """An automated step's new task: assigned to Relay automation and started by it, through
+    the lifecycle like anyone's (two logged transitions), before its action runs."""
+    robot = automation_user()
+    task = _apply(task=task, name="assign", by=robot, vetted=True, assignee=robot)
+    return _apply(task=task, name="start", by=robot)
 
 
 def unassign(
