@@ -30,7 +30,6 @@ from apps.workflows import services as workflows
 from ..factories import MembershipFactory, PersonSkillFactory, TeamFactory, UserFactory
 from ..tasks.test_admin import press
 from .conftest import GOOD_INPUTS
-from .helpers import finish
 
 LOW_INPUTS = {**GOOD_INPUTS, "metrics": {"auc": 0.7}}  # fails staging: the run loops back
 ADMIN_BUTTONS = ("start", "unassign", "submit", "approve", "request_changes", "reject", "hold")
@@ -89,6 +88,14 @@ class LogChainMachine(RuleBasedStateMachine):
         )
         self.admin = Client()
         self.admin.force_login(self.lead)
+        self._do(
+            workflows.start_run,
+            template=self.template,
+            title="first run",
+            owner=self.lead,
+            by=self.lead,
+            inputs=GOOD_INPUTS,
+        )
 
     def _person(self, username, role, skill, **fields):
         user = UserFactory(username=username, capacity=2, **fields)
@@ -146,30 +153,42 @@ class LogChainMachine(RuleBasedStateMachine):
     def batch(self):
         self._do(auto_assign_pending, team=self.team, by=self.lead)
 
+    def _onward(self, task, outcome):
+        """Whoever holds the task takes it one step further; in review, someone else decides.
+        Returns whether anything happened."""
+        if task.state == State.TODO:
+            return self._do(assign, task=task, by=self.lead) is not None
+        if task.state == State.ASSIGNED:
+            return self._do(task_services.start, task=task, by=task.assignee) is not None
+        if task.state == State.IN_PROGRESS:
+            outcomes = task_services.allowed_outcomes(task)
+            chosen = outcomes[outcome % len(outcomes)]
+            done = self._do(task_services.complete, task=task, by=task.assignee, outcome=chosen)
+            return (done or self._do(task_services.submit, task=task, by=task.assignee)) is not None
+        others = [p for p in self.people if p != task.assignee]
+        return any(self._do(task_services.approve, task=task, by=p) for p in others)
+
     @rule(i=st.integers(0, 30), outcome=st.integers(0, 3))
     def work(self, i, outcome):
-        """Whoever holds the task takes it one step further; in review, someone else decides."""
         task = self._pick(i, [State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW])
-        if task is None or is_automation(task.assignee):
-            return
-        if task.state == State.ASSIGNED:
-            self._do(task_services.start, task=task, by=task.assignee)
-        elif task.state == State.IN_PROGRESS:
-            outcomes = task_services.allowed_outcomes(task)
-            finished = self._do(
-                task_services.complete,
-                task=task,
-                by=task.assignee,
-                outcome=outcomes[outcome % len(outcomes)],
+        if task is not None and not is_automation(task.assignee):
+            self._onward(task, outcome)
+
+    @rule(steps=st.integers(1, 10), setback=st.integers(0, 12))
+    def walk_a_run(self, steps, setback):
+        """Take a run's open work onward a few times, mostly with the step's good outcome (the
+        first): far enough to reach its automated steps, or loop back once in a while."""
+        for step in range(steps):
+            task = next(
+                (
+                    t
+                    for t in self._tasks([State.TODO, State.ASSIGNED, State.IN_PROGRESS])
+                    if t.run_id and not is_automation(t.assignee)
+                ),
+                None,
             )
-            if finished is None:
-                self._do(task_services.submit, task=task, by=task.assignee)
-        else:
-            for person in self.people:
-                if person != task.assignee and self._do(
-                    task_services.approve, task=task, by=person
-                ):
-                    break
+            if task is None or not self._onward(task, 1 if step == setback else 0):
+                return
 
     @rule(i=st.integers(0, 30), to=st.sampled_from(STATES))
     def drag(self, i, to):
@@ -183,16 +202,6 @@ class LogChainMachine(RuleBasedStateMachine):
         if task is not None:
             with self.on_commit(execute=True):
                 assert press(self.admin, task, button).status_code == 200
-
-    @rule()
-    def run_to_review(self):
-        """Walk the oldest open train/evaluate of a run as its assignee (taking it if needed)."""
-        for task in self._tasks([State.TODO, State.ASSIGNED, State.IN_PROGRESS]):
-            if task.run_id and task.step.key in ("train", "evaluate"):
-                taker = task.assignee or self.people[1]
-                outcome = "passed" if task.step.key == "evaluate" else "done"
-                self._do(finish, task.run, task.step.key, outcome, taker=taker)
-                return
 
     @invariant()
     def every_log_leads_to_its_tasks_state(self):
