@@ -232,6 +232,9 @@ if not DEBUG:
 # django-fsm-log writes each transition's log row as the transition happens, in the same
 # transaction as the task's save, so a refused or rolled-back change leaves no log line.
 DJANGO_FSM_LOG_STORAGE_METHOD = "django_fsm_log.backends.SimpleBackend"
+# Except a task's: apps.tasks.writes writes those, one code for a single transition and for
+# the batch auto-assigner's (which applies the transition to thousands of tasks at once).
+DJANGO_FSM_LOG_IGNORED_MODELS = ["apps.tasks.models.Task"]
 
 LOGGING = {
     "version": 1,

@@ -23,16 +23,19 @@ VALUES_CHUNK = 2000
 MAX_PARAMS = 30_000
 
 
-def insert_rows(model: type[Model], rows: list[dict]) -> None:
+def insert_rows(
+    model: type[Model], rows: list[dict], returning: tuple[str, ...] = ()
+) -> list[tuple]:
     """INSERT `rows` into `model`'s table without building model instances.
 
     Every row has the same keys (attnames such as "task_id") with database-ready values: ids,
     strings, datetimes already adapted by `connection.ops.adapt_datetimefield_value`, and JSON
     as Python data. Every other column gets the model's default, so a field added later still
-    gets a value.
+    gets a value. With `returning` (column names, e.g. ("id", "object_id")), returns those
+    columns of every inserted row, in no particular order: include a column to match them by.
     """
     if not rows:
-        return
+        return []
     quote = connection.ops.quote_name
     varying = list(rows[0])
     fields = {f.attname: f for f in model._meta.concrete_fields if not f.primary_key}
@@ -51,6 +54,8 @@ def insert_rows(model: type[Model], rows: list[dict]) -> None:
         [json.dumps(row[name]) if json_value else row[name] for row in rows]
         for name, json_value in zip(varying, is_json, strict=True)
     ]
+    tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
+    returned: list[tuple] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(
@@ -62,10 +67,10 @@ def insert_rows(model: type[Model], rows: list[dict]) -> None:
             ]
             names = ", ".join(f"c{i}" for i in range(len(varying)))
             cursor.execute(
-                f"{head} SELECT {', '.join(picks)} FROM unnest({arrays}) AS v({names})",
+                f"{head} SELECT {', '.join(picks)} FROM unnest({arrays}) AS v({names}){tail}",
                 [*constant_params, *values],
             )
-            return
+            return [tuple(r) for r in cursor.fetchall()] if returning else []
         row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
         chunk = max(1, MAX_PARAMS // len(columns))
         for start in range(0, len(rows), chunk):
@@ -74,22 +79,35 @@ def insert_rows(model: type[Model], rows: list[dict]) -> None:
                 params.extend(column[i] for column in values)
                 params.extend(constant_params)
             cursor.execute(
-                head + "VALUES " + ", ".join([row_sql] * (len(params) // len(columns))), params
+                head + "VALUES " + ", ".join([row_sql] * (len(params) // len(columns))) + tail,
+                params,
             )
+            if returning:
+                returned.extend(tuple(r) for r in cursor.fetchall())
+    return returned
 
 
 def update_from_values(
-    table: str, assignments: str, rows: list[tuple], casts: list[str], params: list
-) -> None:
-    """UPDATE `table` SET `assignments` FROM (the rows) AS v WHERE id = v.column1.
+    table: str,
+    assignments: str,
+    rows: list[tuple],
+    casts: list[str],
+    params: list,
+    where: str = "",
+    where_params: tuple = (),
+) -> int:
+    """UPDATE `table` SET `assignments` FROM (the rows) AS v WHERE id = v.column1 [AND where].
 
     Each row is a tuple (id, value, …); `assignments` refers to its values as v.column2, … and
-    may hold placeholders, filled from `params`. `casts` gives each column's PostgreSQL type
-    (the arrays need one). Joining a list of rows costs the same per row however many there
-    are, where bulk_update's CASE per field grows with the square of the batch.
+    may hold placeholders, filled from `params`; `where` (placeholders from `where_params`)
+    narrows the rows further, e.g. to those still in the state a transition leaves from.
+    `casts` gives each column's PostgreSQL type (the arrays need one). Joining a list of rows
+    costs the same per row however many there are, where bulk_update's CASE per field grows
+    with the square of the batch. Returns how many rows were updated.
     """
     quote = connection.ops.quote_name
-    where = f"WHERE {quote(table)}.{quote('id')} = v.column1"
+    where = f"WHERE {quote(table)}.{quote('id')} = v.column1" + (f" AND {where}" if where else "")
+    updated = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             arrays = ", ".join(f"CAST(%s AS {c}[])" for c in casts)
@@ -98,14 +116,16 @@ def update_from_values(
             cursor.execute(
                 f"UPDATE {quote(table)} SET {assignments} "
                 f"FROM unnest({arrays}) AS v({names}) {where}",
-                [*params, *columns],
+                [*params, *columns, *where_params],
             )
-            return
+            return cursor.rowcount
         row_sql = "(" + ", ".join(["%s"] * len(casts)) + ")"
         for start in range(0, len(rows), VALUES_CHUNK):
             part = rows[start : start + VALUES_CHUNK]
             cursor.execute(
                 f"UPDATE {quote(table)} SET {assignments} "
                 f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v {where}",
-                [*params, *(value for row in part for value in row)],
+                [*params, *(value for row in part for value in row), *where_params],
             )
+            updated += cursor.rowcount
+    return updated

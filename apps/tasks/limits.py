@@ -24,6 +24,7 @@ from django.db.models.fields.json import JSONField
 from django.utils.translation import gettext as _
 
 from apps.people.models import User
+from apps.people.system import is_automation
 
 from .models import LIMITABLE_STATES, Task, WipLimits, state_label
 
@@ -79,7 +80,8 @@ def verdict(*, task: Task, action: str, target: str, by: User | None) -> Verdict
             )
             % values
         )
-    if settings.soft or by is None:
+    # Relay's own moves (the engine, Relay automation) are never refused: they only count.
+    if settings.soft or by is None or is_automation(by):
         return Verdict(
             warning=_("%(col)s is now over its WIP limit (%(count)d/%(limit)d).") % values
         )

@@ -9,25 +9,23 @@ read and its HTTP status, and changes nothing.
 """
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
-from django_fsm_log.models import StateLog
 
 from apps.core.refusals import Forbidden, Refused
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
+from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
-from . import limits
+from . import limits, writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
@@ -129,9 +127,9 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
         )
     if not can_proceed(method):
         raise TaskActionRefused(action.unmet)
-    # by=None is Relay itself (the run engine, automated steps, auto-assignment): the state
-    # rules still apply, the per-person permission does not.
-    if by is not None and not has_transition_perm(method, by):
+    # by=None is Relay itself (the run engine, auto-assignment), as is Relay automation (an
+    # automated step's work): the state rules still apply, the per-person permission does not.
+    if by is not None and not is_automation(by) and not has_transition_perm(method, by):
         raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
 
 
@@ -139,7 +137,8 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
     """Move one active task from one person's counter to another's, in id order.
 
     The database refuses a counter above capacity (CheckConstraint), which is what keeps two
-    concurrent assignments from overfilling anyone.
+    concurrent assignments from overfilling anyone. Relay automation has no counter (it
+    takes every automated step's task; the UPDATE matches no row for it, so it locks none).
     """
     if released == taken:
         return
@@ -148,7 +147,7 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
         if delta > 0:
             try:
                 with transaction.atomic():
-                    User.objects.filter(pk=pk).update(
+                    User.objects.filter(pk=pk).exclude(username=AUTOMATION_USERNAME).update(
                         active_count=F("active_count") + 1, last_assigned_at=timezone.now()
                     )
             except IntegrityError:
@@ -170,27 +169,6 @@ def _move_capacity(*, released: int | None, taken: int | None) -> None:
 
 def _active_holder(task: Task) -> int | None:
     return task.assignee_id if task.state in ACTIVE_STATES else None
-
-
-# The StateLog row django-fsm-log wrote for the transition being applied, as (object id, row
-# id): remembered when it is saved, so the notification key doesn't have to read it back.
-_logged: ContextVar[tuple[int, int] | None] = ContextVar("relay_task_logged", default=None)
-
-
-def _remember_log(sender, instance: StateLog, created: bool, **kwargs) -> None:
-    if created and instance.content_type.model_class() is Task:
-        _logged.set((instance.object_id, instance.pk))
-
-
-post_save.connect(_remember_log, sender=StateLog, dispatch_uid="relay_tasks_remember_log")
-
-
-def _last_log_id(task: Task) -> int:
-    logged = _logged.get()
-    if logged is not None and logged[0] == task.pk:
-        return logged[1]
-    log = StateLog.objects.for_(task).order_by("-id").values_list("id", flat=True).first()
-    return log or 0
 
 
 _SAVED_FIELDS = [
@@ -218,7 +196,7 @@ def _apply(
         raise WipLimitRefused(wip.refused)
     holder_before = _active_holder(locked)
     before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
-    _logged.set(None)
+    source = locked.state
     try:
         getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
         _move_capacity(released=holder_before, taken=_active_holder(locked))
@@ -229,7 +207,8 @@ def _apply(
     except ConcurrentTransition:
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise stale_refusal(state=current or "") from None
-    _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted)
+    log_id = writes.log_transition(task=locked, name=name, source=source, by=by, note=note)
+    _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted, log_id=log_id)
     # Said next to the result (a soft limit, a send-back over the limit): see apps.tasks.limits.
     locked.wip_warning = wip.warning
     return locked
@@ -245,23 +224,14 @@ _TOLD = {
 }
 
 
-def _after_transition(*, task: Task, name: str, by: User | None, note: str, vetted: bool) -> None:
-    if name in _TOLD:
-        kind, recipients_of = _TOLD[name]
-        # Nobody is told about what they did themselves (a lead taking a task, say).
-        recipients = [p for p in recipients_of(task) if p and (by is None or p.pk != by.pk)]
-        if recipients:
-            notify(
-                kind=kind,
-                recipients=recipients,
-                key=f"{kind}:task:{task.pk}:log:{_last_log_id(task)}",
-                task=task,
-                payload={
-                    "by": by.display_name if by else "Relay",
-                    "note": note,
-                    "title": task.title,
-                },
-            )
+def _after_transition(
+    *, task: Task, name: str, by: User | None, note: str, vetted: bool, log_id: int
+) -> None:
+    # The same decision apply_in_bulk makes for each of its tasks (apps.tasks.writes).
+    told = writes.notices(told=_TOLD, task=task, name=name, by=by, note=note, log_id=log_id)
+    if told is not None:
+        kind, recipients, key, payload = told
+        notify(kind=kind, recipients=recipients, key=key, task=task, payload=payload)
     task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted)
 
 
@@ -275,6 +245,12 @@ def _reviewers_for(task: Task) -> list[User]:
             is_active=True,
         ).exclude(pk=task.assignee_id)
     )
+
+
+def apply_in_bulk(**kwargs) -> dict[int, int]:
+    """One transition applied to many locked tasks at once, writing what `_apply` writes for
+    each (the batch auto-assigner): see apps.tasks.writes.apply_in_bulk for the arguments."""
+    return writes.apply_in_bulk(told=_TOLD, **kwargs)
 
 
 # --- the verbs -------------------------------------------------------------------------------
@@ -315,6 +291,14 @@ def assign_to(
         vetted=vetted,
         assignee=assignee,
     )
+
+
+def hand_to_automation(*, task: Task) -> Task:
+    """An automated step's new task: assigned to Relay automation and started by it, through
+    the lifecycle like anyone's (two logged transitions), before its action runs."""
+    robot = automation_user()
+    task = _apply(task=task, name="assign", by=robot, vetted=True, assignee=robot)
+    return _apply(task=task, name="start", by=robot)
 
 
 def unassign(

@@ -13,3 +13,10 @@ from django.dispatch import Signal
 # assignee and checked their eligibility). A receiver that raises rolls the transition back,
 # so a refusal (apps.core.refusals.Refused) from a receiver is the transition's refusal.
 task_transitioned = Signal()
+
+# A transition was applied to many tasks at once (apps.tasks.writes.apply_in_bulk: the batch
+# auto-assigner), inside its transaction, after the log and notifications were written: sent
+# once instead of task_transitioned per task, so a receiver reacts to the whole set in a few
+# queries. Arguments: task_ids, team_ids (the teams they belong to), name, by, vetted (as
+# above). Only transitions listed in apps.tasks.writes.BULK are applied this way.
+tasks_transitioned_in_bulk = Signal()

@@ -26,6 +26,7 @@ from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import User
+from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
@@ -242,12 +243,12 @@ def _enter(*, run: Run, step: Step, by: User | None, author: User | None) -> Tas
         run=run,
         step=step,
         iteration=iteration,
-        # An automated step's task is worked on by Relay from the moment it exists.
-        **({"state": State.IN_PROGRESS} if automated else {}),
     )
     if automated:
         from .tasks import run_automated_step
 
+        # Worked on by Relay automation from the moment it exists: assigned and started.
+        task = task_services.hand_to_automation(task=task)
         transaction.on_commit(lambda: run_automated_step.delay(task.pk))
     elif step.assignment_policy == AssignmentPolicy.AUTO:
         exclude = _authors_under_review(run, step, task, author) if step.kind == "review" else []
@@ -324,7 +325,7 @@ def record_automated_result(*, task: Task, outcome: str, error: str = "") -> Tas
     if error:
         Task.objects.filter(pk=locked.pk).update(automation_error=error[:5000])
     return task_services.complete(
-        task=locked, by=None, outcome=outcome, note=error[:500] if error else ""
+        task=locked, by=automation_user(), outcome=outcome, note=error[:500] if error else ""
     )
 
 

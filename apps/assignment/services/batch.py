@@ -1,31 +1,33 @@
 """Assigning a team's whole backlog at once (`auto_assign_pending`), as one-by-one would.
 
 Model instances and per-row ORM writes cost too much at 10,000 tasks: the batch reads plain
-rows, decides in memory from the same ranking key as a single assignment, and writes each
-table in one bulk statement (apps.core.bulk_sql).
+rows and decides in memory from the same ranking key as a single assignment. The assign
+transition itself is applied by apps.tasks.services.apply_in_bulk, which writes counters,
+state, log entries and notifications as one-by-one would, a statement per table; the batch
+adds its decisions and waiting rows the same way (apps.core.bulk_sql).
 """
 
 import heapq
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_fsm_log.models import StateLog
+from django_fsm import ConcurrentTransition
 
-from apps.core.bulk_sql import insert_rows, update_from_values
+from apps.core.bulk_sql import insert_rows
 from apps.core.refusals import Forbidden
 from apps.notifications.models import Kind, Notification
 from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bulk_statuses
 from apps.people import selectors as people
 from apps.people.models import PersonSkill, Skill, Team, User
+from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
+from apps.tasks.writes import BulkTask
 
 from .. import selectors
 from ..models import AssignmentDecision, Mode, WaitingTask
@@ -96,8 +98,8 @@ def auto_assign_pending(
         try:
             with transaction.atomic():
                 result = _batch(team=team, by=by, only_waiting=only_waiting)
-        except IntegrityError:
-            logger.info("batch for %s lost a capacity race; recomputing", team.slug)
+        except (IntegrityError, ConcurrentTransition):
+            logger.info("batch for %s lost a race; recomputing", team.slug)
             continue
         result.attempts = attempt
         return result
@@ -231,70 +233,26 @@ def _write_batch(
 ) -> None:
     if not chosen_for:
         return
-    quote = connection.ops.quote_name
-    adapt = connection.ops.adapt_datetimefield_value
-    # Counters first: this is the statement the CheckConstraint referees.
-    deltas = Counter(p.uid for p, _, _ in chosen_for.values())
-    user_rows = [
-        (pk, delta, adapt(selectors.from_recency(folks[pk].last)))
-        for pk, delta in sorted(deltas.items())
-    ]
-    update_from_values(
-        User._meta.db_table,
-        f"{quote('active_count')} = {quote('active_count')} + v.column2, "
-        f"{quote('last_assigned_at')} = v.column3",
-        user_rows,
-        ["bigint", "integer", "timestamp with time zone"],
-        [],
-    )
-    update_from_values(
-        Task._meta.db_table,
-        f"{quote('assignee_id')} = v.column2, {quote('state')} = %s, {quote('updated_at')} = "
-        + ("CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"),
-        [(pk, p.uid) for pk, (p, _, _) in chosen_for.items()],
-        ["bigint", "bigint"],
-        [State.ASSIGNED.value, adapt(now)],
-    )
-    content_type_id = ContentType.objects.get_for_model(Task).pk
-    stamp = adapt(now)
-    by_id = by.pk if by else None
-    description = _("Auto-assigned (batch)")
-    insert_rows(
-        StateLog,
-        [
-            {
-                "timestamp": stamp,
-                "by_id": by_id,
-                "source_state": State.TODO.value,
-                "state": State.ASSIGNED.value,
-                "transition": "assign",
-                "content_type_id": content_type_id,
-                "object_id": pk,
-                "description": description,
-            }
-            for pk in chosen_for
-        ],
-    )
+    # The transition, as one-by-one would write it (counters first: the statement the
+    # CheckConstraint referees; then state, log entries and notifications).
     titles = {t.pk: t.title for t in tasks}
-    by_name = by.display_name if by else "Relay"
-    batch_key = f"batch:{waiting.stamp(now)}"
-    insert_rows(
-        Notification,
-        set_bulk_statuses(
-            rows=[
-                {
-                    "recipient_id": person.uid,
-                    "kind": Kind.ASSIGNED.value,
-                    "task_id": pk,
-                    "payload": {"by": by_name, "note": "", "title": titles[pk]},
-                    "key": f"assigned:task:{pk}:{batch_key}:to:{person.uid}",
-                    "created_at": stamp,
-                }
-                for pk, (person, _, _) in chosen_for.items()
-            ]
-        ),
+    task_services.apply_in_bulk(
+        name="assign",
+        tasks=[
+            BulkTask(pk=pk, title=titles[pk], team_id=team.pk, kwargs={"assignee": person.user})
+            for pk, (person, _, _) in chosen_for.items()
+        ],
+        by=by,
+        note=_("Auto-assigned (batch)"),
+        at=now,
+        vetted=True,
+        assigned_at={
+            pk: selectors.from_recency(folks[pk].last)
+            for pk in {p.uid for p, _, _ in chosen_for.values()}
+        },
     )
-    deliver_bulk_after_commit(created_at=now)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    by_id = by.pk if by else None
     insert_rows(
         AssignmentDecision,
         [
@@ -310,8 +268,6 @@ def _write_batch(
             for pk, (person, _, ranked) in chosen_for.items()
         ],
     )
-    # Waiting rows of tasks no longer `todo` (just assigned): no 10,000-id IN list needed.
-    WaitingTask.objects.filter(team=team).exclude(task__state=State.TODO).delete()
 
 
 def _write_waiting(

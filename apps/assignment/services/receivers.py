@@ -4,7 +4,7 @@ apps.tasks.signals.task_transitioned and apps.people.signals.availability_change
 from django.utils.translation import gettext as _
 
 from apps.people.models import User
-from apps.tasks.models import Task
+from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
 
 from .. import selectors
@@ -30,6 +30,20 @@ def on_task_transitioned(*, task: Task, name: str, by: User | None, vetted: bool
         people_teams(user_id=task.assignee_id) if task.assignee_id is not None else [task.team_id]
     )
     retry_waiting(team_ids=team_ids, stop_after=1, skip_task_id=task.pk)
+
+
+def on_tasks_transitioned_in_bulk(
+    *, task_ids: list[int], team_ids: list[int], name: str, by: User | None, vetted: bool, **kwargs
+) -> None:
+    """apps.tasks.signals.tasks_transitioned_in_bulk (the batch auto-assigner): what
+    on_task_transitioned does for each task, for the whole set in a few queries."""
+    if name not in ("assign", "hold", "cancel"):
+        raise ValueError(f"The assignment app does not react to {name!r} in bulk.")
+    if name == "assign" and by is not None and not vetted:
+        for task in Task.objects.filter(pk__in=task_ids).select_related("assignee"):
+            _refuse_ineligible(task=task)
+    # Waiting rows of tasks no longer `todo` (just assigned): no 10,000-id IN list needed.
+    WaitingTask.objects.filter(team_id__in=team_ids).exclude(task__state=State.TODO).delete()
 
 
 def _refuse_ineligible(*, task: Task) -> None:
