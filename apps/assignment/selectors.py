@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from apps.people import selectors as people
 from apps.people.models import Membership, PersonSkill, Team, TimeOff, User
+from apps.tasks import four_eyes
 from apps.tasks.models import State, Task
 
 from .models import AssignmentDecision, WaitingTask
@@ -148,10 +149,13 @@ def reasons_for(
     time_off_until: datetime | None,
     excluded: bool,
     active: int | None = None,
+    conflict: four_eyes.Conflict | None = None,
 ) -> list[Reason]:
     """Why `user` cannot take `task` (empty: they can). Pure: the batch reuses it in memory."""
     reasons: list[Reason] = []
-    if excluded:
+    if conflict is not None:
+        reasons.append(Reason(EXCLUDED, conflict.reason))
+    elif excluded:
         reasons.append(Reason(EXCLUDED, _("is the author of the work under review")))
     if not user.is_active:
         reasons.append(Reason(INACTIVE, _("account inactive")))
@@ -225,12 +229,14 @@ def candidates(
     *, task: Task, exclude: Iterable = (), at: datetime | None = None, user_id: int | None = None
 ) -> list[Candidate]:
     """Every member of the task's team (or just `user_id`), best first, each with the reasons
-    they can't take it.
+    they can't take it (four-eyes across the run among them: apps.tasks.four_eyes).
 
-    One query whatever the team size (plus one for the task's skill if not already loaded).
+    One query whatever the team size (plus one for the task's skill if not already loaded, and
+    the step's four-eyes rule for a run's task).
     """
     at = at or timezone.now()
     excluded = _excluded_ids(exclude)
+    barred = four_eyes.conflicts(task=task)
     skill_id = task.required_skill_id
     memberships = team_memberships(team_id=task.team_id, at=at, skill_id=skill_id)
     if user_id is not None:
@@ -250,6 +256,7 @@ def candidates(
                     level=level,
                     time_off_until=membership.time_off_until,
                     excluded=user.pk in excluded,
+                    conflict=barred.get(user.pk),
                 ),
             )
         )
@@ -284,7 +291,7 @@ def best_candidates(
     the ORM took four times longer to build the query than the database took to run it.
     """
     at = at or timezone.now()
-    excluded = sorted(_excluded_ids(exclude))
+    excluded = sorted(_excluded_ids(exclude) | set(four_eyes.conflicts(task=task)))
     sql = _best_candidates_sql(
         vendor=connection.vendor, with_skill=bool(task.required_skill_id), excluded=len(excluded)
     )
@@ -355,6 +362,19 @@ def sort_key(candidate: Candidate) -> tuple:
             pk=user.pk,
         ),
     )
+
+
+def refusal_for(*, candidate: Candidate, task: Task, by: User | None) -> str:
+    """The sentence refusing to give `task` to an ineligible `candidate`: four-eyes says who
+    did what ("You did Train model in this run; someone else must review it."), anything else
+    lists the reasons."""
+    conflict = four_eyes.conflict_of(task=task, user=candidate.user)
+    if conflict is not None:
+        return conflict.sentence(by=by)
+    return _("%(name)s can't take this task: %(reasons)s.") % {
+        "name": candidate.user.display_name,
+        "reasons": "; ".join(candidate.reason_texts),
+    }
 
 
 def latest_decision(*, task: Task) -> AssignmentDecision | None:

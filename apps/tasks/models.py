@@ -6,6 +6,10 @@
      └── any open state ─hold─▶ on_hold ─resume─▶ the state it was held from
          any open or held state ─cancel─▶ cancelled
 
+A workflow's review step is a task whose assignee is the reviewer: it never completes, it is
+decided (approve / request changes / reject, from assigned, in progress or in review) and
+every decision finishes it, its outcome routing the run (changes requested loops back).
+
 The state is a protected django-fsm field: it only changes through these transitions, each
 guarded by a permission (who may take it) and logged by django-fsm-log. Call them through
 apps.tasks.services, which also keeps capacity counters and the log note in step.
@@ -32,6 +36,10 @@ class State(models.TextChoices):
     DONE = "done", _("Done")
     ON_HOLD = "on_hold", _("On hold")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+# workflows.StepKind.REVIEW, the kind of step whose task is a review (read, not imported).
+REVIEW_STEP_KIND = "review"
 
 
 def state_label(state: str) -> str:
@@ -91,7 +99,12 @@ def may_work(task: "Task", user) -> bool:
 
 
 def may_review(task: "Task", user) -> bool:
-    """Four-eyes: a reviewer or lead who is not the assignee; the named reviewer if one is set."""
+    """Four-eyes: a reviewer or lead who is not the assignee; the named reviewer if one is set.
+
+    A review step's assignee is its reviewer (four-eyes across the run is apps.tasks.four_eyes,
+    checked when it is assigned and when it is decided)."""
+    if task.is_review_step:
+        return _is_assignee(task, user) or _is_lead(task, user)
     if _is_assignee(task, user):
         return False
     if task.reviewer_id is not None and task.reviewer_id != user.pk:
@@ -105,6 +118,29 @@ def may_cancel(task: "Task", user) -> bool:
     )
 
 
+MUST_BE_REVIEWED = _("This work must be reviewed by someone else: submit it for review instead.")
+REVIEW_DECIDED = _("A review is decided, not completed: approve, request changes or reject it.")
+
+
+def _not_in_review(action: str):
+    """Deciding on other work before it is in review is refused as any wrong state is."""
+    return lambda task: (
+        _("Can't %(action)s a task that is %(state)s.")
+        % {
+            "action": action,
+            "state": state_label(task.state),
+        }
+    )
+
+
+# A review step's task is decided from any of these; other work once it is in review.
+DECIDABLE_STATES = [State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW]
+
+
+def _decidable(task: "Task") -> bool:
+    return task.state == State.IN_REVIEW or task.is_review_step
+
+
 def lifecycle(
     *,
     source,
@@ -115,16 +151,17 @@ def lifecycle(
     style: str = "",
     admin: bool = True,
     conditions=None,
-    unmet: str = "",
+    unmet=None,
 ):
     """One transition of the task lifecycle, declared once: django-fsm's transition on
     `state`, logged by django-fsm-log (who, and the note as its description), with what people
     see of it in `custom` (the button's label and style, the sentence refusing someone who may
     not take it, the one saying why it can't be taken when its conditions are unmet, and
     whether the admin offers it)."""
+    # `unmet` may be a function of the task when the reason depends on what the task is.
     if conditions and not unmet:
         raise ValueError(f"{label}: a transition with conditions says why they are unmet.")
-    custom = {"label": label, "refused": refused, "style": style, "unmet": unmet}
+    custom = {"label": label, "refused": refused, "style": style, "unmet": unmet or ""}
     if not admin:
         custom["admin"] = False
 
@@ -243,6 +280,16 @@ class Task(ConcurrentTransitionMixin, models.Model):
         """The state `resume` takes a held task back to: the one it was held from."""
         return self.held_from or State.TODO
 
+    @property
+    def is_review_step(self) -> bool:
+        return self.step_id is not None and self.step.kind == REVIEW_STEP_KIND
+
+    def returned_state(self, name: str) -> str:
+        """The state a transition whose target is computed leaves this task in."""
+        if name == "request_changes":
+            return State.DONE if self.is_review_step else State.IN_PROGRESS
+        return self.resumes_to
+
     # --- lifecycle ---------------------------------------------------------------------------
     # The transitions are the one statement of the lifecycle: apps.tasks.services reads each
     # one's target and `custom` (label, the sentence refusing someone who may not take it,
@@ -302,8 +349,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
         source=State.IN_PROGRESS,
         target=State.DONE,
         permission=may_work,
-        conditions=[lambda task: not task.requires_review],
-        unmet=_("This work must be reviewed by someone else: submit it for review instead."),
+        conditions=[lambda task: not task.requires_review and not task.is_review_step],
+        unmet=lambda task: REVIEW_DECIDED if task.is_review_step else MUST_BE_REVIEWED,
         label=_("Complete"),
         refused=_("Only the assignee or a lead can complete this task."),
         style="primary",
@@ -314,9 +361,11 @@ class Task(ConcurrentTransitionMixin, models.Model):
         self.finished_at = timezone.now()
 
     @lifecycle(
-        source=State.IN_REVIEW,
+        source=DECIDABLE_STATES,
         target=State.DONE,
         permission=may_review,
+        conditions=[_decidable],
+        unmet=_not_in_review("approve"),
         label=_("Approve"),
         refused=_("Only a reviewer other than the assignee can approve."),
         style="primary",
@@ -328,9 +377,13 @@ class Task(ConcurrentTransitionMixin, models.Model):
             self.reviewer = by
 
     @lifecycle(
-        source=State.IN_REVIEW,
-        target=State.IN_PROGRESS,
+        source=DECIDABLE_STATES,
+        # Back to its assignee for rework; a review step's task is finished by it instead (the
+        # run loops back to the work, see returned_state).
+        target=RETURN_VALUE(State.IN_PROGRESS, State.DONE),
         permission=may_review,
+        conditions=[_decidable],
+        unmet=_not_in_review("request changes"),
         label=_("Request changes"),
         refused=_("Only a reviewer other than the assignee can request changes."),
     )
@@ -338,11 +391,17 @@ class Task(ConcurrentTransitionMixin, models.Model):
         self.outcome = Outcome.CHANGES_REQUESTED
         if by is not None:
             self.reviewer = by
+        target = self.returned_state("request_changes")
+        if target == State.DONE:
+            self.finished_at = timezone.now()
+        return target
 
     @lifecycle(
-        source=State.IN_REVIEW,
+        source=DECIDABLE_STATES,
         target=State.DONE,
         permission=may_review,
+        conditions=[_decidable],
+        unmet=_not_in_review("reject"),
         label=_("Reject"),
         refused=_("Only a reviewer other than the assignee can reject."),
         style="danger",

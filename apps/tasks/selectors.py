@@ -9,7 +9,7 @@ from django_fsm_log.models import StateLog
 
 from apps.people.models import Role, Team, User
 
-from .models import ACTIVE_STATES, OPEN_STATES, State, Task
+from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, State, Task
 from .services import ACTIONS, Action
 
 
@@ -98,13 +98,14 @@ def _my_work_q(user: User) -> Q:
 
 
 def _awaiting_review_q(user: User) -> Q:
-    """In review, not my own work, and either named to me or open to the team's reviewers."""
+    """In review, not my own work, and either named to me or open to the team's reviewers; or
+    a workflow's review step given to me (its assignee is the reviewer)."""
     review_teams = user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
     return (
         Q(state=State.IN_REVIEW)
         & ~Q(assignee=user)
         & (Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=review_teams))
-    )
+    ) | Q(assignee=user, state__in=ACTIVE_STATES, step__kind=REVIEW_STEP_KIND)
 
 
 def my_work(*, user: User) -> QuerySet[Task]:

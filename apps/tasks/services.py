@@ -25,7 +25,7 @@ from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
-from . import limits, writes
+from . import four_eyes, limits, writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
@@ -63,8 +63,9 @@ class Action:
     # the task was held from), see target_of.
     target: str | None
     style: str = ""
-    # Why it can't be taken when its conditions are not met (the task's kind, not the person).
-    unmet: str = ""
+    # Why it can't be taken when its conditions are not met (the task's kind, not the person);
+    # a function of the task when that depends on what the task is.
+    unmet: str | Callable[[Task], str] = ""
 
 
 def _actions() -> dict[str, Action]:
@@ -96,7 +97,7 @@ ACTIONS: dict[str, Action] = _actions()
 def target_of(*, task: Task, action: str) -> str:
     """The state the action would leave this task in."""
     target = ACTIONS[action].target
-    return task.resumes_to if target is None else target
+    return task.returned_state(action) if target is None else target
 
 
 def refuse_if_stale(*, task: Task, expected_state: str | None) -> None:
@@ -126,11 +127,16 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
             % {"action": str(action.label).lower(), "state": state_label(task.state)}
         )
     if not can_proceed(method):
-        raise TaskActionRefused(action.unmet)
+        raise TaskActionRefused(action.unmet(task) if callable(action.unmet) else action.unmet)
     # by=None is Relay itself (the run engine, auto-assignment), as is Relay automation (an
     # automated step's work): the state rules still apply, the per-person permission does not.
     if by is not None and not is_automation(by) and not has_transition_perm(method, by):
         raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
+    if by is not None and name in four_eyes.GUARDED:
+        # Four-eyes across the run holds for leads too: nobody decides on their own work.
+        conflict = four_eyes.conflict_of(task=task, user=by)
+        if conflict is not None:
+            raise TaskActionRefused(conflict.sentence(by=by), status=HTTPStatus.FORBIDDEN)
 
 
 def _move_capacity(*, released: int | None, taken: int | None) -> None:
@@ -218,10 +224,16 @@ def _apply(
 _TOLD = {
     "assign": (Kind.ASSIGNED, lambda task: [task.assignee]),
     "submit": (Kind.REVIEW_REQUESTED, lambda task: _reviewers_for(task)),
-    "approve": (Kind.APPROVED, lambda task: [task.assignee]),
-    "request_changes": (Kind.CHANGES_REQUESTED, lambda task: [task.assignee]),
-    "reject": (Kind.REJECTED, lambda task: [task.assignee]),
+    "approve": (Kind.APPROVED, lambda task: _decision_recipients(task)),
+    "request_changes": (Kind.CHANGES_REQUESTED, lambda task: _decision_recipients(task)),
+    "reject": (Kind.REJECTED, lambda task: _decision_recipients(task)),
 }
+
+
+def _decision_recipients(task: Task) -> list[User]:
+    """Whoever did the reviewed work: the assignee, or for a review step (whose assignee is the
+    reviewer) the doers of the steps it reviews."""
+    return four_eyes.doers(task=task) if task.is_review_step else [task.assignee]
 
 
 def _after_transition(

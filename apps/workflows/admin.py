@@ -29,8 +29,26 @@ def _action_choices():
     return [("", "—")] + [(a, a.rsplit(".", 1)[-1]) for a in settings.RELAY_ACTIONS]
 
 
+class StepKeysField(forms.CharField):
+    """Step keys as people type them ("train, evaluate"), stored as a list."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        keys = [k.strip() for k in (super().to_python(value) or "").split(",")]
+        return list(dict.fromkeys(k for k in keys if k))
+
+
 class StepForm(forms.ModelForm):
     action = forms.ChoiceField(choices=_action_choices, required=False)
+    not_done_by = StepKeysField(
+        required=False,
+        max_length=1000,
+        label="Not done by whoever did",
+        help_text=Step._meta.get_field("not_done_by").help_text
+        + " Step keys, separated by commas.",
+    )
 
     class Meta:
         model = Step
@@ -120,6 +138,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                     ("is_start", "is_join", "is_split"),
                     ("required_skill", "min_level", "assignment_policy"),
                     ("sla_hours", "max_iterations"),
+                    "not_done_by",
                 ]
             },
         ),

@@ -3,7 +3,7 @@ the services (so tasks, history and alerts are real). Safe to run again."""
 
 from apps.assignment.services.single import assign
 from apps.tasks import services as task_services
-from apps.tasks.models import State, Task
+from apps.tasks.models import Outcome, State, Task
 
 from . import services
 from .definitions import ALL
@@ -90,6 +90,14 @@ def _finish(run: Run, key: str, outcome: str, lead) -> None:
             raise RuntimeError(f"Demo: nobody can take step {key!r} of {run.title!r}.")
     if task.state == State.ASSIGNED:
         task = task_services.start(task=task, by=task.assignee)
+    if task.is_review_step:
+        decide = {
+            Outcome.APPROVED: task_services.approve,
+            Outcome.CHANGES_REQUESTED: task_services.request_changes,
+            Outcome.REJECTED: task_services.reject,
+        }[outcome]
+        decide(task=task, by=task.assignee, note="Demo.")
+        return
     task_services.complete(task=task, by=task.assignee, outcome=outcome, note="Demo.")
 
 

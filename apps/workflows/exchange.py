@@ -35,6 +35,8 @@ STEP_DEFAULTS: dict[str, Any] = {
     "assignment_policy": AssignmentPolicy.AUTO.value,
     "action": "",
     "max_iterations": 5,
+    # Four-eyes across the run (absent in older documents: the default rule applies).
+    "not_done_by": [],
 }
 TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action")
 BOOL_FIELDS = ("is_start", "is_join", "is_split")
@@ -72,6 +74,7 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "assignment_policy": s.assignment_policy,
                 "action": s.action,
                 "max_iterations": s.max_iterations,
+                "not_done_by": list(s.not_done_by),
             }
             for s in steps
         ],
@@ -171,6 +174,11 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
         ):
             problems.append(f"Step '{key}': 'checklist' must be a list of texts.")
             step["checklist"] = []
+        if not isinstance(step["not_done_by"], list) or not all(
+            isinstance(x, str) for x in step["not_done_by"]
+        ):
+            problems.append(f"Step '{key}': 'not_done_by' must be a list of step keys.")
+            step["not_done_by"] = []
         if step["required_skill"] is not None and step["required_skill"] not in skills:
             problems.append(
                 f"Step '{key}' requires skill {step['required_skill']!r}, which does not exist: "
@@ -222,6 +230,7 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
                     s["required_skill"] and skills[s["required_skill"]].is_review_skill
                 ),
                 action=s["action"],
+                not_done_by=tuple(s["not_done_by"]),
             )
             for s in clean["steps"]
         ],
@@ -281,6 +290,7 @@ def import_template(
             assignment_policy=s["assignment_policy"],
             action=s["action"],
             max_iterations=s["max_iterations"],
+            not_done_by=s["not_done_by"],
             position=position,
         )
     Route.objects.bulk_create(

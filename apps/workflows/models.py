@@ -120,6 +120,16 @@ class Step(models.Model):
         default=5, help_text=_("The run fails instead of reaching this step more often.")
     )
     position = models.PositiveSmallIntegerField(default=0)
+    # Four-eyes across a run, decided in apps.tasks.four_eyes: keys (not rows) so a new
+    # version's copy and an export keep them as they are.
+    not_done_by = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Keys of the steps whose doers may not do this one in the same run. Empty on a "
+            "review step: nobody who did an earlier step of the run reviews it."
+        ),
+    )
 
     class Meta:
         ordering = ["position", "id"]

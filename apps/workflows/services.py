@@ -96,7 +96,7 @@ def start_run(
         owner=owner,
         inputs=inputs or {},
     )
-    _enter(run=run, step=template.steps.get(is_start=True), by=by, author=None)
+    _enter(run=run, step=template.steps.get(is_start=True), by=by)
     return run
 
 
@@ -179,9 +179,9 @@ def advance_run(*, task: Task) -> Run:
                 _finish(run, RunStatus.COMPLETED)
         elif route.to_step.is_join:
             if _join_ready(run, route.to_step):
-                _enter(run=run, step=route.to_step, by=None, author=task.assignee)
+                _enter(run=run, step=route.to_step, by=None)
         else:
-            _enter(run=run, step=route.to_step, by=None, author=task.assignee)
+            _enter(run=run, step=route.to_step, by=None)
     return run
 
 
@@ -208,7 +208,7 @@ def _join_ready(run: Run, join: Step) -> bool:
     return all(any((sid, o) in arrived for o in outs) for sid, outs in needed.items())
 
 
-def _enter(*, run: Run, step: Step, by: User | None, author: User | None) -> Task | None:
+def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
     """Create the task for reaching `step` (or fail the run if the step hit max_iterations)."""
     tasks = Task.objects.filter(run=run, step=step)
     if not step.is_join and tasks.filter(state__in=UNFINISHED_STATES).exists():
@@ -251,25 +251,10 @@ def _enter(*, run: Run, step: Step, by: User | None, author: User | None) -> Tas
         task = task_services.hand_to_automation(task=task)
         transaction.on_commit(lambda: run_automated_step.delay(task.pk))
     elif step.assignment_policy == AssignmentPolicy.AUTO:
-        exclude = _authors_under_review(run, step, task, author) if step.kind == "review" else []
-        task = assignment.assign(task=task, by=None, exclude=exclude) or task
+        # Four-eyes across the run (Step.not_done_by) is part of who is eligible: the engine
+        # asks the same candidates every other way of assigning does.
+        task = assignment.assign(task=task, by=None) or task
     return task
-
-
-def _authors_under_review(run: Run, step: Step, task: Task, author: User | None) -> list:
-    """Four-eyes: whoever did the run's manual work since this review last ran (e.g. both the
-    trainer and the evaluator) never reviews it."""
-    previous = Task.objects.filter(run=run, step=step).exclude(pk=task.pk).order_by("-pk").first()
-    authors = set(
-        Task.objects.filter(
-            run=run, step__kind=StepKind.MANUAL, pk__gt=previous.pk if previous else 0
-        )
-        .exclude(assignee=None)
-        .values_list("assignee_id", flat=True)
-    )
-    if author is not None:
-        authors.add(author.pk)
-    return sorted(authors)
 
 
 def _fail(run: Run, task: Task | None, reason: str) -> None:

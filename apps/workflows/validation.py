@@ -27,6 +27,8 @@ class StepSpec:
     skill: str | None = None
     skill_is_review: bool = False
     action: str = ""
+    # Keys of the steps whose doers may not do this one (four-eyes across the run).
+    not_done_by: tuple[str, ...] = ()
 
     @property
     def outcomes(self) -> tuple[str, ...]:
@@ -69,6 +71,7 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                 skill=s.required_skill.slug if s.required_skill else None,
                 skill_is_review=bool(s.required_skill and s.required_skill.is_review_skill),
                 action=s.action,
+                not_done_by=tuple(s.not_done_by or ()),
             )
             for s in steps
         ],
@@ -125,6 +128,7 @@ def validate(graph: Graph) -> list[str]:
 
     for step in graph.steps:
         problems.extend(_step_problems(step, outgoing[step.key]))
+        problems.extend(_not_done_by_problems(step, by_key))
 
     incoming: dict[str, set[str]] = defaultdict(set)
     for route in graph.routes:
@@ -196,6 +200,22 @@ def _step_problems(step: StepSpec, routes: list[RouteSpec]) -> list[str]:
             f"Automated step '{step.key}' needs a registered action, but {what}: pick one of "
             f"{', '.join(registered_actions()) or 'RELAY_ACTIONS (none are set)'}."
         )
+    return problems
+
+
+def _not_done_by_problems(step: StepSpec, by_key: dict[str, StepSpec]) -> list[str]:
+    problems = []
+    for key in step.not_done_by:
+        if key == step.key:
+            problems.append(
+                f"Step '{step.key}' names itself in 'not done by': name the steps whose doers "
+                "may not do it, not the step itself."
+            )
+        elif key not in by_key:
+            problems.append(
+                f"Step '{step.key}' names step '{key}' in 'not done by', which does not exist: "
+                "use the keys of this workflow's steps."
+            )
     return problems
 
 

@@ -10,7 +10,7 @@ from apps.tasks import services as task_services
 from apps.tasks.models import Task
 from apps.workflows import definitions, exchange, services
 from tests.factories import PersonSkillFactory, SkillFactory
-from tests.html import text_of
+from tests.html import text_of, texts_of
 from tests.workflows.helpers import finish, open_task
 
 pytestmark = pytest.mark.django_db
@@ -84,10 +84,13 @@ def test_drawer_links_to_the_run_diagram(client_for, run, member):
     assert run.get_absolute_url() in html
 
 
-def test_drawer_offers_a_review_steps_outcomes_in_words(client_for, run):
+def test_drawer_decides_a_review_step_with_the_three_review_buttons(client_for, run):
     finish(run, "train")
     finish(run, "evaluate", "passed")
     review = open_task(run, "review")
     review = task_services.start(task=review, by=review.assignee)
     html = client_for(review.assignee).get(reverse("boards:drawer", args=[review.pk]))
-    assert '<option value="changes_requested">Changes requested</option>' in html.content.decode()
+    buttons = texts_of(html.content.decode(), name="action")
+    assert {"Approve", "Request changes", "Reject"} <= set(buttons)
+    assert "Complete" not in buttons
+    assert 'name="outcome"' not in html.content.decode()

@@ -372,7 +372,7 @@ def test_actions_are_the_transitions_the_model_declares_in_its_order():
     assert set(services.ACTIONS) == set(declared)
     for name, action in services.ACTIONS.items():
         assert action.label == declared[name].custom["label"]
-        if name != "resume":
+        if name not in ("resume", "request_changes"):  # computed: see Task.returned_state
             assert action.target == declared[name].target
 
 

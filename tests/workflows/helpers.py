@@ -8,11 +8,22 @@ def open_task(run, key: str) -> Task:
     return Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
 
 
+# A review step is decided, not completed: the verb for each of its outcomes.
+DECISIONS = {
+    "approved": task_services.approve,
+    "changes_requested": task_services.request_changes,
+    "rejected": task_services.reject,
+}
+
+
 def finish(run, key: str, outcome: str = "done", *, taker=None) -> Task:
-    """The assignee (or `taker`, taking it first) starts and completes the step's open task."""
+    """The assignee (or `taker`, taking it first) starts and completes the step's open task;
+    a review step's assignee decides it."""
     task = open_task(run, key)
     if task.state == State.TODO:
         task = task_services.assign_to(task=task, assignee=taker, by=taker)
     if task.state == State.ASSIGNED:
         task = task_services.start(task=task, by=task.assignee)
+    if task.is_review_step:
+        return DECISIONS[outcome](task=task, by=task.assignee)
     return task_services.complete(task=task, by=task.assignee, outcome=outcome)

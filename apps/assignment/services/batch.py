@@ -24,6 +24,7 @@ from apps.notifications.models import Kind, Notification
 from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bulk_statuses
 from apps.people import selectors as people
 from apps.people.models import PersonSkill, Skill, Team, User
+from apps.tasks import four_eyes
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
@@ -52,6 +53,7 @@ class _Pending:
     title: str
     required_skill_id: int | None
     min_level: int
+    run_id: int | None = None
     required_skill: Skill | None = None
 
 
@@ -115,9 +117,16 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
         for row in Task.objects.filter(team=team, state=State.TODO, assignee__isnull=True)
         .select_for_update(skip_locked=True, of=("self",))
         .order_by("-priority", F("due_at").asc(nulls_last=True), "created_at", "id")
-        .values_list("pk", "title", "required_skill_id", "min_level")
+        .values_list("pk", "title", "required_skill_id", "min_level", "run_id")
     ]
     waiting_rows = {w.task_id: w for w in WaitingTask.objects.filter(team=team)}
+    # Four-eyes across a run, for the backlog's run tasks (no query without any).
+    in_runs = [t.pk for t in tasks if t.run_id is not None]
+    barred = (
+        four_eyes.conflicts_for(tasks=Task.objects.filter(pk__in=in_runs).select_related("step"))
+        if in_runs
+        else {}
+    )
     if only_waiting:
         tasks = [t for t in tasks if t.pk in waiting_rows]
     if not tasks:
@@ -166,6 +175,7 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
     for task in tasks:
         heap = heap_for(task.required_skill_id, task.min_level)
         excluded = set(waiting_rows[task.pk].excluded) if task.pk in waiting_rows else set()
+        excluded |= set(barred.get(task.pk, ()))
         popped, top = [], []
         while heap and len(top) < TOP_N:
             entry = heapq.heappop(heap)
@@ -204,6 +214,7 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
         folks=folks,
         levels=levels,
         waiting_rows=waiting_rows,
+        barred=barred,
     )
     return BatchResult(assigned=len(chosen_for), waiting=waiting_count)
 
@@ -278,6 +289,7 @@ def _write_waiting(
     folks: dict[int, _Person],
     levels: dict,
     waiting_rows: dict[int, WaitingTask],
+    barred: dict[int, dict[int, four_eyes.Conflict]],
 ) -> int:
     """Mark what nobody could take, with reasons computed once per kind of requirement."""
     if not failed:
@@ -286,10 +298,11 @@ def _write_waiting(
     by_record: dict[tuple, list[_Pending]] = {}
     for task in failed:
         excluded = tuple(sorted(waiting_rows[task.pk].excluded)) if task.pk in waiting_rows else ()
-        group = (task.required_skill_id, task.min_level, excluded)
+        conflicts = barred.get(task.pk, {})
+        group = (task.required_skill_id, task.min_level, excluded, tuple(conflicts.values()))
         if group not in records:
             records[group] = _batch_reasons(
-                task=task, folks=folks, levels=levels, excluded=excluded
+                task=task, folks=folks, levels=levels, excluded=excluded, conflicts=conflicts
             )
         by_record.setdefault(group, []).append(task)
     stamp = connection.ops.adapt_datetimefield_value(now)
@@ -336,7 +349,12 @@ def _write_waiting(
 
 
 def _batch_reasons(
-    *, task: _Pending, folks: dict[int, _Person], levels: dict, excluded: tuple
+    *,
+    task: _Pending,
+    folks: dict[int, _Person],
+    levels: dict,
+    excluded: tuple,
+    conflicts: dict[int, four_eyes.Conflict],
 ) -> dict:
     """The same reasons candidates() gives, from the batch's in-memory loads."""
     rows = []
@@ -349,6 +367,7 @@ def _batch_reasons(
             time_off_until=person.time_off_until,
             excluded=person.uid in excluded,
             active=person.active,
+            conflict=conflicts.get(person.uid),
         )
         order = (
             *selectors.nearness(reasons),

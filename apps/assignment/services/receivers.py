@@ -1,8 +1,6 @@
 """The assignment app's reactions to other apps' events, connected in AssignmentConfig.ready:
 apps.tasks.signals.task_transitioned and apps.people.signals.availability_changed."""
 
-from django.utils.translation import gettext as _
-
 from apps.people.models import User
 from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
@@ -19,10 +17,12 @@ def on_task_transitioned(*, task: Task, name: str, by: User | None, vetted: bool
     """apps.tasks.signals.task_transitioned: hold every assignment to the eligibility rules,
     tidy waiting rows, retry waiting tasks when capacity frees."""
     if name == "assign" and by is not None and not vetted:
-        _refuse_ineligible(task=task)
+        _refuse_ineligible(task=task, by=by)
     if name in ("assign", "hold", "cancel"):
         WaitingTask.objects.filter(task_id=task.pk).delete()
-    if name not in FREEING or (task.assignee_id is None and name != "unassign"):
+    # A review step's "request changes" finishes its task (the run loops back): a slot frees.
+    freeing = name in FREEING or (name == "request_changes" and task.state == State.DONE)
+    if not freeing or (task.assignee_id is None and name != "unassign"):
         return
     # The freed slot is the (former) assignee's: their teams' waiting tasks may now fit. After
     # an unassign the person is no longer on the task, but they are in its team.
@@ -41,24 +41,21 @@ def on_tasks_transitioned_in_bulk(
         raise ValueError(f"The assignment app does not react to {name!r} in bulk.")
     if name == "assign" and by is not None and not vetted:
         for task in Task.objects.filter(pk__in=task_ids).select_related("assignee"):
-            _refuse_ineligible(task=task)
+            _refuse_ineligible(task=task, by=by)
     # Waiting rows of tasks no longer `todo` (just assigned): no 10,000-id IN list needed.
     WaitingTask.objects.filter(team_id__in=team_ids).exclude(task__state=State.TODO).delete()
 
 
-def _refuse_ineligible(*, task: Task) -> None:
+def _refuse_ineligible(*, task: Task, by: User) -> None:
     """A person assigning around the engine (tasks.services.assign_to, the task page's plain
     Assign button) still may not give work to someone unskilled, away or on time off: refusing
     here rolls the transition back. Relay's own callers (by=None: the run engine) are trusted
     to have asked the engine. Capacity is not rechecked: the counter was just raised and the
     database constraint has already refereed it."""
-    found = selectors.candidates(task=task, user_id=task.assignee_id)
-    reasons = [r.text for c in found for r in c.reasons if r.kind != selectors.CAPACITY]
-    if reasons:
-        raise TaskActionRefused(
-            _("%(name)s can't take this task: %(reasons)s.")
-            % {"name": task.assignee.display_name, "reasons": "; ".join(reasons)}
-        )
+    for candidate in selectors.candidates(task=task, user_id=task.assignee_id):
+        candidate.reasons = [r for r in candidate.reasons if r.kind != selectors.CAPACITY]
+        if candidate.reasons:
+            raise TaskActionRefused(selectors.refusal_for(candidate=candidate, task=task, by=by))
 
 
 def on_availability_changed(*, user: User, **kwargs) -> None:

@@ -128,10 +128,7 @@ def _assign_person(
             and people.is_lead(team_id=task.team_id, user=by)
         )
         if not (override and may_override):
-            message = _("%(name)s can't take this task: %(reasons)s.") % {
-                "name": person.display_name,
-                "reasons": "; ".join(candidate.reason_texts),
-            }
+            message = selectors.refusal_for(candidate=candidate, task=task, by=by)
             if may_override:
                 message += " " + _("As a lead you may override availability.")
             raise TaskActionRefused(message)
