@@ -6,6 +6,7 @@ DEBUG=0 and ALLOWED_HOSTS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -219,7 +220,9 @@ else:
 del EMAIL_HOST  # deprecated setting name in Django 6.1; MAILERS carries it
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Relay <relay@localhost>")
 
-# --- Security (production) ---------------------------------------------------------------------
+# --- Security: the front door ------------------------------------------------------------------
+# Everything about who may come in and what a page may load, in one block (README "Security").
+
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
@@ -228,6 +231,34 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# How many proxies in front of Relay append to X-Forwarded-For (0: none, use REMOTE_ADDR); the
+# login lock-out counts failures per client address (apps.people.login_throttle.client_ip).
+RELAY_TRUSTED_PROXIES = int(os.environ.get("RELAY_TRUSTED_PROXIES", "0"))
+
+# Login throttling (django-axes): 5 failed logins for one account from one address, or 20 from
+# one address whatever the account, lock that client out for 15 minutes, even with the right
+# password; `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` / `axes_reset` unlock.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last: it turns a lock-out into its page
+AUTHENTICATION_BACKENDS = [
+    "apps.people.login_throttle.LoginThrottleBackend",  # first: refuses locked-out clients
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "apps.people.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+RELAY_LOGIN_LIMITS = [
+    int(os.environ.get("RELAY_LOGIN_FAILURES_PER_ACCOUNT", "5")),
+    int(os.environ.get("RELAY_LOGIN_FAILURES_PER_ADDRESS", "20")),
+]
+AXES_FAILURE_LIMIT = RELAY_LOGIN_LIMITS[0]
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("RELAY_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_CALLABLE = "apps.people.login_throttle.locked_out"  # our page, HTTP 429
+AXES_CLIENT_IP_CALLABLE = "apps.people.login_throttle.client_ip"
+# A success does not wipe the counts: logging in to one's own account between guesses at
+# others must not reset the address's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 
 # django-fsm-log writes each transition's log row as the transition happens, in the same
 # transaction as the task's save, so a refused or rolled-back change leaves no log line.
