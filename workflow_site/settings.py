@@ -223,18 +223,32 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Relay <relay@localhos
 # --- Security: the front door ------------------------------------------------------------------
 # Everything about who may come in and what a page may load, in one block (README "Security").
 
-if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+# DEBUG=0 is production: the key that signs sessions and password-reset links must be secret,
+# so it comes from the environment and nothing else.
+if not DEBUG and not os.environ.get("SECRET_KEY"):
+    from django.core.exceptions import ImproperlyConfigured
 
+    raise ImproperlyConfigured(
+        "Set the SECRET_KEY environment variable to a long random secret: with DEBUG=0 Relay "
+        "refuses to start with the development key written in its repository."
+    )
+
+# Behind a proxy that terminates TLS, a request is secure if the proxy says so, but only a proxy
+# we run may say it: RELAY_TRUST_X_FORWARDED_PROTO=1 when every request passes through one that
+# sets X-Forwarded-Proto (and overwrites a client's). Off, the header is ignored.
+if env_bool("RELAY_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # How many proxies in front of Relay append to X-Forwarded-For (0: none, use REMOTE_ADDR); the
 # login lock-out counts failures per client address (apps.people.login_throttle.client_ip).
 RELAY_TRUSTED_PROXIES = int(os.environ.get("RELAY_TRUSTED_PROXIES", "0"))
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 
 # Login throttling (django-axes): 5 failed logins for one account from one address, or 20 from
 # one address whatever the account, lock that client out for 15 minutes, even with the right
