@@ -40,6 +40,7 @@ def main() -> None:
     vendor = choose_database()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
     os.environ.setdefault("DEBUG", "0")  # as in production: no debug cursor logging queries
+    os.environ.setdefault("SECRET_KEY", "relay-bench-only-" + "x" * 40)  # DEBUG=0 needs one
     import django
 
     django.setup()

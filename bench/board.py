@@ -252,7 +252,7 @@ def _browser_figures(base, lead, big, chromium):
         ready = []
         for _ in range(5):
             page.goto(board, wait_until="load")
-            page.wait_for_function("window.relayBoardReady !== undefined")
+            page.wait_for_function("() => window.relayBoardReady !== undefined")
             ready.append(page.evaluate("window.relayBoardReady"))
         print(
             f"chromium: {OPEN_TASKS}-task board interactive (cards draggable) after "
@@ -264,7 +264,7 @@ def _browser_figures(base, lead, big, chromium):
             card = page.locator("#cell-0-assigned .card-item").first
             page.evaluate("window.relayLastMoveMs = undefined")
             card.drag_to(page.locator("#cell-0-in_progress"), target_position={"x": 40, "y": 20})
-            page.wait_for_function("window.relayLastMoveMs !== undefined")
+            page.wait_for_function("() => window.relayLastMoveMs !== undefined")
             trips.append(page.evaluate("window.relayLastMoveMs"))
             waits.append(
                 page.evaluate(

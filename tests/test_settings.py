@@ -53,3 +53,36 @@ def test_embedded_default_needs_no_services():
         "True",
         "django.core.mail.backends.console.EmailBackend",
     ], result.stderr
+
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "x7!" * 20 + "production-secret-key-long-and-random-enough",
+    "ALLOWED_HOSTS": "relay.example",
+}
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = run_manage("check", env=PRODUCTION | {"SECRET_KEY": ""})  # nor the machine's
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Set the SECRET_KEY environment variable" in result.stderr
+    assert "refuses to start with the development key" in result.stderr
+
+
+def is_secure_behind_proxy(env):
+    script = (
+        "from django.test import RequestFactory;"
+        "r = RequestFactory().get('/', HTTP_X_FORWARDED_PROTO='https');"
+        "print('secure' if r.is_secure() else 'plain')"
+    )
+    result = run_manage("shell", "-c", script, env=PRODUCTION | env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()[-1]
+
+
+def test_x_forwarded_proto_is_trusted_only_when_configured():
+    # Without a proxy of ours in front, anyone could send the header and pass for HTTPS.
+    assert is_secure_behind_proxy({}) == "plain"
+    assert is_secure_behind_proxy({"RELAY_TRUST_X_FORWARDED_PROTO": "0"}) == "plain"
+    assert is_secure_behind_proxy({"RELAY_TRUST_X_FORWARDED_PROTO": "1"}) == "secure"

@@ -6,10 +6,12 @@ DEBUG=0 and ALLOWED_HOSTS.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -219,15 +221,80 @@ else:
 del EMAIL_HOST  # deprecated setting name in Django 6.1; MAILERS carries it
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Relay <relay@localhost>")
 
-# --- Security (production) ---------------------------------------------------------------------
-if not DEBUG:
+# --- Security: the front door ------------------------------------------------------------------
+# Everything about who may come in and what a page may load, in one block (README "Security").
+
+# DEBUG=0 is production: the key that signs sessions and password-reset links must be secret,
+# so it comes from the environment and nothing else.
+if not DEBUG and not os.environ.get("SECRET_KEY"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "Set the SECRET_KEY environment variable to a long random secret: with DEBUG=0 Relay "
+        "refuses to start with the development key written in its repository."
+    )
+
+# Behind a proxy that terminates TLS, a request is secure if the proxy says so, but only a proxy
+# we run may say it: RELAY_TRUST_X_FORWARDED_PROTO=1 when every request passes through one that
+# sets X-Forwarded-Proto (and overwrites a client's). Off, the header is ignored.
+if env_bool("RELAY_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies in front of Relay append to X-Forwarded-For (0: none, use REMOTE_ADDR); the
+# login lock-out counts failures per client address (apps.people.login_throttle.client_ip).
+RELAY_TRUSTED_PROXIES = int(os.environ.get("RELAY_TRUSTED_PROXIES", "0"))
+
+if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# Content-Security-Policy on every response (Django's own middleware): scripts, styles, images
+# and requests only from Relay itself. No inline <script>, no on*= attributes, no style=
+# attributes or <style> elements, no eval (htmx is told not to use it: the htmx-config meta in
+# base.html), no plugins, nothing may frame a page. Nothing needs a nonce today; a page that
+# does would add CSP.NONCE to script-src and django.template.context_processors.csp.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+)
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],  # the admin's CSS draws a few icons from data: URLs
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# Login throttling (django-axes): 5 failed logins for one account from one address, or 20 from
+# one address whatever the account, lock that client out for 15 minutes, even with the right
+# password; `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` / `axes_reset` unlock.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last: it turns a lock-out into its page
+AUTHENTICATION_BACKENDS = [
+    "apps.people.login_throttle.LoginThrottleBackend",  # first: refuses locked-out clients
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "apps.people.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+RELAY_LOGIN_LIMITS = [
+    int(os.environ.get("RELAY_LOGIN_FAILURES_PER_ACCOUNT", "5")),
+    int(os.environ.get("RELAY_LOGIN_FAILURES_PER_ADDRESS", "20")),
+]
+AXES_FAILURE_LIMIT = RELAY_LOGIN_LIMITS[0]
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("RELAY_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_CALLABLE = "apps.people.login_throttle.locked_out"  # our page, HTTP 429
+AXES_CLIENT_IP_CALLABLE = "apps.people.login_throttle.client_ip"
+# A success does not wipe the counts: logging in to one's own account between guesses at
+# others must not reset the address's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_VERBOSE = False
 
 # django-fsm-log writes each transition's log row as the transition happens, in the same
 # transaction as the task's save, so a refused or rolled-back change leaves no log line.

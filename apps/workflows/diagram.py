@@ -139,33 +139,6 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
     )
 
 
-STYLE = """
-.wf text{font-family:system-ui,-apple-system,'Segoe UI',sans-serif}
-.wf .node rect.box{fill:#fff;stroke:#94a3b8;stroke-width:1.5}
-.wf .node .name{font-size:14px;font-weight:600;fill:#0f172a}
-.wf .node .meta{font-size:12px;fill:#64748b}
-.wf .node.automated rect.box{fill:#f8fafc;stroke-dasharray:5 3}
-.wf .node.review rect.box{fill:#fdf4ff}
-.wf .node.current rect.box{fill:#eff6ff;stroke:#2563eb;stroke-width:3}
-.wf .node.done rect.box{fill:#f0fdf4;stroke:#16a34a;stroke-width:2}
-.wf .node.done.bad rect.box{fill:#fff7ed;stroke:#ea580c}
-.wf .node .status{font-size:12px;font-weight:600;fill:#15803d}
-.wf .node.bad .status{fill:#c2410c}
-.wf .node.current .status{fill:#1d4ed8}
-.wf .join{fill:none;stroke:#7c3aed;stroke-width:1.5}
-.wf .tag{font-size:10px;font-weight:700;fill:#7c3aed;letter-spacing:.04em}
-.wf .start{font-size:10px;font-weight:700;fill:#2563eb;letter-spacing:.04em}
-.wf .end circle{fill:#0f172a}
-.wf .end.reached circle{fill:#16a34a}
-.wf .end text{fill:#fff;font-size:11px;font-weight:700}
-.wf .edge{fill:none;stroke:#64748b;stroke-width:1.5}
-.wf .edge.loop{stroke:#ea580c;stroke-dasharray:6 4}
-.wf .label rect{fill:#fff;opacity:.92}
-.wf .label text{font-size:12px;fill:#334155}
-.wf .label.loop text{fill:#c2410c}
-"""
-
-
 def _label(outcomes: list[str]) -> str:
     return " / ".join(LABELS.get(o, o) for o in outcomes)
 
@@ -185,12 +158,12 @@ def _clip(text: str, size: int) -> str:
 
 def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) -> str:
     pos = layout.pos
-    # Scales down to the page width (never up): every step stays in view.
+    # Scales down to the page width (never up: svg.wf in workflows.css), so every step stays
+    # in view. Its styles are in workflows.css too: the Content-Security-Policy allows no <style>.
     parts = [
         f'<svg class="wf" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'viewBox="0 0 {layout.width} {layout.height}" width="100%" '
-        f'style="max-width:{layout.width}px" aria-label="{escape(title)}: steps and routes">',
-        f"<style>{STYLE}</style>",
+        f'viewBox="0 0 {layout.width} {layout.height}" width="{layout.width}" '
+        f'aria-label="{escape(title)}: steps and routes">',
         '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#64748b"/>'
         '</marker><marker id="wf-arrow-loop" viewBox="0 0 10 10" refX="9" refY="5" '

@@ -8,3 +8,10 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     event.detail.isError = false;
   }
 });
+
+// A button with data-confirm asks first (instead of an inline onclick, which the
+// Content-Security-Policy refuses).
+document.addEventListener("submit", (event) => {
+  const message = event.submitter && event.submitter.dataset.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});

@@ -29,7 +29,7 @@ def drag(page, task, state):
     """Drop the card on a column and wait for the server's answer to be swapped in."""
     page.evaluate("window.relayLastMoveMs = undefined")
     card(page, task).drag_to(cell(page, state), target_position={"x": 30, "y": 10})
-    page.wait_for_function("window.relayLastMoveMs !== undefined")
+    page.wait_for_function("() => window.relayLastMoveMs !== undefined")
 
 
 def switch_to(page, login, user):
@@ -203,7 +203,7 @@ def test_a_card_being_dragged_is_not_yanked_by_a_refresh(
     page.mouse.move(box["x"] + 20, box["y"] + 10)
     page.mouse.down()
     page.mouse.move(box["x"] + 60, box["y"] + 40, steps=5)
-    page.wait_for_function("document.body.classList.contains('dragging')")
+    page.wait_for_function("() => document.body.classList.contains('dragging')")
     page.evaluate(f"window.heldCard = document.getElementById('card-{held.pk}')")
     services.assign_to(task=other, assignee=member, by=lead)  # the board changes meanwhile
     page.evaluate("window.relayPollNow()")
