@@ -11,6 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from . import jsonsafe
+from .text import single_line
 
 # The largest value an `integer` column holds on every database Relay runs on.
 DB_INT_MAX = 2**31 - 1
@@ -51,12 +52,6 @@ class IdListField(forms.CharField):
     def validate(self, value) -> None:
         if self.required and not value:
             raise forms.ValidationError(self.error_messages["required"], code="required")
-
-
-def single_line(text: str) -> str:
-    """Text that goes into one line (a title, an e-mail subject): every run of whitespace,
-    CR and LF included, becomes one space."""
-    return " ".join(text.split())
 
 
 class SingleLineField(forms.CharField):

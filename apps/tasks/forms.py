@@ -2,6 +2,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.text import single_line
+
 from .models import Comment, Outcome, Task
 
 
@@ -47,6 +49,10 @@ class TaskForm(forms.ModelForm):
             "due_at",
         ]
         widgets = {"due_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+
+    def clean_title(self) -> str:
+        """A title is one line: it heads pages, cards and e-mail subjects."""
+        return single_line(self.cleaned_data["title"])
 
     def clean_min_level(self):
         level = self.cleaned_data["min_level"]

@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.core import jsonsafe
-from apps.core.forms import DB_INT_MAX, single_line
+from apps.core.forms import DB_INT_MAX
+from apps.core.text import single_line
 from apps.people.models import Skill, Team, User
 from apps.tasks.models import ChecklistItem, Outcome
 
