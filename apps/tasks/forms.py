@@ -4,7 +4,15 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.text import single_line
 
-from .models import Comment, Outcome, Task
+from .models import Comment, Outcome, State, Task
+
+
+class TaskListForm(forms.Form):
+    """A team's task list filters, from the URL; an invalid one (a NUL byte in the search,
+    which PostgreSQL can't compare) is left unset."""
+
+    state = forms.ChoiceField(required=False, choices=State.choices)
+    q = forms.CharField(required=False, max_length=100)
 
 
 class TransitionForm(forms.Form):
