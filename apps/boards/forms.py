@@ -2,8 +2,11 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.core.forms import IdField, IdListField
 from apps.tasks.models import LIMITABLE_STATES, Outcome, State
 from apps.tasks.services import ACTIONS
+
+from .services import MAX_ORDER
 
 
 class MoveForm(forms.Form):
@@ -15,14 +18,7 @@ class MoveForm(forms.Form):
     expected_state = forms.ChoiceField(choices=State.choices, required=False)
     note = forms.CharField(required=False, max_length=2000)
     outcome = forms.ChoiceField(choices=Outcome.choices, required=False)
-    order = forms.CharField(required=False, max_length=5000)
-
-    def clean_order(self) -> list[int]:
-        raw = self.cleaned_data["order"]
-        try:
-            return [int(i) for i in raw.split(",") if i.strip()]
-        except ValueError:
-            raise forms.ValidationError(_("The card order is not a list of ids.")) from None
+    order = IdListField(required=False, max_items=MAX_ORDER)
 
     def clean(self):
         data = super().clean()
@@ -55,3 +51,17 @@ class WipLimitsForm(forms.Form):
 class SavedViewForm(forms.Form):
     name = forms.CharField(max_length=60)
     query = forms.CharField(required=False, max_length=500)
+
+
+class MoreCardsForm(forms.Form):
+    """The next page of one cell: its column, its lane (0 = no lane) and how many came before."""
+
+    state = forms.ChoiceField(choices=State.choices)
+    lane = IdField(required=False, min_value=0)
+    offset = IdField(required=False, min_value=0)
+
+
+class OpenTaskForm(forms.Form):
+    """?task=<id> on the board opens that task's drawer."""
+
+    task = IdField(required=False)

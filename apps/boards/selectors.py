@@ -9,6 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django import forms
 from django.db import connection
 from django.db.models import (
     Count,
@@ -29,6 +30,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.forms import IdField
 from apps.people.models import Membership, Team, User
 from apps.tasks import selectors as task_selectors
 from apps.tasks.models import ChecklistItem, Comment, State, Task, WipLimits
@@ -51,6 +53,19 @@ DUE_CHOICES = {"overdue": _("Overdue"), "soon": _("Due in 3 days")}
 NO_LANE = 0
 
 
+class FiltersForm(forms.Form):
+    """The board's filters as the URL carries them, each bounded (BoardFilters.from_query)."""
+
+    assignee = forms.CharField(required=False, max_length=150)
+    skill = forms.CharField(required=False, max_length=50)
+    due = forms.ChoiceField(required=False, choices=DUE_CHOICES.items())
+    q = forms.CharField(required=False, max_length=100)
+    run = IdField(required=False)
+    template = forms.CharField(required=False, max_length=80)
+    lane = forms.ChoiceField(required=False, choices=LANES.items())
+    show = forms.MultipleChoiceField(required=False, choices=[(s, s) for s in EXTRA_STATES])
+
+
 @dataclass(frozen=True)
 class BoardFilters:
     """What the person asked to see, parsed from (and written back to) the URL."""
@@ -66,17 +81,20 @@ class BoardFilters:
 
     @classmethod
     def from_query(cls, query: QueryDict) -> "BoardFilters":
-        due = query.get("due", "")
-        lane = query.get("lane", "none")
+        """A filter whose value is not valid (a 30-digit run id, an unknown lane) is left unset:
+        the board shows without it rather than a parameter reaching SQL unchecked."""
+        form = FiltersForm(query)
+        form.is_valid()
+        data = form.cleaned_data
         return cls(
-            assignee=query.get("assignee", "").strip()[:150],
-            skill=query.get("skill", "").strip()[:50],
-            due=due if due in DUE_CHOICES else "",
-            q=query.get("q", "").strip()[:100],
-            run=run if (run := query.get("run", "")).isdigit() else "",
-            template=query.get("template", "").strip()[:80],
-            lane=lane if lane in LANES else "none",
-            show=tuple(s for s in EXTRA_STATES if s in query.getlist("show")),
+            assignee=data.get("assignee", ""),
+            skill=data.get("skill", ""),
+            due=data.get("due", ""),
+            q=data.get("q", ""),
+            run=str(data["run"]) if data.get("run") else "",
+            template=data.get("template", ""),
+            lane=data.get("lane") or "none",
+            show=tuple(s for s in EXTRA_STATES if s in data.get("show", ())),
         )
 
     @property

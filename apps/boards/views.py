@@ -7,7 +7,7 @@ answers with the affected columns swapped out-of-band, plus a toast saying what 
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
 from .cards import CardRenderer, QueueCardRenderer
-from .forms import MoveForm, SavedViewForm, WipLimitsForm
+from .forms import MoreCardsForm, MoveForm, OpenTaskForm, SavedViewForm, WipLimitsForm
 from .models import SavedView
 from .selectors import BoardFilters
 
@@ -126,10 +126,15 @@ def board(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
         runs=Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
         lanes=selectors.LANES,
         due_choices=selectors.DUE_CHOICES,
-        open_task=request.GET.get("task", "") if request.GET.get("task", "").isdigit() else "",
+        open_task=_open_task(request),
         done_window_days=selectors.DONE_WINDOW.days,
     )
     return render(request, "boards/board.html", context)
+
+
+def _open_task(request: HtmxHttpRequest) -> int | None:
+    form = OpenTaskForm(request.GET)
+    return form.cleaned_data["task"] if form.is_valid() else None
 
 
 def _poll_etag(request: HtmxHttpRequest, team_slug: str) -> str:
@@ -163,14 +168,14 @@ def poll(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
 def more_cards(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     filters = BoardFilters.from_query(request.GET)
-    state = request.GET.get("state", "")
+    form = MoreCardsForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(errors_sentence(form), content_type="text/plain")
+    state = form.cleaned_data["state"]
     if state not in filters.states:
         raise Http404("No such column.")
-    try:
-        lane = int(request.GET.get("lane", "0"))
-        offset = max(0, int(request.GET.get("offset", "0")))
-    except ValueError:
-        raise Http404("Bad page.") from None
+    lane = form.cleaned_data["lane"] or 0
+    offset = form.cleaned_data["offset"] or 0
     cards, more = selectors.more_cards(
         team=team, user=request.user, filters=filters, state=state, lane=lane, offset=offset
     )

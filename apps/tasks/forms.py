@@ -2,7 +2,17 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .models import Comment, Outcome, Task
+from apps.core.text import single_line
+
+from .models import Comment, Outcome, State, Task
+
+
+class TaskListForm(forms.Form):
+    """A team's task list filters, from the URL; an invalid one (a NUL byte in the search,
+    which PostgreSQL can't compare) is left unset."""
+
+    state = forms.ChoiceField(required=False, choices=State.choices)
+    q = forms.CharField(required=False, max_length=100)
 
 
 class TransitionForm(forms.Form):
@@ -47,6 +57,10 @@ class TaskForm(forms.ModelForm):
             "due_at",
         ]
         widgets = {"due_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+
+    def clean_title(self) -> str:
+        """A title is one line: it heads pages, cards and e-mail subjects."""
+        return single_line(self.cleaned_data["title"])
 
     def clean_min_level(self):
         level = self.cleaned_data["min_level"]

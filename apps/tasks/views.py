@@ -14,7 +14,7 @@ from apps.people import selectors as people
 from apps.people.models import Team
 
 from . import selectors, services
-from .forms import CommentForm, TaskForm, TransitionForm
+from .forms import CommentForm, TaskForm, TaskListForm, TransitionForm
 from .models import State, Task
 
 # Rows on one page of a team's task list.
@@ -47,10 +47,10 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def team_tasks(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
-    state = request.GET.get("state", "")
-    if state and state not in State.values:
-        state = ""
-    query = request.GET.get("q", "").strip()[:100]
+    form = TaskListForm(request.GET)
+    form.is_valid()
+    state = form.cleaned_data.get("state", "")
+    query = form.cleaned_data.get("q", "")
     tasks = selectors.team_task_list(team=team, state=state or None, query=query)
     # Never a 500 for a bad ?page=: not a number shows the first page, out of range the last.
     page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))

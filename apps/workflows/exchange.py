@@ -9,16 +9,27 @@ import json
 from http import HTTPStatus
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.core import jsonsafe
+from apps.core.forms import DB_INT_MAX
+from apps.core.text import single_line
 from apps.people.models import Skill, Team, User
-from apps.tasks.models import Outcome
+from apps.tasks.models import ChecklistItem, Outcome
 
 from .models import AssignmentPolicy, ManualOutcomes, Route, Step, StepKind, WorkflowTemplate
 from .services import WorkflowError, is_frozen, new_version
 from .validation import Graph, RouteSpec, StepSpec, validate
 
 FORMAT = "relay.workflow/1"
+# A workflow document is a few KB; the limits only keep a wrong or hostile file from costing
+# memory, time or a RecursionError (document → steps → step → checklist is 4 levels deep).
+MAX_IMPORT_BYTES = 1024 * 1024
+MAX_IMPORT_DEPTH = 8
+CHECKLIST_ITEM_MAX = ChecklistItem._meta.get_field("text").max_length
+DOCUMENT_FIELDS = {"format", "team", "slug", "name", "description", "steps", "routes"}
+ROUTE_FIELDS = {"from", "outcome", "to"}
 STEP_DEFAULTS: dict[str, Any] = {
     "kind": StepKind.MANUAL.value,
     "manual_outcomes": ManualOutcomes.DONE.value,
@@ -95,32 +106,139 @@ def export_json(template: WorkflowTemplate) -> str:
     return json.dumps(export_template(template), indent=2, ensure_ascii=False) + "\n"
 
 
-def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]:
-    """Check the document's shape; returns the cleaned definition and every problem found."""
-    problems: list[str] = []
+def too_large_problem() -> str:
+    return (
+        f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB: "
+        "a workflow document is far smaller; check that it is the right file."
+    )
+
+
+def _show(value: Any) -> str:
+    """A value as a problem quotes it: never the whole of a 100,000-character name."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _model_problems(instance, *, where: str, exclude: list[str]) -> list[str]:
+    """Every field the model itself forbids (max_length, slug, bounds), as "where: field: why"."""
+    try:
+        instance.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        return [
+            f"{where}: {name}: {message}"
+            for name, messages in error.message_dict.items()
+            for message in messages
+        ]
+    return []
+
+
+def _read(raw: str | bytes | dict) -> tuple[Any, list[str]]:
+    """The document as Python data, or why it can't be read (size first, then depth, syntax)."""
     if isinstance(raw, dict):
         data = raw
     else:
+        if len(raw) > MAX_IMPORT_BYTES:
+            return None, [too_large_problem()]
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
-            return {}, [f"The file is not valid JSON: {error}."]
+            data = jsonsafe.loads(raw, max_bytes=MAX_IMPORT_BYTES, max_depth=MAX_IMPORT_DEPTH)
+        except jsonsafe.UnsafeJSON as error:
+            return None, [f"The file {error}"]
+    try:
+        jsonsafe.check_text(data)
+    except jsonsafe.UnsafeJSON as error:
+        return None, [f"The file {error}"]
     if not isinstance(data, dict):
-        return {}, ["The file must hold one JSON object describing a workflow."]
+        return None, ["The file must hold one JSON object describing a workflow."]
+    return data, []
+
+
+def _step_problems(raw_step: dict, key: str) -> dict[str | None, str]:
+    """The types and choices of one step's fields, by field (None: the step as a whole); the
+    model's own rules (max_length, slug, bounds) are checked after, on the fields that pass."""
+    where = f"Step {_show(key)}"
+    problems: dict[str | None, str] = {}
+    unknown = set(raw_step) - set(STEP_DEFAULTS) - {"key", "name"}
+    if unknown:
+        problems[None] = f"{where} has unknown fields {_show(sorted(unknown))}: remove them."
+    step = {**STEP_DEFAULTS, **raw_step}
+    for name, allowed in CHOICES.items():
+        if not isinstance(step[name], str) or step[name] not in allowed:
+            problems[name] = (
+                f"{where} has {name} {_show(step[name])}: use one of {', '.join(allowed)}."
+            )
+    for name in TEXT_FIELDS:
+        if name in raw_step and not isinstance(raw_step[name], str):
+            problems[name] = f"{where}: '{name}' must be text."
+    for name in BOOL_FIELDS:
+        if not isinstance(step[name], bool):
+            problems[name] = f"{where}: '{name}' must be true or false."
+    for name, low, high in (("min_level", 1, 5), ("max_iterations", 1, 100)):
+        if not _is_whole(step[name]) or not low <= step[name] <= high:
+            problems[name] = f"{where}: '{name}' must be a whole number from {low} to {high}."
+    sla = step["sla_hours"]
+    if sla is not None and (not _is_whole(sla) or not 0 <= sla <= DB_INT_MAX):
+        problems["sla_hours"] = (
+            f"{where}: 'sla_hours' must be a whole number of hours from 0 to {DB_INT_MAX}, or null."
+        )
+    if step["required_skill"] is not None and not isinstance(step["required_skill"], str):
+        problems["required_skill"] = (
+            f"{where}: 'required_skill' must be a skill's slug (text) or null."
+        )
+    checklist = step["checklist"]
+    if not isinstance(checklist, list) or not all(isinstance(x, str) for x in checklist):
+        problems["checklist"] = f"{where}: 'checklist' must be a list of texts."
+    else:
+        too_long = [
+            n for n, item in enumerate(checklist, start=1) if len(item) > CHECKLIST_ITEM_MAX
+        ]
+        if too_long:
+            problems["checklist"] = (
+                f"{where}: checklist: item {too_long[0]} has {len(checklist[too_long[0] - 1]):,} "
+                f"characters; keep each item to at most {CHECKLIST_ITEM_MAX}."
+            )
+    not_done_by = step["not_done_by"]
+    if not isinstance(not_done_by, list) or not all(isinstance(x, str) for x in not_done_by):
+        problems["not_done_by"] = f"{where}: 'not_done_by' must be a list of step keys."
+    return problems
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]:
+    """Check the document's shape; returns the cleaned definition and every problem found."""
+    data, problems = _read(raw)
+    if data is None:
+        return {}, problems
     if data.get("format", FORMAT) != FORMAT:
-        problems.append(f"Unknown format {data.get('format')!r}: expected '{FORMAT}'.")
+        problems.append(f"Unknown format {_show(data.get('format'))}: expected '{FORMAT}'.")
+    unknown = set(data) - DOCUMENT_FIELDS
+    if unknown:
+        problems.append(f"The file has unknown fields {_show(sorted(unknown))}: remove them.")
     clean: dict[str, Any] = {}
     for name in ("slug", "name"):
         if not isinstance(data.get(name), str) or not data[name].strip():
             problems.append(f"'{name}' is missing: give the workflow a {name}.")
         else:
-            clean[name] = data[name].strip()
-    clean["description"] = str(data.get("description") or "")
+            clean[name] = single_line(data[name])
+    description = data.get("description") or ""
+    if not isinstance(description, str):
+        problems.append("'description' must be text.")
+        description = ""
+    clean["description"] = description
     if team is None:
-        team = Team.objects.filter(slug=str(data.get("team") or "")).first()
+        team_slug = data.get("team")
+        team = Team.objects.filter(slug=team_slug).first() if isinstance(team_slug, str) else None
         if team is None:
-            problems.append(f"Team {data.get('team')!r} does not exist: set 'team' to a team slug.")
+            problems.append(f"Team {_show(team_slug)} does not exist: set 'team' to a team slug.")
     clean["team"] = team
+    if "slug" in clean and "name" in clean:
+        problems += _model_problems(
+            WorkflowTemplate(slug=clean["slug"], name=clean["name"], description=description),
+            where="Workflow",
+            exclude=["team"],
+        )
 
     steps_in = data.get("steps")
     routes_in = data.get("routes")
@@ -131,59 +249,44 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
         problems.append("'routes' must be a list of routes.")
         routes_in = []
 
-    skill_slugs = {s.get("required_skill") for s in steps_in if isinstance(s, dict)} - {None}
-    skills = {s.slug: s for s in Skill.objects.filter(slug__in=[str(x) for x in skill_slugs])}
+    skill_slugs = {
+        s["required_skill"]
+        for s in steps_in
+        if isinstance(s, dict) and isinstance(s.get("required_skill"), str)
+    }
+    skills = {s.slug: s for s in Skill.objects.filter(slug__in=skill_slugs)}
     steps: list[dict] = []
     seen_keys: set[str] = set()
     for i, raw_step in enumerate(steps_in, start=1):
-        if not isinstance(raw_step, dict) or not str(raw_step.get("key") or "").strip():
-            problems.append(f"Step #{i} has no 'key': give every step a short key.")
+        if (
+            not isinstance(raw_step, dict)
+            or not isinstance(raw_step.get("key"), str)
+            or not raw_step["key"].strip()
+        ):
+            problems.append(f"Step #{i} has no 'key': give every step a short key (text).")
             continue
-        step = {**STEP_DEFAULTS, **raw_step}
-        key = str(step["key"]).strip()
-        step["key"] = key
-        step["name"] = step.get("name") or key
+        key = raw_step["key"].strip()
         if key in seen_keys:
-            problems.append(f"Step '{key}' appears twice: step keys must be unique.")
+            problems.append(f"Step {_show(key)} appears twice: step keys must be unique.")
         seen_keys.add(key)
-        unknown = set(raw_step) - set(STEP_DEFAULTS) - {"key", "name"}
-        if unknown:
-            problems.append(f"Step '{key}' has unknown fields {sorted(unknown)}: remove them.")
-        for name, allowed in CHOICES.items():
-            if step[name] not in allowed:
-                problems.append(
-                    f"Step '{key}' has {name} {step[name]!r}: use one of {', '.join(allowed)}."
-                )
-        for name in TEXT_FIELDS:
-            if not isinstance(step[name], str):
-                problems.append(f"Step '{key}': '{name}' must be text.")
-        for name in BOOL_FIELDS:
-            if not isinstance(step[name], bool):
-                problems.append(f"Step '{key}': '{name}' must be true or false.")
-        for name, low, high in (("min_level", 1, 5), ("max_iterations", 1, 100)):
-            if not isinstance(step[name], int) or not low <= step[name] <= high:
-                problems.append(
-                    f"Step '{key}': '{name}' must be a whole number from {low} to {high}."
-                )
-        if step["sla_hours"] is not None and (
-            not isinstance(step["sla_hours"], int) or step["sla_hours"] < 0
-        ):
-            problems.append(f"Step '{key}': 'sla_hours' must be a whole number of hours or null.")
-        if not isinstance(step["checklist"], list) or not all(
-            isinstance(x, str) for x in step["checklist"]
-        ):
-            problems.append(f"Step '{key}': 'checklist' must be a list of texts.")
-            step["checklist"] = []
-        if not isinstance(step["not_done_by"], list) or not all(
-            isinstance(x, str) for x in step["not_done_by"]
-        ):
-            problems.append(f"Step '{key}': 'not_done_by' must be a list of step keys.")
-            step["not_done_by"] = []
+        step_problems = _step_problems(raw_step, key)
+        problems += step_problems.values()
+        # The fields that passed are checked by the model; the others keep a default for that.
+        step = {**STEP_DEFAULTS, **raw_step, "key": key}
+        step |= {name: STEP_DEFAULTS[name] for name in step_problems if name in STEP_DEFAULTS}
+        step["name"] = single_line(step["name"]) if isinstance(step.get("name"), str) else ""
+        step["name"] = step["name"] or key
+        step["checklist"] = [single_line(item) for item in step["checklist"]]
         if step["required_skill"] is not None and step["required_skill"] not in skills:
             problems.append(
-                f"Step '{key}' requires skill {step['required_skill']!r}, which does not exist: "
-                "create the skill first or fix its slug."
+                f"Step {_show(key)} requires skill {_show(step['required_skill'])}, which does "
+                "not exist: create the skill first or fix its slug."
             )
+        problems += _model_problems(
+            _step_instance(step, skills=skills, position=i - 1),
+            where=f"Step {_show(key)}",
+            exclude=["template", "required_skill", *filter(None, step_problems)],
+        )
         steps.append(step)
     clean["steps"] = steps
 
@@ -192,19 +295,22 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
         if not isinstance(raw_route, dict) or not {"from", "outcome"} <= set(raw_route):
             problems.append(f"Route #{i} needs 'from', 'outcome' and 'to' (null for END).")
             continue
-        if raw_route["outcome"] not in Outcome.values:
+        unknown = set(raw_route) - ROUTE_FIELDS
+        if unknown:
+            problems.append(f"Route #{i} has unknown fields {_show(sorted(unknown))}: remove them.")
+        to = raw_route.get("to")
+        if not isinstance(raw_route["from"], str) or not (to is None or isinstance(to, str)):
             problems.append(
-                f"Route #{i} from '{raw_route['from']}' has outcome {raw_route['outcome']!r}: "
-                f"use one of {', '.join(Outcome.values)}."
+                f"Route #{i}: 'from' and 'to' must be step keys (text; 'to' null for END)."
             )
             continue
-        routes.append(
-            {
-                "from": str(raw_route["from"]),
-                "outcome": raw_route["outcome"],
-                "to": None if raw_route.get("to") is None else str(raw_route["to"]),
-            }
-        )
+        if not isinstance(raw_route["outcome"], str) or raw_route["outcome"] not in Outcome.values:
+            problems.append(
+                f"Route #{i} from {_show(raw_route['from'])} has outcome "
+                f"{_show(raw_route['outcome'])}: use one of {', '.join(Outcome.values)}."
+            )
+            continue
+        routes.append({"from": raw_route["from"], "outcome": raw_route["outcome"], "to": to})
     clean["routes"] = routes
 
     if problems:
@@ -212,6 +318,31 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
     else:
         problems.extend(validate(_graph(clean, skills)))
     return clean, problems
+
+
+def _step_instance(step: dict, *, skills: dict[str, Skill], position: int) -> Step:
+    """The Step a cleaned step becomes (without its template: validated before it exists)."""
+    return Step(
+        key=step["key"],
+        name=step["name"],
+        kind=step["kind"],
+        manual_outcomes=step["manual_outcomes"],
+        is_start=step["is_start"],
+        is_join=step["is_join"],
+        is_split=step["is_split"],
+        required_skill=skills.get(step["required_skill"]) if step["required_skill"] else None,
+        min_level=step["min_level"],
+        instructions=step["instructions"],
+        inputs=step["inputs"],
+        outputs=step["outputs"],
+        checklist="\n".join(step["checklist"]),
+        sla_hours=step["sla_hours"],
+        assignment_policy=step["assignment_policy"],
+        action=step["action"],
+        max_iterations=step["max_iterations"],
+        not_done_by=step["not_done_by"],
+        position=position,
+    )
 
 
 def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
@@ -271,28 +402,10 @@ def import_template(
     skills = {s.slug: s for s in Skill.objects.all()}
     by_key: dict[str, Step] = {}
     for position, s in enumerate(clean["steps"]):
-        by_key[s["key"]] = Step.objects.create(
-            template=template,
-            key=s["key"],
-            name=s["name"],
-            kind=s["kind"],
-            manual_outcomes=s["manual_outcomes"],
-            is_start=s["is_start"],
-            is_join=s["is_join"],
-            is_split=s["is_split"],
-            required_skill=skills.get(s["required_skill"]) if s["required_skill"] else None,
-            min_level=s["min_level"],
-            instructions=s["instructions"],
-            inputs=s["inputs"],
-            outputs=s["outputs"],
-            checklist="\n".join(s["checklist"]),
-            sla_hours=s["sla_hours"],
-            assignment_policy=s["assignment_policy"],
-            action=s["action"],
-            max_iterations=s["max_iterations"],
-            not_done_by=s["not_done_by"],
-            position=position,
-        )
+        step = _step_instance(s, skills=skills, position=position)
+        step.template = template
+        step.save()
+        by_key[s["key"]] = step
     Route.objects.bulk_create(
         Route(
             template=template,

@@ -8,12 +8,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.http import HtmxHttpRequest, refused
+from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.people import selectors as people
 from apps.people.models import Team
 
 from . import diagram, selectors, services
-from .forms import StartRunForm
+from .forms import CancelRunForm, StartRunForm
 from .models import Run, RunStatus
 
 
@@ -130,8 +130,11 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = _run_for(request, pk)
+    form = CancelRunForm(request.POST)
     try:
-        services.cancel_run(run=run, by=request.user, note=request.POST.get("note", "")[:500])
+        if not form.is_valid():
+            raise services.WorkflowError([errors_sentence(form)], status=422)
+        services.cancel_run(run=run, by=request.user, note=form.cleaned_data["note"])
     except services.WorkflowError as refusal:
         return refused(request, refusal, "workflows/run_detail.html", _run_context(request, run))
     messages.success(request, "Run cancelled; its open tasks were cancelled.")

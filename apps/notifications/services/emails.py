@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from apps.core.text import single_line
+
 from ..models import Kind, Notification
 
 
@@ -131,7 +133,8 @@ def build_email(*, notification: Notification) -> EmailMultiAlternatives:
     )
     template = "digest" if notification.kind == Kind.DIGEST else "notification"
     message = RelayEmail(
-        subject=f"[Relay] {subject}"[:200].replace("\n", " "),
+        # A header is one line: a CR or LF left in it makes the message unbuildable.
+        subject=single_line(f"[Relay] {subject}")[:200],
         body=render_to_string(f"emails/{template}.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.recipient.email],
