@@ -140,4 +140,6 @@ def auto_assign_pending(request: HtmxHttpRequest, team_slug: str) -> HttpRespons
         request,
         f"Auto-assign: {result.assigned} assigned, {result.waiting} waiting for someone eligible.",
     )
+    if result.held:
+        messages.warning(request, f"{result.held} left to do: {result.held_because}")
     return redirect("assignment:workload", team_slug=team.slug)

@@ -92,3 +92,21 @@ def verdict(*, task: Task, action: str, target: str, by: User | None) -> Verdict
         )
         % {**values, "count": count}
     )
+
+
+def room(*, team_id: int, target: str, by: User | None) -> tuple[int | None, str]:
+    """How many more tasks a person's bulk move (the batch auto-assigner) may bring into
+    `target` under the team's hard limit, and the sentence once it is full; (None, "") when
+    nothing limits it. The limits row is locked, as one move locks it in `verdict`."""
+    if target not in LIMITABLE_STATES or by is None or is_automation(by):
+        return None, ""
+    settings = WipLimits.objects.select_for_update().filter(team_id=team_id).first()
+    limit = settings.limit_for(target) if settings and not settings.soft else None
+    if limit is None:
+        return None, ""
+    count = Task.objects.filter(team_id=team_id, state=target).count()
+    full = _(
+        "%(col)s is full (%(limit)d/%(limit)d, the team's WIP limit): finish or move "
+        "something out of it first."
+    ) % {"col": state_label(target), "limit": limit}
+    return max(limit - count, 0), full

@@ -18,6 +18,7 @@ from django.urls import URLResolver, get_resolver, reverse
 from apps.notifications.models import Notification
 from apps.people.models import Team, User
 from apps.tasks.models import ChecklistItem, State
+from apps.workflows.admin import team_admin_site
 from apps.workflows.models import Run, RunStatus
 
 HEADER = "Content-Security-Policy"
@@ -59,11 +60,15 @@ def forbidden_markup(html: str) -> list[str]:
     return parser.found
 
 
+ADMIN_SITES = {"admin", "team_admin"}
+
+
 def app_routes(patterns=None, namespace=None):
-    """(url name, its converters' names) for every view of the URLconf but the admin's."""
+    """(url name, its converters' names) for every view of the URLconf but the admin sites'
+    (their pages are read by the admin test below)."""
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(pattern, URLResolver):
-            if pattern.namespace != "admin":
+            if pattern.namespace not in ADMIN_SITES:
                 yield from app_routes(pattern.url_patterns, pattern.namespace or namespace)
         elif pattern.name:
             name = f"{namespace}:{pattern.name}" if namespace else pattern.name
@@ -147,18 +152,18 @@ def test_the_login_and_lockout_pages_carry_the_policy(client, demo):
     assert forbidden_markup(response.content.decode()) == []
 
 
-def admin_urls(superuser):
-    """The admin's index, and every registered model's list, add and change pages."""
+def admin_urls(user, site=admin.site):
+    """A site's index, and every registered model's list, add and change pages."""
     request = RequestFactory().get("/admin/")
-    request.user = superuser
-    yield reverse("admin:index")
-    yield reverse("admin:workflows_workflowtemplate_import")
-    for model, model_admin in admin.site._registry.items():
-        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+    request.user = user
+    yield reverse(f"{site.name}:index")
+    yield reverse(f"{site.name}:workflows_workflowtemplate_import")
+    for model, model_admin in site._registry.items():
+        prefix = f"{site.name}:{model._meta.app_label}_{model._meta.model_name}"
         yield reverse(f"{prefix}_changelist")
         if model_admin.has_add_permission(request):
             yield reverse(f"{prefix}_add")
-        first = model._default_manager.order_by("pk").first()
+        first = model_admin.get_queryset(request).order_by("pk").first()
         if first is not None:
             yield reverse(f"{prefix}_change", args=[first.pk])
 
@@ -175,3 +180,17 @@ def test_every_admin_page_carries_the_policy_and_needs_nothing_it_forbids(client
             problems[url] = found
     assert problems == {}
     assert len(urls) > 2 * len(admin.site._registry)  # lists, and add or change forms
+
+
+def test_every_workflow_admin_page_carries_the_policy_and_needs_nothing_it_forbids(client, demo):
+    client.force_login(demo["lead"])
+    urls = list(admin_urls(demo["lead"], site=team_admin_site))
+    problems = {}
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_policy(response, url)
+        if found := forbidden_on(response):
+            problems[url] = found
+    assert problems == {}
+    assert any("/change/" in url for url in urls)  # a template of the lead's team, opened

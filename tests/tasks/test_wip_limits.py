@@ -205,6 +205,28 @@ def test_the_panels_auto_assign_into_a_full_assigned_column_is_refused_with_the_
     assert (task.state, task.assignee) == (State.TODO, None)
 
 
+def test_the_workloads_batch_auto_assign_stops_at_a_full_assigned_column(
+    client_for, team, make_task, member, other_member, lead
+):
+    """The Workload page's Auto-assign writes in bulk; the hard limit holds it all the same,
+    and the lead hears how many were left and why."""
+    services.assign_to(task=make_task(title="Queued"), assignee=member, by=lead)
+    limit(team, assigned=2)
+    backlog = [make_task(title=f"Backlog {i}") for i in range(4)]
+    response = client_for(lead).post(
+        reverse("assignment:auto_assign_pending", args=[team.slug]), follow=True
+    )
+    assert Task.objects.filter(team=team, state=State.ASSIGNED).count() == 2
+    left = Task.objects.filter(pk__in=[t.pk for t in backlog], state=State.TODO)
+    assert left.count() == 3 and not left.exclude(assignee=None).exists()
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "Auto-assign: 1 assigned, 0 waiting for someone eligible." in said
+    assert (
+        "3 left to do: Assigned is full (2/2, the team's WIP limit): finish or move "
+        "something out of it first."
+    ) in said
+
+
 # --- soft limits warn -----------------------------------------------------------------
 
 

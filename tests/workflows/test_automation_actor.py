@@ -10,12 +10,12 @@ from django_fsm_log.models import StateLog
 from apps.assignment import selectors as assignment
 from apps.assignment.services.batch import auto_assign_pending
 from apps.tasks import services as task_services
-from apps.tasks.models import State, Task
+from apps.tasks.models import State, Task, WipLimits
 from apps.workflows import services
 
 from ..html import text_of
 from .conftest import GOOD_INPUTS
-from .helpers import finish
+from .helpers import finish, open_task
 
 
 @pytest.fixture
@@ -98,3 +98,23 @@ def test_relay_automation_cannot_log_in_and_is_never_given_work(
     }
     with pytest.raises(task_services.TaskActionRefused, match="is not a member of this team"):
         task_services.assign_to(task=backlog[0], assignee=robot, by=lead)
+
+
+def test_a_full_hard_column_never_stops_an_automated_step(
+    run, team, trainer, ml_reviewer, lead, make_task
+):
+    """Relay's own moves only count against a WIP limit (README, "WIP limits"): refusing
+    Relay automation would undo the approval that moved the run on."""
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    other = task_services.assign_to(task=make_task(title="Lead's own"), assignee=lead, by=lead)
+    task_services.start(task=other, by=lead)
+    review = open_task(run, "review")
+    task_services.start(task=review, by=review.assignee)
+    # In progress holds two; once the review is decided it is full at 1/1.
+    WipLimits.objects.create(team=team, limits={"in_progress": 1})
+    finish(run, "review", "approved")
+    staging = Task.objects.get(run=run, step__key="staging")
+    assert staging.state == State.IN_PROGRESS
+    assert staging.assignee.display_name == "Relay automation"
+    assert Task.objects.filter(team=team, state=State.IN_PROGRESS).count() == 2

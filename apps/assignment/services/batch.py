@@ -24,7 +24,7 @@ from apps.notifications.models import Kind, Notification
 from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bulk_statuses
 from apps.people import selectors as people
 from apps.people.models import PersonSkill, Skill, Team, User
-from apps.tasks import four_eyes
+from apps.tasks import four_eyes, limits
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
@@ -43,6 +43,9 @@ class BatchResult:
     assigned: int = 0
     waiting: int = 0
     attempts: int = 1
+    # Left `todo` because a hard WIP limit on Assigned filled up, and the sentence saying so.
+    held: int = 0
+    held_because: str = ""
 
 
 @dataclass
@@ -169,10 +172,16 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
             heaps[group] = heap
         return heaps[group]
 
+    # A hard WIP limit on Assigned holds the batch as it holds each single assignment.
+    room, full = limits.room(team_id=team.pk, target=State.ASSIGNED, by=by)
     clock = selectors.recency(now)
     chosen_for: dict[int, tuple[_Person, int, list]] = {}
     failed: list[_Pending] = []
+    held = 0
     for task in tasks:
+        if room is not None and len(chosen_for) >= room:
+            held += 1
+            continue
         heap = heap_for(task.required_skill_id, task.min_level)
         excluded = set(waiting_rows[task.pk].excluded) if task.pk in waiting_rows else set()
         excluded |= set(barred.get(task.pk, ()))
@@ -216,7 +225,12 @@ def _batch(*, team: Team, by: User | None, only_waiting: bool) -> BatchResult:
         waiting_rows=waiting_rows,
         barred=barred,
     )
-    return BatchResult(assigned=len(chosen_for), waiting=waiting_count)
+    return BatchResult(
+        assigned=len(chosen_for),
+        waiting=waiting_count,
+        held=held,
+        held_because=full if held else "",
+    )
 
 
 def _batch_record(person: _Person, level: int) -> dict:
