@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ..factories import PASSWORD
 
-LOGIN_PAGES = ["/login/", "/admin/login/"]
+LOGIN_PAGES = ["/login/", "/admin/login/", "/team-admin/login/"]
 
 
 def attempt(client, path, username, password, address="203.0.113.7"):
@@ -23,7 +23,7 @@ def logged_in_as(client):
 
 @pytest.mark.parametrize("path", LOGIN_PAGES)
 def test_thirty_wrong_passwords_lock_the_account_out_even_for_the_right_one(client, lead, path):
-    lead.is_staff = True  # the admin's login takes staff only
+    lead.is_staff = True  # the admin's login takes staff only (the team admin, leads)
     lead.save(update_fields=["is_staff"])
     answers = [attempt(client, path, "leo", f"wrong-{i}").status_code for i in range(30)]
 
