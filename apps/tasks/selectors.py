@@ -94,7 +94,9 @@ def task_panels(*, task: Task, user: User) -> dict:
 
 
 def _my_work_q(user: User) -> Q:
-    return Q(assignee=user, state__in=ACTIVE_STATES)
+    """My active tasks, but a workflow's review step given to me: that is a decision, which
+    waits in Awaiting my review (counted there, not twice)."""
+    return Q(assignee=user, state__in=ACTIVE_STATES) & ~Q(step__kind=REVIEW_STEP_KIND)
 
 
 def _awaiting_review_q(user: User) -> Q:

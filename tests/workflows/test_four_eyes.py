@@ -17,6 +17,7 @@ from apps.assignment.services import batch
 from apps.assignment.services import single as assignment
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Role
+from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.workflows import definitions, exchange, services
@@ -251,6 +252,14 @@ def test_the_review_step_waits_in_awaiting_my_review_with_the_three_buttons(
     row = page.content.decode().split(f'id="row-{review.pk}"')[1].split("</li>")[-2]
     assert values_of(row, "value", name="action") == ["approve", "request_changes", "reject"]
     assert texts_of(row, name="action") == ["Approve", "Request changes", "Reject"]
+
+
+def test_the_review_step_is_counted_once_in_the_header(client_for, review, ml_reviewer):
+    """A review step's task is the reviewer's decision, not work of her own: it waits in
+    Awaiting my review only, so the header does not count it twice."""
+    client = client_for(ml_reviewer)
+    assert f'id="row-{review.pk}"' not in client.get(reverse("boards:my_work")).content.decode()
+    assert task_selectors.work_counts(user=ml_reviewer) == {"mine": 0, "review": 1}
 
 
 def test_approving_from_the_queue_moves_the_run_on_and_tells_the_author(
