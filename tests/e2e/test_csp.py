@@ -169,3 +169,15 @@ def test_the_admin_runs_under_the_policy(watched, login, ml_team, make_task):
     page.get_by_text("Add another Step", exact=True).click()
     expect(rows).to_have_count(before + 1)
     assert page.violations() == [], "admin inline"
+
+
+def test_a_page_loads_nothing_that_is_missing(page, login, member):
+    """Every stylesheet and script a page asks for is there, and it names Relay's icon (without
+    one, browsers ask for /favicon.ico on every page: a 404 in the console)."""
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    login(member)
+    goto(page, "/")
+    page.wait_for_load_state("networkidle")
+    assert missing == []
+    assert page.evaluate("document.querySelector('link[rel=icon]').href").endswith("favicon.svg")
