@@ -1,12 +1,16 @@
 """Browser tests: Playwright driving Debian's chromium (/usr/bin/chromium), never a download."""
 
+import copy
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from ..factories import PASSWORD
+from apps.people.models import Role
+from apps.workflows import definitions, exchange
+
+from ..factories import PASSWORD, PersonSkillFactory, SkillFactory
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still plain synchronous code.
@@ -58,3 +62,17 @@ def login(page):
         return page
 
     return do
+
+
+@pytest.fixture
+def ml_trainer(team, make_member):
+    """The ML deployment template in `team`, with a trainer (tara, returned) and a reviewer
+    (rex) who have its skills."""
+    training = SkillFactory(slug="ml-training")
+    review = SkillFactory(slug="ml-review", is_review_skill=True)
+    trainer = make_member(username="tara")
+    PersonSkillFactory(user=trainer, skill=training, level=4)
+    reviewer = make_member(Role.REVIEWER, username="rex")
+    PersonSkillFactory(user=reviewer, skill=review, level=4)
+    exchange.import_template(copy.deepcopy(definitions.ML_DEPLOYMENT), team=team)
+    return trainer

@@ -2,18 +2,15 @@
 style or request: the board (dragging included), the drawer, My work, the run pages, the
 admin. Every `securitypolicyviolation` event and every console "Refused to …" is recorded."""
 
-import copy
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from apps.people.models import Role
 from apps.tasks.models import State
-from apps.workflows import definitions, exchange
 from apps.workflows.models import Run, RunStatus
 
-from ..factories import PersonSkillFactory, SkillFactory, UserFactory
+from ..factories import UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,18 +50,6 @@ def watched(page):
     return page
 
 
-@pytest.fixture
-def ml_team(team, make_member):
-    training = SkillFactory(slug="ml-training")
-    review = SkillFactory(slug="ml-review", is_review_skill=True)
-    trainer = make_member(username="tara")
-    PersonSkillFactory(user=trainer, skill=training, level=4)
-    reviewer = make_member(Role.REVIEWER, username="rex")
-    PersonSkillFactory(user=reviewer, skill=review, level=4)
-    exchange.import_template(copy.deepcopy(definitions.ML_DEPLOYMENT), team=team)
-    return team
-
-
 def goto(page, path):
     """Open a page, which must come with the policy (else no violation could be seen)."""
     response = page.goto(path)
@@ -85,9 +70,8 @@ def test_the_policy_is_enforced_and_the_recorder_sees_it(watched, login, member)
     assert any("script-src" in v for v in watched.violations())
 
 
-def test_the_whole_app_runs_under_the_policy(watched, login, ml_team, lead, make_task):
+def test_the_whole_app_runs_under_the_policy(watched, login, team, ml_trainer, lead, make_task):
     page = watched
-    team = ml_team
     task = make_task(title="Write the churn report")
 
     login(lead)
@@ -143,11 +127,11 @@ def test_the_whole_app_runs_under_the_policy(watched, login, ml_team, lead, make
     assert page.violations() == [], "run pages"
 
 
-def test_the_admin_runs_under_the_policy(watched, login, ml_team, make_task):
+def test_the_admin_runs_under_the_policy(watched, login, team, ml_trainer, make_task):
     page = watched
     task = make_task(title="Write the churn report")
     login(UserFactory(username="root", is_staff=True, is_superuser=True))
-    template = ml_team.templates.get()
+    template = team.templates.get()
     for path, visible in [
         ("/admin/", "Site administration"),
         ("/admin/tasks/task/", "Write the churn report"),

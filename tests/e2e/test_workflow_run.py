@@ -1,32 +1,15 @@
 """A lead starts the ML deployment run; the trainer works through train and evaluate and
 watches the run page's diagram move on."""
 
-import copy
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from apps.people.models import Role
 from apps.tasks.models import Task
-from apps.workflows import definitions, exchange
 from apps.workflows.models import Run
 
-from ..factories import PersonSkillFactory, SkillFactory
-
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def ml_team(team, make_member, lead):
-    training = SkillFactory(slug="ml-training")
-    review = SkillFactory(slug="ml-review", is_review_skill=True)
-    trainer = make_member(username="tara")
-    PersonSkillFactory(user=trainer, skill=training, level=4)
-    reviewer = make_member(Role.REVIEWER, username="rex")
-    PersonSkillFactory(user=reviewer, skill=review, level=4)
-    exchange.import_template(copy.deepcopy(definitions.ML_DEPLOYMENT), team=team)
-    return trainer
 
 
 def _node(page, key):
@@ -43,8 +26,8 @@ def _work_on(page, run, key, outcome):
     expect(page.get_by_test_id("task-state")).to_have_text("Done")
 
 
-def test_a_lead_starts_the_ml_run_and_the_trainer_moves_it_on(login, page, lead, ml_team):
-    trainer = ml_team
+def test_a_lead_starts_the_ml_run_and_the_trainer_moves_it_on(login, page, lead, ml_trainer):
+    trainer = ml_trainer
     login(lead)
     page.get_by_role("link", name="Runs").click()
     page.get_by_role("link", name="Start a run").click()

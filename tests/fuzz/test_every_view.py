@@ -24,6 +24,7 @@ from apps.notifications.models import Notification, NotificationSettings
 from apps.notifications.services import outbox
 from apps.people.models import Membership, Role
 from apps.tasks import services as task_services
+from apps.tasks.forms import TaskForm
 from apps.tasks.models import ChecklistItem, Comment, Task, WipLimits
 from apps.workflows import definitions, exchange
 from apps.workflows import services as workflow_services
@@ -60,19 +61,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         ["time_zone", "digest_enabled", "digest_hour", "channel_assigned", "channel_overdue"],
     ),
     "tasks:team_tasks": (GET, {"team_slug": "team"}, ["state", "q", "page"]),
-    "tasks:task_create": (
-        BOTH,
-        {"team_slug": "team"},
-        [
-            "title",
-            "description",
-            "required_skill",
-            "min_level",
-            "requires_review",
-            "priority",
-            "due_at",
-        ],
-    ),
+    "tasks:task_create": (BOTH, {"team_slug": "team"}, list(TaskForm.Meta.fields)),
     "tasks:task_detail": (GET, {"pk": "task"}, []),
     "tasks:task_comment": (POST, {"pk": "task"}, ["body"]),
     "tasks:task_transition": (
