@@ -43,6 +43,7 @@ def test_it_needs_no_login_and_sets_no_cookie(healthz, client):
     response = healthz()
     assert response.status_code == 200
     assert not response.cookies
+    assert client.head("/healthz").status_code == 200  # some balancers probe with HEAD
     assert client.post("/healthz").status_code == 405
 
 
