@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "apps.assignment",
     "apps.boards",
     "apps.notifications",
+    "apps.health",
 ]
 
 MIDDLEWARE = [
@@ -180,6 +181,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.assignment.tasks.retry_waiting_tasks",
         "schedule": 300.0,
     },
+    # A worker stamps the heartbeat /healthz reads (README "Health checks"). It expires after
+    # one period: workers back from an outage run the latest, not a backlog.
+    "health-heartbeat": {
+        "task": "apps.health.tasks.heartbeat",
+        "schedule": 30.0,
+        "options": {"expires": 30.0},
+    },
 }
 
 # --- Notifications ---------------------------------------------------------------------------
@@ -243,6 +251,8 @@ if env_bool("RELAY_TRUST_X_FORWARDED_PROTO", False):
 # login lock-out counts failures per client address (apps.people.login_throttle.client_ip).
 RELAY_TRUSTED_PROXIES = int(os.environ.get("RELAY_TRUSTED_PROXIES", "0"))
 
+# A load balancer's health probe speaks plain HTTP to the node; a redirect is not an answer.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
@@ -317,3 +327,11 @@ RELAY_ACTIONS = [
     "apps.workflows.actions.deploy_model",
 ]
 RELAY_ACTION_TIMEOUT = int(os.environ.get("RELAY_ACTION_TIMEOUT", "300"))
+
+# --- Health (/healthz, manage.py health; README "Health checks") ------------------------------
+# Seconds: broker connect timeout; the oldest worker heartbeat, undelivered notification and
+# automated step past RELAY_ACTION_TIMEOUT that still count as healthy.
+RELAY_HEALTH_BROKER_TIMEOUT = float(os.environ.get("RELAY_HEALTH_BROKER_TIMEOUT", "1"))
+RELAY_HEALTH_HEARTBEAT_MAX_AGE = float(os.environ.get("RELAY_HEALTH_HEARTBEAT_MAX_AGE", "120"))
+RELAY_HEALTH_OUTBOX_MAX_AGE = float(os.environ.get("RELAY_HEALTH_OUTBOX_MAX_AGE", "900"))
+RELAY_HEALTH_STRANDED_GRACE = float(os.environ.get("RELAY_HEALTH_STRANDED_GRACE", "60"))

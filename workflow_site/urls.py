@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from apps.health import views as health_views
 from apps.tasks import views as task_views
 from apps.workflows.admin import team_admin_site
 
 urlpatterns = [
     path("", task_views.home, name="home"),
+    path("healthz", health_views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

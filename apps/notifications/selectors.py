@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import F, QuerySet
 
-from .models import Kind, Notification, NotificationSettings
+from .models import EmailStatus, Kind, Notification, NotificationSettings
 
 
 def unread_count(*, user) -> int:
@@ -66,3 +66,15 @@ def digests_due(*, now: datetime) -> list[DueDigest]:
         due[f"{key}:to:{person.pk}"] = DueDigest(person=person, key=key, local=local)
     written = set(Notification.objects.filter(key__in=due).values_list("key", flat=True))
     return [digest for row_key, digest in due.items() if row_key not in written]
+
+
+def oldest_undelivered_at() -> datetime | None:
+    """When the oldest notification still waiting for its e-mail (pending, or claimed by a
+    worker that has not finished) was written; None if nothing waits. One query on the
+    undelivered rows' partial index, so the health check stays cheap with a large outbox."""
+    return (
+        Notification.objects.filter(email_status__in=[EmailStatus.PENDING, EmailStatus.SENDING])
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )

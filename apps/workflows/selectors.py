@@ -1,13 +1,19 @@
 """Reads about workflows and runs, and who may see which."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from datetime import datetime
+from typing import NamedTuple
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django_fsm_log.models import StateLog
 
 from apps.people.models import Team, User
 from apps.people.selectors import led_team_ids
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from .diagram import StepState
-from .models import Run, RunStatus, WorkflowTemplate
+from .models import Run, RunStatus, StepKind, WorkflowTemplate
 
 
 def visible_runs(user: User) -> QuerySet[Run]:
@@ -107,3 +113,43 @@ def step_states(tasks: list[Task]) -> dict[int, StepState]:
             iteration=task.iteration,
         )
     return states
+
+
+# --- automated steps nobody finished ------------------------------------------------------------
+
+
+class StrandedSteps(NamedTuple):
+    count: int
+    oldest_started_at: datetime | None
+    oldest_run_id: int | None
+
+
+def stranded_automated_steps(*, started_before: datetime) -> StrandedSteps:
+    """Automated steps of running runs still in progress although their action started before
+    `started_before`: the worker's time limit would have ended the action by then, so its
+    message was lost (the broker was down when it was enqueued, or a worker died holding it)
+    and the run waits for nothing. Started = the task's latest move into In progress (its
+    transition log), so a step handed back to automation counts from then."""
+    started = (
+        StateLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(Task),
+            object_id=OuterRef("pk"),
+            state=State.IN_PROGRESS,
+        )
+        .order_by("-timestamp")
+        .values("timestamp")[:1]
+    )
+    stranded = (
+        Task.objects.filter(
+            state=State.IN_PROGRESS, step__kind=StepKind.AUTOMATED, run__status=RunStatus.RUNNING
+        )
+        .annotate(started_at=Coalesce(Subquery(started), "created_at"))
+        .filter(started_at__lt=started_before)
+    )
+    summary = stranded.aggregate(count=Count("pk"), oldest=Min("started_at"))
+    if not summary["count"]:
+        return StrandedSteps(count=0, oldest_started_at=None, oldest_run_id=None)
+    oldest_run_id = stranded.order_by("started_at", "pk").values_list("run_id", flat=True).first()
+    return StrandedSteps(
+        count=summary["count"], oldest_started_at=summary["oldest"], oldest_run_id=oldest_run_id
+    )

@@ -49,6 +49,7 @@ BOARD_FILTERS = ["assignee", "skill", "due", "q", "run", "template", "lane", "sh
 MOVE = ["from_state", "to", "action", "expected_state", "note", "outcome", "order", "ctx"]
 ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "home": (GET, {}, []),
+    "healthz": (GET, {}, ["checks"]),
     "login": (BOTH, {}, ["username", "password", "next"]),
     "logout": (POST, {}, ["next"]),
     "notifications:inbox": (GET, {}, ["page"]),
@@ -252,6 +253,7 @@ def world(db) -> World:
         "username": ["leo", "mia"],
         "password": ["pw-for-tests-1"],
         "next": ["/", "/my-work/", "https://evil.example/"],
+        "checks": ["database", "database,broker", "outbox,stranded_runs,worker"],
     }
     return World(people=people, objects=objects, good=good)
 
@@ -294,7 +296,8 @@ def _examples(params: list[str]) -> int:
 @pytest.mark.parametrize("name", sorted(_url_names(get_resolver().url_patterns)))
 def test_no_input_makes_a_500_and_a_refusal_changes_nothing(world, name):
     methods, path_kwargs, params = ROUTES[name]
-    people = ["mia", "leo", "stan", *(["anonymous"] if name in ("home", "login", "logout") else [])]
+    anonymous = name in ("home", "login", "logout", "healthz")
+    people = ["mia", "leo", "stan", *(["anonymous"] if anonymous else [])]
 
     def value_of(param):
         one = st.sampled_from(world.good.get(param, PLAIN)) | bad
