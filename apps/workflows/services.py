@@ -377,9 +377,13 @@ def record_automated_result(*, task: Task, outcome: str, error: str = "") -> Tas
     """Finish an automated step's task with its action's result and close its dispatch, in one
     transaction; a repeat delivery is a no-op."""
     locked = Task.objects.select_for_update().get(pk=task.pk)
-    StepDispatch.objects.filter(task_id=locked.pk, finished_at__isnull=True).update(
-        finished_at=timezone.now()
-    )
+    dispatch = StepDispatch.objects.filter(task_id=locked.pk, finished_at__isnull=True)
+    if locked.state == State.IN_PROGRESS or locked.state not in UNFINISHED_STATES:
+        dispatch.update(finished_at=timezone.now())
+    else:
+        # Put on hold while the action ran: the result is dropped, and the step runs again
+        # (same key) once the task is resumed, as the sweeper then finds it unclaimed.
+        dispatch.update(claimed_until=None)
     if locked.state != State.IN_PROGRESS:
         return None
     if error:

@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 from apps.tasks.models import Outcome, State, Task
 
 from . import services
+from .checks import HARD_LIMIT_MARGIN
 from .validation import registered_actions
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,15 @@ def _token() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-# The worker raises SoftTimeLimitExceeded inside a hung action: caught below as "failed". The
-# claim's lease (RELAY_STEP_CLAIM_LEASE) is longer, so nobody takes over a step still running.
-@shared_task(acks_late=True, soft_time_limit=settings.RELAY_ACTION_TIMEOUT)
+# The worker raises SoftTimeLimitExceeded inside a hung action: caught below as "failed". An
+# action deaf to it (stuck in C code) is killed HARD_LIMIT_MARGIN s later; the claim's lease
+# (RELAY_STEP_CLAIM_LEASE, see checks.py) is longer still, so nobody takes over a step that is
+# still running, and the sweeper runs a killed one again once its lease has expired.
+@shared_task(
+    acks_late=True,
+    soft_time_limit=settings.RELAY_ACTION_TIMEOUT,
+    time_limit=settings.RELAY_ACTION_TIMEOUT + HARD_LIMIT_MARGIN,
+)
 def run_automated_step(task_id: int) -> str:
     task = Task.objects.select_related("run", "step").filter(pk=task_id).first()
     if task is None or task.state != State.IN_PROGRESS or task.step_id is None:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from apps.notifications.models import Kind, Notification
+from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.workflows import actions, services
 from apps.workflows.models import Deployment, Run, RunStatus, StepDispatch, StepKind
@@ -127,6 +128,35 @@ def test_a_message_delivered_twice_runs_the_action_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert run_automated_step(deploy.pk) == "passed"
     assert _calls == [f"automated:task:{deploy.pk}"]
+    assert Deployment.objects.filter(run=run).count() == 1
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+
+
+def deploy_while_put_on_hold(*, run, task, key=None):
+    """deploy_model, during whose first run the run's owner puts the step on hold."""
+    _calls.append(key)
+    if len(_calls) == 1:
+        task_services.hold(task=Task.objects.get(pk=task.pk), by=run.owner)
+    return actions.deploy_model(run=run, task=task, key=key)
+
+
+def test_a_step_put_on_hold_while_its_action_ran_runs_again_with_its_key_once_resumed(
+    run, lead, ml_template, settings, django_capture_on_commit_callbacks
+):
+    path = f"{__name__}.deploy_while_put_on_hold"
+    settings.RELAY_ACTIONS = [*settings.RELAY_ACTIONS, path]
+    ml_template.steps.filter(key="deploy").update(action=path)
+    _calls.clear()
+    deploy = into_deploy(run, django_capture_on_commit_callbacks)
+    assert run_automated_step(deploy.pk) == "passed"  # the action's result, dropped
+    deploy.refresh_from_db()
+    assert deploy.state == State.ON_HOLD
+    task_services.resume(task=deploy, by=lead)
+    settings.RELAY_STEP_SWEEP_GRACE = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep_dispatches()["enqueued"] == 1
+    assert _calls == [f"automated:task:{deploy.pk}"] * 2
     assert Deployment.objects.filter(run=run).count() == 1
     run.refresh_from_db()
     assert run.status == RunStatus.COMPLETED
