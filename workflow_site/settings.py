@@ -329,7 +329,8 @@ RELAY_STEP_CLAIM_LEASE = float(
     os.environ.get("RELAY_STEP_CLAIM_LEASE", str(RELAY_ACTION_TIMEOUT + 60))
 )
 # The sweeper (every RELAY_STEP_SWEEP_EVERY s, see CELERY_BEAT_SCHEDULE) enqueues again a step
-# nobody claimed within RELAY_STEP_SWEEP_GRACE s of its last message; a step claimed this many
-# times without a result is finished "failed" with the reason, and its run routes on.
+# nobody holds (never claimed, or its claim expired) whose last message is older than
+# RELAY_STEP_SWEEP_GRACE s; a step claimed RELAY_STEP_MAX_ATTEMPTS times without a result is
+# finished "failed" with the reason, and its run routes on.
 RELAY_STEP_SWEEP_GRACE = float(os.environ.get("RELAY_STEP_SWEEP_GRACE", "60"))
 RELAY_STEP_MAX_ATTEMPTS = int(os.environ.get("RELAY_STEP_MAX_ATTEMPTS", "3"))

@@ -395,11 +395,11 @@ def record_automated_result(*, task: Task, outcome: str, error: str = "") -> Tas
 
 def sweep_dispatches(*, now: datetime | None = None) -> dict[str, int]:
     """Enqueue again every automated step nobody is running: its message never reached a
-    worker (older than RELAY_STEP_SWEEP_GRACE) or the worker that claimed it died (its lease
-    expired). A step out of attempts is finished `failed` with the reason, so its run routes
-    as for a failure and the leads hear of it. Dispatches of tasks finished some other way
-    (cancelled with their run, completed by a lead) are closed. Safe to run at any time and
-    from several places at once: the worker's claim referees.
+    worker or the worker that claimed it died (its lease expired), and its last message is
+    older than RELAY_STEP_SWEEP_GRACE. A step out of attempts is finished `failed` with the
+    reason, so its run routes as for a failure and the leads hear of it. Dispatches of tasks
+    finished some other way (cancelled with their run, completed by a lead) are closed. Safe
+    to run at any time and from several places at once: the worker's claim referees.
 
     Returns how many were closed, failed and enqueued.
     """
@@ -418,10 +418,10 @@ def sweep_dispatches(*, now: datetime | None = None) -> dict[str, int]:
         }
         if record_automated_result(task=dispatch.task, outcome=Outcome.FAILED, error=reason):
             failed += 1
+    # Nobody holds it and its last message is older than the grace: one message per grace
+    # period at most, however long the workers are away.
     grace = now - timedelta(seconds=settings.RELAY_STEP_SWEEP_GRACE)
-    due = waiting.filter(attempts__lt=max_attempts).filter(
-        Q(claimed_until__isnull=True, enqueued_at__lt=grace) | Q(claimed_until__lt=now)
-    )
+    due = waiting.filter(attempts__lt=max_attempts, enqueued_at__lt=grace)
     enqueued = 0
     for pk, task_id in due.order_by("queued_at").values_list("pk", "task_id"):
         if not enqueue_step(task_id=task_id):

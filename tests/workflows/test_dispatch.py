@@ -163,7 +163,7 @@ def test_a_step_put_on_hold_while_its_action_ran_runs_again_with_its_key_once_re
 
 
 def test_a_step_whose_worker_died_mid_action_runs_again_with_its_key_and_deploys_once(
-    run, django_capture_on_commit_callbacks
+    run, settings, django_capture_on_commit_callbacks
 ):
     deploy = into_deploy(run, django_capture_on_commit_callbacks)
     # A worker claims the step, deploys, and dies before recording the result.
@@ -172,6 +172,7 @@ def test_a_step_whose_worker_died_mid_action_runs_again_with_its_key_and_deploys
     # Celery redelivers the message while that worker's claim still holds: nothing happens.
     assert run_automated_step(deploy.pk) == "skipped"
     lease_runs_out(deploy)
+    settings.RELAY_STEP_SWEEP_GRACE = 0
     with django_capture_on_commit_callbacks(execute=True):
         assert services.sweep_dispatches()["enqueued"] == 1
     deploy.refresh_from_db()
