@@ -223,3 +223,16 @@ def test_seed_demo_with_the_broker_down_succeeds_and_a_sweep_finishes_its_automa
     assert "Automated steps: 2 enqueued" in out.getvalue()
     assert not in_progress.exists()
     assert Run.objects.get(title="sentiment-v3").status == RunStatus.COMPLETED
+
+
+def test_a_lost_step_of_a_run_cancelled_since_is_closed_and_never_runs(
+    run, lead, settings, django_capture_on_commit_callbacks
+):
+    deploy = into_deploy(run, django_capture_on_commit_callbacks)
+    services.cancel_run(run=run, by=lead, note="Wrong model.")
+    settings.RELAY_STEP_SWEEP_GRACE = 0
+    with message_lost() as broker:
+        assert services.sweep_dispatches() == {"closed": 1, "failed": 0, "enqueued": 0}
+    assert not broker.called
+    assert run_automated_step(deploy.pk) == "skipped"  # a message still in some queue
+    assert not Deployment.objects.filter(run=run).exists()
