@@ -176,6 +176,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.tasks.tasks.daily_digests",
         "schedule": crontab(minute=0),
     },
+    # Automated steps whose message the broker never took, or whose worker died mid-action.
+    "workflows-sweep-steps": {
+        "task": "apps.workflows.tasks.sweep_steps",
+        "schedule": float(os.environ.get("RELAY_STEP_SWEEP_EVERY", "60")),
+    },
     # Time off ending frees people without any event: retry waiting tasks every five minutes.
     "assignment-retry-waiting": {
         "task": "apps.assignment.tasks.retry_waiting_tasks",
@@ -335,3 +340,15 @@ RELAY_HEALTH_BROKER_TIMEOUT = float(os.environ.get("RELAY_HEALTH_BROKER_TIMEOUT"
 RELAY_HEALTH_HEARTBEAT_MAX_AGE = float(os.environ.get("RELAY_HEALTH_HEARTBEAT_MAX_AGE", "120"))
 RELAY_HEALTH_OUTBOX_MAX_AGE = float(os.environ.get("RELAY_HEALTH_OUTBOX_MAX_AGE", "900"))
 RELAY_HEALTH_STRANDED_GRACE = float(os.environ.get("RELAY_HEALTH_STRANDED_GRACE", "60"))
+# A worker claims an automated step for this many seconds before running its action; a claim
+# older than that belongs to a worker that died, and the step is run again (same key). It
+# must be longer than RELAY_ACTION_TIMEOUT (`manage.py check` says so otherwise).
+RELAY_STEP_CLAIM_LEASE = float(
+    os.environ.get("RELAY_STEP_CLAIM_LEASE", str(RELAY_ACTION_TIMEOUT + 60))
+)
+# The sweeper (every RELAY_STEP_SWEEP_EVERY s, see CELERY_BEAT_SCHEDULE) enqueues again a step
+# nobody holds (never claimed, or its claim expired) whose last message is older than
+# RELAY_STEP_SWEEP_GRACE s; a step claimed RELAY_STEP_MAX_ATTEMPTS times without a result is
+# finished "failed" with the reason, and its run routes on.
+RELAY_STEP_SWEEP_GRACE = float(os.environ.get("RELAY_STEP_SWEEP_GRACE", "60"))
+RELAY_STEP_MAX_ATTEMPTS = int(os.environ.get("RELAY_STEP_MAX_ATTEMPTS", "3"))

@@ -1,8 +1,16 @@
 """Automated-step actions. Each is registered by dotted path in settings.RELAY_ACTIONS.
 
-An action is called as `action(run=run, task=task)` and returns "passed" or "failed" (or a
-(outcome, detail) pair); raising, or running past RELAY_ACTION_TIMEOUT seconds in a worker, counts
-as "failed" with the error stored on the task.
+An action is called as `action(run=run, task=task, key=key)` and returns "passed" or "failed"
+(or a (outcome, detail) pair); raising, or running past RELAY_ACTION_TIMEOUT seconds in a worker,
+counts as "failed" with the error stored on the task. (An action without a `key` parameter nor
+**kwargs is called as `action(run=run, task=task)`.)
+
+Automated steps run at least once, so an action must make a second run harmless. `key` is the
+step's idempotency key ("automated:task:<task id>"): the same on every attempt of this step's
+task, different for each task (a loop-back's new task gets a new key). A worker that dies
+mid-action, or hangs past its claim's lease, leaves the step to be run again with the same key:
+record the key with the effect (a unique column, get_or_create) or pass it to the outside system
+(most deployers and payment APIs take an idempotency key) so the repeat finds the first effect.
 """
 
 from django.utils import timezone
@@ -29,11 +37,15 @@ def run_staging_tests(*, run: Run, task) -> tuple[str, str]:
     return "passed", "All metrics meet their thresholds."
 
 
-def deploy_model(*, run: Run, task) -> tuple[str, str]:
-    """Record a deployment of the run's model (a stand-in for calling the real deployer)."""
+def deploy_model(*, run: Run, task, key: str | None = None) -> tuple[str, str]:
+    """Record a deployment of the run's model (a stand-in for calling the real deployer); run
+    again with the same key, it finds the deployment it recorded and records no second one."""
     model = str(run.inputs.get("model") or run.title)
     environment = str(run.inputs.get("environment") or "production")
-    Deployment.objects.create(
-        run=run, model_name=model, environment=environment, deployed_at=timezone.now()
-    )
+    fields = {"run": run, "model_name": model, "environment": environment}
+    if key is None:
+        Deployment.objects.create(**fields, deployed_at=timezone.now())
+    else:
+        deployment, _ = Deployment.objects.get_or_create(key=key, defaults=fields)
+        model, environment = deployment.model_name, deployment.environment
     return "passed", f"Deployed {model} to {environment}."

@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import diagram, editing, exchange, selectors, services
 from .forms import ImportForm
-from .models import Route, Run, Step, WorkflowTemplate
+from .models import Route, Run, Step, StepDispatch, WorkflowTemplate
 from .validation import graph_of, validate
 
 
@@ -397,3 +397,23 @@ class RunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # runs start from the "Start a run" page, through the engine
+
+
+@admin.register(StepDispatch)
+class StepDispatchAdmin(admin.ModelAdmin):
+    """Where an automated step's run stands (queued, claimed by which worker, how often, why it
+    failed): read only, the engine and its sweeper are the only writers."""
+
+    list_display = ["key", "kind", "attempts", "queued_at", "claimed_by", "finished_at"]
+    list_filter = ["kind", ("finished_at", admin.EmptyFieldListFilter)]
+    search_fields = ["key", "claimed_by"]
+    list_select_related = ["task"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -6,6 +6,12 @@ class WorkflowsConfig(AppConfig):
     label = "workflows"
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from .checks import check_step_claim_lease
+
+        checks.register(check_step_claim_lease)
+
         # A run's task reaching `done` moves the run on.
         from apps.tasks.models import Task
         from apps.tasks.signals import task_transitioned

@@ -206,10 +206,59 @@ class Run(models.Model):
         return reverse("workflows:run_detail", kwargs={"pk": self.pk})
 
 
+class DispatchKind(models.TextChoices):
+    AUTOMATED = "automated", _("Automated action")
+
+
+class StepDispatch(models.Model):
+    """A step's work that must happen outside the request: the durable half of a Celery message.
+
+    Written in the same transaction as the task entering the step, so a message the broker
+    never took (it was down) or a worker lost (it died mid-action) is found again by the
+    sweeper (services.sweep_dispatches). A worker runs the action only after claiming the
+    row with one conditional UPDATE (unclaimed, or its lease expired), so a redelivered or
+    re-enqueued message finds it taken or finished and does nothing. `key` is handed to the
+    action, the same on every attempt, so an action re-run after a lost worker can recognise
+    its own earlier effect. `kind` leaves room for steps that wait for an outside system's
+    report (issue 11); today every row is an automated action.
+    """
+
+    task = models.OneToOneField("tasks.Task", on_delete=models.CASCADE, related_name="dispatch")
+    kind = models.CharField(
+        max_length=20, choices=DispatchKind.choices, default=DispatchKind.AUTOMATED
+    )
+    key = models.CharField(max_length=120, unique=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(
+        default=timezone.now, help_text=_("Last time a message was handed to the broker.")
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text=_("Claims: runs started."))
+    claimed_by = models.CharField(max_length=200, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["queued_at"],
+                name="dispatch_open_idx",
+                condition=models.Q(finished_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Deployment(models.Model):
-    """What the demo `deploy_model` action records: which model went where, for which run."""
+    """What the demo `deploy_model` action records: which model went where, for which run.
+
+    `key` is the automated step's idempotency key: one deployment per step however often the
+    action is re-run (empty for deployments recorded without one)."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="deployments")
+    key = models.CharField(max_length=120, unique=True, null=True, blank=True)
     model_name = models.CharField(max_length=120)
     environment = models.CharField(max_length=40, default="production")
     deployed_at = models.DateTimeField(default=timezone.now)

@@ -12,10 +12,14 @@ on (run, step, iteration) makes the database refuse a second task for the same a
 a caller forgot the lock.
 """
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
+from functools import partial
 from http import HTTPStatus
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,7 +32,7 @@ from apps.people import selectors as people
 from apps.people.models import User
 from apps.people.system import automation_user
 from apps.tasks import services as task_services
-from apps.tasks.models import UNFINISHED_STATES, State, Task
+from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
 from .models import (
     FAILURE_OUTCOMES,
@@ -37,10 +41,13 @@ from .models import (
     Run,
     RunStatus,
     Step,
+    StepDispatch,
     StepKind,
     WorkflowTemplate,
 )
 from .validation import graph_of, validate
+
+logger = logging.getLogger(__name__)
 
 
 class WorkflowError(Refused):
@@ -245,11 +252,9 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
         iteration=iteration,
     )
     if automated:
-        from .tasks import run_automated_step
-
         # Worked on by Relay automation from the moment it exists: assigned and started.
         task = task_services.hand_to_automation(task=task)
-        transaction.on_commit(lambda: run_automated_step.delay(task.pk))
+        dispatch_automated(task=task)
     elif step.assignment_policy == AssignmentPolicy.AUTO:
         # Four-eyes across the run (Step.not_done_by) is part of who is eligible: the engine
         # asks the same candidates every other way of assigning does.
@@ -299,12 +304,86 @@ def _alert(run: Run, task: Task | None, *, reason: str, failed: bool = False) ->
 
 
 # --- automated steps ---------------------------------------------------------------------------
+# Each automated step's task has a StepDispatch row, written with the task: the Celery message
+# is only a wake-up call. A worker claims the row before running the action (claim_dispatch),
+# records the result and closes the row in one transaction (record_automated_result), and the
+# sweeper (sweep_dispatches) enqueues again whatever the broker never took or a worker lost.
+# Run at least once, never twice with effect: see apps.workflows.actions for the key.
+
+LOST_WORKER = "the worker running it stopped before it recorded a result"
+
+
+def dispatch_automated(*, task: Task) -> StepDispatch:
+    """Record that the task's action must run and ask a worker once the transaction commits."""
+    dispatch = StepDispatch.objects.create(task=task, key=f"automated:task:{task.pk}")
+    transaction.on_commit(partial(enqueue_step, task_id=task.pk), robust=True)
+    return dispatch
+
+
+def enqueue_step(*, task_id: int) -> bool:
+    """Ask a worker to run the task's automated step. A broker that is down is logged, never
+    raised: the change that reached the step is committed, and the sweeper enqueues it again."""
+    from .tasks import run_automated_step  # not at the top: the tasks module imports services
+
+    try:
+        run_automated_step.apply_async(args=[task_id], retry=False)
+    except Exception as error:  # kombu raises several unrelated types for "broker down"
+        logger.warning(
+            "Could not enqueue automated step %s (%s); the sweeper will.", task_id, error
+        )
+        return False
+    return True
+
+
+def claim_dispatch(*, task: Task, token: str) -> StepDispatch | None:
+    """Take the task's dispatch for running its action; None if another delivery has it (its
+    lease still runs), it is finished or it has no attempts left.
+
+    One conditional UPDATE on the dispatch row alone decides, so two deliveries at the same
+    moment cannot both win: PostgreSQL re-checks the condition on the row the winner wrote.
+    Taking over an expired lease notes why, for the sentence if the attempts run out.
+    """
+    if task.state != State.IN_PROGRESS:
+        return None
+    now = timezone.now()
+    taken = (
+        StepDispatch.objects.filter(task_id=task.pk, finished_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(attempts__lt=settings.RELAY_STEP_MAX_ATTEMPTS)
+        .update(
+            claimed_by=token[:200],
+            claimed_until=now + timedelta(seconds=settings.RELAY_STEP_CLAIM_LEASE),
+            attempts=F("attempts") + 1,
+            last_error=Case(
+                When(claimed_until__isnull=False, last_error="", then=Value(LOST_WORKER)),
+                default=F("last_error"),
+                output_field=TextField(),
+            ),
+        )
+    )
+    return StepDispatch.objects.get(task_id=task.pk) if taken else None
+
+
+def note_dispatch_error(*, task_id: int, error: str) -> None:
+    """Keep why an attempt broke down outside the action (e.g. the database went away while
+    recording): the sentence a step out of attempts fails with quotes it."""
+    StepDispatch.objects.filter(task_id=task_id, finished_at__isnull=True).update(
+        last_error=error[:2000]
+    )
 
 
 @transaction.atomic
 def record_automated_result(*, task: Task, outcome: str, error: str = "") -> Task | None:
-    """Finish an automated step's task with its action's result; a repeat delivery is a no-op."""
+    """Finish an automated step's task with its action's result and close its dispatch, in one
+    transaction; a repeat delivery is a no-op."""
     locked = Task.objects.select_for_update().get(pk=task.pk)
+    dispatch = StepDispatch.objects.filter(task_id=locked.pk, finished_at__isnull=True)
+    if locked.state == State.IN_PROGRESS or locked.state not in UNFINISHED_STATES:
+        dispatch.update(finished_at=timezone.now())
+    else:
+        # Put on hold while the action ran: the result is dropped, and the step runs again
+        # (same key) once the task is resumed, as the sweeper then finds it unclaimed.
+        dispatch.update(claimed_until=None)
     if locked.state != State.IN_PROGRESS:
         return None
     if error:
@@ -312,6 +391,44 @@ def record_automated_result(*, task: Task, outcome: str, error: str = "") -> Tas
     return task_services.complete(
         task=locked, by=automation_user(), outcome=outcome, note=error[:500] if error else ""
     )
+
+
+def sweep_dispatches(*, now: datetime | None = None) -> dict[str, int]:
+    """Enqueue again every automated step nobody is running: its message never reached a
+    worker or the worker that claimed it died (its lease expired), and its last message is
+    older than RELAY_STEP_SWEEP_GRACE. A step out of attempts is finished `failed` with the
+    reason, so its run routes as for a failure and the leads hear of it. Dispatches of tasks
+    finished some other way (cancelled with their run, completed by a lead) are closed. Safe
+    to run at any time and from several places at once: the worker's claim referees.
+
+    Returns how many were closed, failed and enqueued.
+    """
+    now = now or timezone.now()
+    unfinished = StepDispatch.objects.filter(finished_at__isnull=True)
+    closed = unfinished.exclude(task__state__in=UNFINISHED_STATES).update(finished_at=now)
+    waiting = unfinished.filter(task__state=State.IN_PROGRESS).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+    max_attempts = settings.RELAY_STEP_MAX_ATTEMPTS
+    failed = 0
+    for dispatch in waiting.filter(attempts__gte=max_attempts).select_related("task"):
+        reason = _("The automated step could not be run after %(n)d attempts: %(error)s.") % {
+            "n": dispatch.attempts,
+            "error": (dispatch.last_error or LOST_WORKER).rstrip("."),
+        }
+        if record_automated_result(task=dispatch.task, outcome=Outcome.FAILED, error=reason):
+            failed += 1
+    # Nobody holds it and its last message is older than the grace: one message per grace
+    # period at most, however long the workers are away.
+    grace = now - timedelta(seconds=settings.RELAY_STEP_SWEEP_GRACE)
+    due = waiting.filter(attempts__lt=max_attempts, enqueued_at__lt=grace)
+    enqueued = 0
+    for pk, task_id in due.order_by("queued_at").values_list("pk", "task_id"):
+        if not enqueue_step(task_id=task_id):
+            break  # the broker is down: the next sweep tries again
+        StepDispatch.objects.filter(pk=pk).update(enqueued_at=timezone.now())
+        enqueued += 1
+    return {"closed": closed, "failed": failed, "enqueued": enqueued}
 
 
 # --- template versions -------------------------------------------------------------------------

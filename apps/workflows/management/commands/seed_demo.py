@@ -11,6 +11,7 @@ from apps.notifications.services.outbox import emails_muted
 from apps.people import demo as people_demo
 from apps.tasks import demo as tasks_demo
 from apps.workflows import demo as workflows_demo
+from apps.workflows import selectors
 
 
 class Command(BaseCommand):
@@ -18,7 +19,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # The demo's made-up history fills the in-app inboxes but is not e-mailed; the mute
-        # also covers automated steps that run when the transaction commits.
+        # also covers automated steps that run when the transaction commits (eager Celery).
+        # With a broker, those steps are enqueued on commit; a broker that is down is logged
+        # and the command still succeeds: the data is committed and the sweeper finds them.
         with emails_muted(), transaction.atomic():
             context: dict = {}
             for part in (people_demo, tasks_demo, workflows_demo):
@@ -26,3 +29,11 @@ class Command(BaseCommand):
                 if isinstance(result, dict):
                     context.update(result)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        waiting = selectors.waiting_dispatches().count()
+        if waiting:
+            # No worker took them yet (or the broker is down): they are safe in the database.
+            self.stdout.write(
+                f"{waiting} automated step(s) of the demo runs will run when a worker takes "
+                "them; if the broker was unreachable, the sweeper (celery beat, or "
+                "`manage.py sweep`) enqueues them again."
+            )
