@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
 
 from apps.core.refusals import Forbidden, Refused
+from apps.core.retry import atomic_retrying
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
@@ -439,6 +440,16 @@ def perform(
     if verb is None:
         raise TaskActionRefused(_("Unknown action."))
     return verb(task=task, by=by, note=note, expected_state=expected_state, **kwargs)
+
+
+def perform_retrying(**kwargs) -> Task:
+    """perform() in a transaction of its own, run again when the database breaks a deadlock
+    with it (apps.core.retry): the task page's buttons meet the board's drags on the same
+    rows, and neither may answer 500."""
+    return atomic_retrying(
+        lambda: perform(**kwargs),
+        refusal=_("Someone else changed this task at the same moment; try again."),
+    )
 
 
 @transaction.atomic
