@@ -26,7 +26,7 @@ from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
-from . import four_eyes, limits, writes
+from . import four_eyes, limits, positions, writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
@@ -480,6 +480,9 @@ def create_task(
         **extra,
     )
     task.full_clean(exclude=["state"])
+    if "position" not in extra:
+        # At the bottom of its column, computed in the INSERT itself (no query of its own).
+        task.position = positions.below_column(team_id=task.team_id, state=task.state)
     task.save()
     ChecklistItem.objects.bulk_create(
         ChecklistItem(task=task, text=text, position=i) for i, text in enumerate(checklist or [])
