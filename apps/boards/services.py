@@ -218,20 +218,31 @@ def lock_column(*, team_id: int, state: str, ids: list[int], moving: int | None 
     """
     if connection.vendor != "postgresql":
         return
+    lowest, lowest_params = _lowest_other(team_id=team_id, state=state, ids=ids)
+    qn = connection.ops.quote_name
+    table, pk = qn(Task._meta.db_table), qn("id")
+    marks = ", ".join(["%s"] * len(ids))
+    # One statement: the column lock is an uncorrelated subquery, which PostgreSQL evaluates
+    # once, before the scan (a one-time filter), so the rows are locked after it. Their
+    # snapshot is from before any wait for it: a card another move brought into the column
+    # meanwhile is missed here and locked by the rewrite itself, which at worst deadlocks
+    # and is run again (apps.core.retry). The rewrite's own snapshot is taken under the lock.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)",
-            [_COLUMN_LOCK_TAG | team_id << 4 | _STATE_NUMBER[state]],
-        )
-        lowest, lowest_params = _lowest_other(team_id=team_id, state=state, ids=ids)
-        qn = connection.ops.quote_name
-        table, pk = qn(Task._meta.db_table), qn("id")
-        marks = ", ".join(["%s"] * len(ids))
-        cursor.execute(
-            f"SELECT {pk} FROM {table} WHERE {pk} = %s OR ({qn('team_id')} = %s"
-            f" AND {qn('state')} = %s AND ({pk} IN ({marks}) OR {lowest} < %s))"
+            f"SELECT {pk} FROM {table}"
+            f" WHERE (SELECT 1 FROM pg_advisory_xact_lock(%s)) = 1"
+            f" AND ({pk} = %s OR ({qn('team_id')} = %s AND {qn('state')} = %s"
+            f" AND ({pk} IN ({marks}) OR {lowest} < %s)))"
             f" ORDER BY {pk} FOR UPDATE",
-            [moving or 0, team_id, state, *ids, *lowest_params, len(ids)],
+            [
+                _COLUMN_LOCK_TAG | team_id << 4 | _STATE_NUMBER[state],
+                moving or 0,
+                team_id,
+                state,
+                *ids,
+                *lowest_params,
+                len(ids),
+            ],
         )
 
 
