@@ -125,7 +125,15 @@ def _act(*, task, action, by, note, outcome, order) -> MoveResult:
         )
     if action == "assign":
         lead = people.is_lead(team_id=task.team_id, user=by)
-        moved = assignment.assign(task=task, person=None if lead else by, by=by)
+        try:
+            moved = assignment.assign(task=task, person=None if lead else by, by=by)
+        except TaskActionRefused:
+            # Someone took it between the page's read and the lock: say so, as every other
+            # move does, rather than "Can't assign a task that is Assigned".
+            now = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
+            if now != from_state:
+                raise tasks.stale_refusal(state=now or "") from None
+            raise
         if moved is None:
             return MoveResult(
                 task=Task.objects.select_related("team").get(pk=task.pk),

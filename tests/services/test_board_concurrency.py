@@ -132,6 +132,8 @@ def test_cards_crossing_between_to_do_and_assigned_never_answer_500(crowd, caplo
     assert statuses[500] == 0
     assert set(statuses) <= {200, 409}
     assert statuses[200] >= 2 * MIN_DRAGS  # the cards did cross, many times
+    # A card someone else moved first is the only refusal, and it says so.
+    assert all(sentence.startswith("Someone else") for sentence in refusals)
     for state in (State.TODO, State.ASSIGNED):
         positions = list(
             Task.objects.filter(team=team, state=state).values_list("position", flat=True)
