@@ -11,8 +11,11 @@ time without rewriting the rest of the column. Before positions were given at cr
 new task had 0: a drop then found no room above it and rewrote the whole column, and two
 such rewrites crossing locked each other's cards.
 
-Two tasks created at the same moment in one column may get the same position; the board then
-orders them by priority and id (Task.Meta.ordering), as it does any tie.
+Positions are distinct per column where it matters for a drop, not everywhere: two tasks
+created at the same moment may get the same one, and a card moved by a button (no order sent)
+keeps the position it had, which may tie with a card of its new column. The board orders ties
+by priority and id (Task.Meta.ordering), and the next drop onto that column places the cards
+it names above the others whatever their positions.
 """
 
 from django.db.models import Expression, Subquery, Value
