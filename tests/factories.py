@@ -3,6 +3,7 @@ from factory.django import DjangoModelFactory
 
 from apps.people.models import Membership, PersonSkill, Role, Skill, Team, TimeOff, User
 from apps.tasks.models import Task
+from apps.tasks.positions import FIRST_POSITION
 
 PASSWORD = "pw-for-tests-1"
 
@@ -74,3 +75,5 @@ class TaskFactory(DjangoModelFactory):
 
     team = factory.SubFactory(TeamFactory)
     title = factory.Sequence(lambda n: f"Task {n}")
+    # Below the ones made before it, as create_task puts a new task (apps.tasks.positions).
+    position = factory.Sequence(lambda n: FIRST_POSITION + n)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from apps.assignment.services import single as assignment
 from apps.core.refusals import Forbidden
+from apps.core.retry import atomic_retrying
 from apps.people import selectors as people
 from apps.people.models import Role, Team, User
 from apps.tasks import services as tasks
@@ -99,16 +100,40 @@ def act(
         raise TaskActionRefused(_("Unknown action."))
     tasks.refuse_if_stale(task=task, expected_state=expected_state)
     # One transaction for the transition (WIP limits included, apps.tasks.limits) and the new
-    # order: one commit (on PostgreSQL, one WAL flush per move instead of two).
-    with transaction.atomic():
-        return _act(task=task, action=action, by=by, note=note, outcome=outcome, order=order)
+    # order: one commit (on PostgreSQL, one WAL flush per move instead of two). Run again if
+    # the database breaks a deadlock with it (apps.core.retry): a drag never answers 500.
+    return atomic_retrying(
+        lambda: _act(task=task, action=action, by=by, note=note, outcome=outcome, order=order),
+        refusal=column_conflict(),
+    )
+
+
+def column_conflict() -> str:
+    return _("Someone else moved cards in this column at the same moment; try again.")
 
 
 def _act(*, task, action, by, note, outcome, order) -> MoveResult:
     from_state = task.state
+    ids = _clean_ids(order)
+    if ids:
+        # Before the transition locks anything (the task, the counters, the WIP row).
+        lock_column(
+            team_id=task.team_id,
+            state=tasks.target_of(task=task, action=action),
+            ids=ids,
+            moving=task.pk,
+        )
     if action == "assign":
         lead = people.is_lead(team_id=task.team_id, user=by)
-        moved = assignment.assign(task=task, person=None if lead else by, by=by)
+        try:
+            moved = assignment.assign(task=task, person=None if lead else by, by=by)
+        except TaskActionRefused:
+            # Someone took it between the page's read and the lock: say so, as every other
+            # move does, rather than "Can't assign a task that is Assigned".
+            now = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
+            if now != from_state:
+                raise tasks.stale_refusal(state=now or "") from None
+            raise
         if moved is None:
             return MoveResult(
                 task=Task.objects.select_related("team").get(pk=task.pk),
@@ -129,8 +154,8 @@ def _act(*, task, action, by, note, outcome, order) -> MoveResult:
             expected_state=from_state,
             **extra,
         )
-    if order:
-        reorder(team=task.team, state=moved.state, ordered_ids=order)
+    if ids:
+        _rewrite_order(team_id=task.team_id, state=moved.state, ids=ids)
     warning = getattr(moved, "wip_warning", "")
     return MoveResult(task=moved, action=action, from_state=from_state, warning=warning)
 
@@ -154,34 +179,107 @@ def move(
 HEADROOM = 64
 
 
-@transaction.atomic(savepoint=False)
 def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...]) -> None:
-    """Persist the order a person arranged the top of a column in.
+    """Persist the order a person arranged the top of a column in (a drop within a column).
 
     The ids are the cards the person could see, top first; they take the positions just above
     every other card of the column, whose own order is kept (shifted down, with HEADROOM to
-    spare, only when there is no room above them). One UPDATE, whatever the column's size; ids
-    from another team or column match nothing.
-
-    Written as SQL: the lowest other position is one step down the (team, state, position)
-    index (MIN … GROUP BY scanned the whole column), and building the statement from ORM
-    expressions cost more than running it.
+    spare, only when there is no room above them). Ids from another team or column match
+    nothing.
     """
-    ids = list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
+    ids = _clean_ids(ordered_ids)
     if not ids:
         return
+
+    def rearrange() -> None:
+        lock_column(team_id=team.pk, state=state, ids=ids)
+        _rewrite_order(team_id=team.pk, state=state, ids=ids)
+
+    atomic_retrying(rearrange, refusal=column_conflict())
+
+
+def _clean_ids(ordered_ids) -> list[int]:
+    return list(dict.fromkeys(int(i) for i in ordered_ids))[:MAX_ORDER]
+
+
+# pg_advisory_xact_lock keys of board columns: this tag in the high bits keeps them apart from
+# any other advisory lock on the same database.
+_COLUMN_LOCK_TAG = 0x5245_4C41 << 32
+_STATE_NUMBER = {state: n for n, state in enumerate(State.values)}
+
+
+def lock_column(*, team_id: int, state: str, ids: list[int], moving: int | None = None) -> None:
+    """Lock what rewriting the order of a column will write, in the one order every move
+    takes its locks in, so that two moves cannot each wait for the other:
+
+    1. the column itself (a transaction-scoped advisory lock per team and state): moves onto
+       one column take turns, so two drops on its top never compute the same free positions;
+    2. the task rows, lowest id first: the moved card and the column's cards that the new
+       order rewrites (all of them when their positions must make room), before
+    3. the person counters and the team's WIP limits row, which the transition locks next
+       (apps.tasks.services._apply), as every other transition does after its one task row.
+
+    Two cards crossing between two columns used to lock each other's card in opposite orders
+    (each move's reorder waiting for the card the other had just moved) and PostgreSQL broke
+    the deadlock with an error page. SQLite has no row locks: its writers already take turns
+    (IMMEDIATE transactions), so nothing is queried there.
+    """
+    if connection.vendor != "postgresql":
+        return
+    lowest, lowest_params = _lowest_other(team_id=team_id, state=state, ids=ids)
+    qn = connection.ops.quote_name
+    table, pk = qn(Task._meta.db_table), qn("id")
+    marks = ", ".join(["%s"] * len(ids))
+    # One statement: the column lock is an uncorrelated subquery, which PostgreSQL evaluates
+    # once, before the scan (a one-time filter), so the rows are locked after it. Their
+    # snapshot is from before any wait for it: a card another move brought into the column
+    # meanwhile is missed here and locked by the rewrite itself, which at worst deadlocks
+    # and is run again (apps.core.retry). The rewrite's own snapshot is taken under the lock.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk} FROM {table}"
+            f" WHERE (SELECT 1 FROM pg_advisory_xact_lock(%s)) = 1"
+            f" AND ({pk} = %s OR ({qn('team_id')} = %s AND {qn('state')} = %s"
+            f" AND ({pk} IN ({marks}) OR {lowest} < %s)))"
+            f" ORDER BY {pk} FOR UPDATE",
+            [
+                _COLUMN_LOCK_TAG | team_id << 4 | _STATE_NUMBER[state],
+                moving or 0,
+                team_id,
+                state,
+                *ids,
+                *lowest_params,
+                len(ids),
+            ],
+        )
+
+
+def _lowest_other(*, team_id: int, state: str, ids: list[int]) -> tuple[str, list]:
+    """SQL for the lowest position among the column's cards other than `ids` (len(ids) when
+    there are none): one step down the (team, state, position) index (MIN … GROUP BY scanned
+    the whole column)."""
+    qn = connection.ops.quote_name
+    table, pk, position = qn(Task._meta.db_table), qn("id"), qn("position")
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"COALESCE((SELECT o.{position} FROM {table} o WHERE o.{qn('team_id')} = %s"
+        f" AND o.{qn('state')} = %s AND o.{pk} NOT IN ({marks})"
+        f" ORDER BY o.{position} LIMIT 1), %s)"
+    )
+    return sql, [team_id, state, *ids, len(ids)]
+
+
+def _rewrite_order(*, team_id: int, state: str, ids: list[int]) -> None:
+    """The new order in one UPDATE, whatever the column's size (see reorder).
+
+    Written as SQL: building the statement from ORM expressions cost more than running it.
+    """
     k = len(ids)
     qn = connection.ops.quote_name
     table, pk = qn(Task._meta.db_table), qn("id")
     team_col, state_col, position = qn("team_id"), qn("state"), qn("position")
     marks = ", ".join(["%s"] * k)
-    # The lowest position among the column's other cards (k when there are none).
-    lowest = (
-        f"COALESCE((SELECT o.{position} FROM {table} o WHERE o.{team_col} = %s"
-        f" AND o.{state_col} = %s AND o.{pk} NOT IN ({marks})"
-        f" ORDER BY o.{position} LIMIT 1), %s)"
-    )
-    lowest_params = [team.pk, state, *ids, k]
+    lowest, lowest_params = _lowest_other(team_id=team_id, state=state, ids=ids)
     # How far the other cards move down: 0 while there is room above them.
     shift = f"(CASE WHEN {lowest} < %s THEN %s - {lowest} ELSE 0 END)"
     shift_params = [*lowest_params, k, k + HEADROOM, *lowest_params]
@@ -205,7 +303,7 @@ def reorder(*, team: Team, state: str, ordered_ids: list[int] | tuple[int, ...])
         *shift_params,
         *ids,
         now,
-        team.pk,
+        team_id,
         state,
         *ids,
         *shift_params,

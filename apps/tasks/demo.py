@@ -102,8 +102,6 @@ def seed(*, teams, users, skills, **_) -> int:
                 due_at=now + timedelta(days=(i % 9) - 2, hours=i),
                 checklist=["Inputs checked", "Result recorded"] if i % 3 == 0 else None,
             )
-            task.position = i
-            Task.objects.filter(pk=task.pk).update(position=i)
             worker = users[assignee] if assignee else lead
             reviewer = users[REVIEWER[team_slug]]
             if reviewer == worker:

@@ -15,6 +15,8 @@ guarded by a permission (who may take it) and logged by django-fsm-log. Call the
 apps.tasks.services, which also keeps capacity counters and the log note in step.
 """
 
+import threading
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -182,6 +184,10 @@ def lifecycle(
     return declare
 
 
+# See Task.refresh_from_db.
+_RELOADING = threading.Lock()
+
+
 class Task(ConcurrentTransitionMixin, models.Model):
     team = models.ForeignKey("people.Team", on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(max_length=200)
@@ -258,6 +264,14 @@ class Task(ConcurrentTransitionMixin, models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("tasks:task_detail", kwargs={"pk": self.pk})
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        # django-fsm lifts the state field's protection while it reloads, on the field itself,
+        # which every thread shares: a second thread reloading at the same moment found it
+        # restored by the first and failed ("Direct state modification is not allowed", a
+        # 500 on a refused drag under a threaded server). One reload at a time per process.
+        with _RELOADING:
+            super().refresh_from_db(*args, **kwargs)
 
     @staticmethod
     def lifecycle_rank():

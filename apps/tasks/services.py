@@ -19,13 +19,14 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
 
 from apps.core.refusals import Forbidden, Refused
+from apps.core.retry import atomic_retrying
 from apps.notifications.models import Kind
 from apps.notifications.services.outbox import notify
 from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
-from . import four_eyes, limits, writes
+from . import four_eyes, limits, positions, writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
 from .signals import task_transitioned
 
@@ -441,6 +442,16 @@ def perform(
     return verb(task=task, by=by, note=note, expected_state=expected_state, **kwargs)
 
 
+def perform_retrying(**kwargs) -> Task:
+    """perform() in a transaction of its own, run again when the database breaks a deadlock
+    with it (apps.core.retry): the task page's buttons meet the board's drags on the same
+    rows, and neither may answer 500."""
+    return atomic_retrying(
+        lambda: perform(**kwargs),
+        refusal=_("Someone else changed this task at the same moment; try again."),
+    )
+
+
 @transaction.atomic
 def create_task(
     *,
@@ -469,6 +480,9 @@ def create_task(
         **extra,
     )
     task.full_clean(exclude=["state"])
+    if "position" not in extra:
+        # At the bottom of its column, computed in the INSERT itself (no query of its own).
+        task.position = positions.below_column(team_id=task.team_id, state=task.state)
     task.save()
     ChecklistItem.objects.bulk_create(
         ChecklistItem(task=task, text=text, position=i) for i, text in enumerate(checklist or [])

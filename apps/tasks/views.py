@@ -109,7 +109,7 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
     if action == "complete" and form.cleaned_data["outcome"]:
         extra["outcome"] = form.cleaned_data["outcome"]
     try:
-        task = services.perform(
+        task = services.perform_retrying(
             task=task,
             action=action,
             by=request.user,
