@@ -132,6 +132,8 @@ class Worker:
         concurrency=2,
         pool="prefork",
         extra_env=None,
+        loglevel="WARNING",
+        bare=True,
     ):
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 — kept open for the process
             prefix="relay-worker-", suffix=".log", delete=False
@@ -165,10 +167,8 @@ class Worker:
                 "worker",
                 f"--pool={pool}",
                 f"--concurrency={concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=WARNING",
+                *(("--without-gossip", "--without-mingle", "--without-heartbeat") if bare else ()),
+                f"--loglevel={loglevel}",
                 f"--hostname=relay-test-{os.getpid()}-{id(self)}@%h",
             ],
             cwd=ROOT,
