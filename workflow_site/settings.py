@@ -147,15 +147,39 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing (e.g. from a web request's on_commit) gives up after one quick retry instead of
-# kombu's default of several seconds of retries: a notification that cannot be enqueued waits
-# safely in the outbox for the sweeper, and the request is not held up.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+# Two retry policies, kept apart. Publishing (a web request's on_commit, a command) gives up
+# fast: whatever cannot be enqueued waits in the outbox for a sweeper, and the request is not
+# held up (≤ ~1 s with the broker down). The worker's own connection retries forever.
+# The fast policy used to live in CELERY_BROKER_TRANSPORT_OPTIONS, but kombu applies
+# `max_retries`/`interval_*` from there to *every* connection, the worker's too: each
+# `default_channel` and each `ensure()` on the consumer's connection. On a blip such an ensure()
+# collects the consumer's connection (closing channels, "Restoring N unacknowledged
+# message(s)"), gives up after one 0 s retry while the broker is still down, and leaves the
+# channel that consumes a fanout queue (remote control, gossip) open on a transport whose
+# `client` is None; the next use of that channel dies in kombu's `_connparams` with
+# AttributeError: 'NoneType' object has no attribute 'hostname', and the worker exits 1.
+# See tests/services/test_broker_faults.py and README "Production".
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
+# Total time a publisher spends (re)connecting before giving up; the worker's consumer
+# reconnects with its own loop (below), not bounded by this.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 1,  # an unreachable host fails a publish in 1 s, not 20
+    "socket_timeout": 5,  # a half-open connection is noticed instead of hanging a request
+    "socket_keepalive": True,
+    "health_check_interval": 10,  # PING idle connections before reuse (kombu's default: 25)
+}
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker never gives up on the broker
+# A task running when the connection drops finishes; its message is redelivered (acks_late)
+# and the second run finds the work done (deliver claims rows; automated steps are claimed
+# by key). Cancelling it instead would waste the work and leave half-done actions.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Periodic work for `celery beat` (django-celery-beat does not support Django 6.1). Every task
 # here is safe to run twice, so a beat restarted mid-hour or two beats by mistake do no harm.
 # Celery's Django fix-up closes the database connection after every task unless told to reuse
