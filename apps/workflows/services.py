@@ -149,7 +149,9 @@ def _task_cancelled(*, task: Task, by: User) -> None:
 @transaction.atomic
 def advance_run(*, task: Task) -> Run:
     """Follow the route for the finished task's outcome (see the module docstring)."""
-    run = Run.objects.select_for_update().select_related("template").get(pk=task.run_id)
+    # Lock the run only: FOR UPDATE over the join also locked the template row, which every run
+    # of the template shares and start_run locks first: two runs advancing at once deadlocked.
+    run = Run.objects.select_for_update(of=("self",)).select_related("template").get(pk=task.run_id)
     if run.status != RunStatus.RUNNING:
         return run
     step = task.step
@@ -249,7 +251,9 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
 
         # Worked on by Relay automation from the moment it exists: assigned and started.
         task = task_services.hand_to_automation(task=task)
-        transaction.on_commit(lambda: run_automated_step.delay(task.pk))
+        # robust: a broker outage must not turn the committed change into an error page.
+        # (Until automated steps have a sweeper, a step whose enqueue failed stays in progress.)
+        transaction.on_commit(lambda: run_automated_step.delay(task.pk), robust=True)
     elif step.assignment_policy == AssignmentPolicy.AUTO:
         # Four-eyes across the run (Step.not_done_by) is part of who is eligible: the engine
         # asks the same candidates every other way of assigning does.
