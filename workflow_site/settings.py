@@ -147,33 +147,43 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Two retry policies, kept apart. Publishing (a web request's on_commit, a command) gives up
-# fast: whatever cannot be enqueued waits in the outbox for a sweeper, and the request is not
-# held up (≤ ~1 s with the broker down). The worker's own connection retries forever.
-# The fast policy used to live in CELERY_BROKER_TRANSPORT_OPTIONS, but kombu applies
-# `max_retries`/`interval_*` from there to *every* connection, the worker's too: each
-# `default_channel` and each `ensure()` on the consumer's connection. On a blip such an ensure()
-# collects the consumer's connection (closing channels, "Restoring N unacknowledged
-# message(s)"), gives up after one 0 s retry while the broker is still down, and leaves the
-# channel that consumes a fanout queue (remote control, gossip) open on a transport whose
-# `client` is None; the next use of that channel dies in kombu's `_connparams` with
-# AttributeError: 'NoneType' object has no attribute 'hostname', and the worker exits 1.
-# See tests/services/test_broker_faults.py and README "Production".
+# Two retry policies, kept apart. Publishers (a web request's on_commit, a command) give up
+# fast: whatever cannot be enqueued waits in the outbox for a sweeper, and nobody waits on the
+# broker (≤ ~0.1 s per request with it down). kombu reads `max_retries`/`interval_*` from the
+# transport options for every connection's `default_channel` and `ensure()` (a publish with no
+# channel yet waited interval_start = 2 s without them), so they must be here, and the
+# connection timeout bounds the total.
+# A worker must not give up like that on its own connection: on a blip an ensure() on the
+# consumer's connection collects it ("Restoring N unacknowledged message(s)") and, told to try
+# once with no pause, fails while the broker is still down; the channel consuming the fanout
+# (remote-control) queue is then left open on a transport whose client is None, and its next use
+# dies in kombu's _connparams: AttributeError: 'NoneType' object has no attribute 'hostname',
+# "Unrecoverable error", exit 1. So a worker replaces these with RELAY_WORKER_BROKER_* when it
+# starts (workflow_site/celery.py) and reconnects for ever. README "Production" has the figures.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+    "socket_connect_timeout": 1,  # an unreachable host fails a publish in 1 s, not 20
+    "socket_timeout": 5,  # a half-open connection is noticed instead of hanging a request
+    "socket_keepalive": True,
+    "health_check_interval": 10,  # PING idle connections before reuse (kombu's default: 25)
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 0.5,
 }
-# Total time a publisher spends (re)connecting before giving up; the worker's consumer
-# reconnects with its own loop (below), not bounded by this.
-CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1"))
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_connect_timeout": 1,  # an unreachable host fails a publish in 1 s, not 20
-    "socket_timeout": 5,  # a half-open connection is noticed instead of hanging a request
+RELAY_WORKER_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 5,
+    "socket_timeout": 10,
     "socket_keepalive": True,
-    "health_check_interval": 10,  # PING idle connections before reuse (kombu's default: 25)
+    "health_check_interval": 10,
 }
+RELAY_WORKER_BROKER_CONNECTION_TIMEOUT = 10
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker never gives up on the broker
 # A task running when the connection drops finishes; its message is redelivered (acks_late)
