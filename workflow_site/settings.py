@@ -153,13 +153,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # transport options for every connection's `default_channel` and `ensure()` (a publish with no
 # channel yet waited interval_start = 2 s without them), so they must be here, and the
 # connection timeout bounds the total.
-# A worker must not give up like that on its own connection: on a blip an ensure() on the
-# consumer's connection collects it ("Restoring N unacknowledged message(s)") and, told to try
-# once with no pause, fails while the broker is still down; the channel consuming the fanout
-# (remote-control) queue is then left open on a transport whose client is None, and its next use
-# dies in kombu's _connparams: AttributeError: 'NoneType' object has no attribute 'hostname',
-# "Unrecoverable error", exit 1. So a worker replaces these with RELAY_WORKER_BROKER_* when it
-# starts (workflow_site/celery.py) and reconnects for ever. README "Production" has the figures.
+# A worker must not give up like that on its own connection. On a blip, kombu collects the
+# consumer's connection ("Restoring N unacknowledged message(s)"); closing its channels needs the
+# broker, so the one consuming a fanout (remote-control) queue fails to close and stays open on
+# a transport whose client is now None, and any use of it that needs a new pool dies in kombu's
+# _connparams: AttributeError: 'NoneType' object has no attribute 'hostname' (reproduced with
+# kombu 5.7.0 directly). With max_retries 1 and no pause, an ensure() on that connection (a
+# remote-control reply, a declare) gives up while the broker is still down instead of
+# reconnecting, which is how the worker reached that channel: "Unrecoverable error", exit 1.
+# So a worker or beat replaces these with RELAY_WORKER_BROKER_* when it starts
+# (workflow_site/celery.py) and reconnects for ever.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,
