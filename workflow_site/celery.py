@@ -5,6 +5,9 @@ import os
 from celery import Celery
 from celery.signals import beat_init, celeryd_init
 
+from . import kombu_fixes
+
+kombu_fixes.apply()
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
 
 app = Celery("relay")

@@ -149,20 +149,13 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Two retry policies, kept apart. Publishers (a web request's on_commit, a command) give up
 # fast: whatever cannot be enqueued waits in the outbox for a sweeper, and nobody waits on the
-# broker (≤ ~0.1 s per request with it down). kombu reads `max_retries`/`interval_*` from the
-# transport options for every connection's `default_channel` and `ensure()` (a publish with no
-# channel yet waited interval_start = 2 s without them), so they must be here, and the
-# connection timeout bounds the total.
-# A worker must not give up like that on its own connection. On a blip, kombu collects the
-# consumer's connection ("Restoring N unacknowledged message(s)"); closing its channels needs the
-# broker, so the one consuming a fanout (remote-control) queue fails to close and stays open on
-# a transport whose client is now None, and any use of it that needs a new pool dies in kombu's
-# _connparams: AttributeError: 'NoneType' object has no attribute 'hostname' (reproduced with
-# kombu 5.7.0 directly). With max_retries 1 and no pause, an ensure() on that connection (a
-# remote-control reply, a declare) gives up while the broker is still down instead of
-# reconnecting, which is how the worker reached that channel: "Unrecoverable error", exit 1.
-# So a worker or beat replaces these with RELAY_WORKER_BROKER_* when it starts
-# (workflow_site/celery.py) and reconnects for ever.
+# broker (~0.2 s per request with it down). kombu reads `max_retries`/`interval_*` from the
+# transport options for every connection's `default_channel` and `ensure()` (without them a
+# publish with no channel yet slept interval_start = 2 s), so they must be here, and the
+# connection timeout bounds the total. A worker or beat is a daemon: it must not give up on its
+# own connection, so it replaces them with RELAY_WORKER_BROKER_* when it starts
+# (workflow_site/celery.py) and reconnects for ever. (The worker crash on a blip was kombu's:
+# see workflow_site/kombu_fixes.py.)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,
