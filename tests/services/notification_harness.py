@@ -121,7 +121,9 @@ def smtp_sink(**handler_options):
 
 
 class Worker:
-    """A `celery worker` process for the given database, broker and SMTP port."""
+    """A `celery worker` process for the given database, broker and SMTP port. `bare` (the
+    default) starts it without gossip, mingle and heartbeat, which is faster; `bare=False` runs
+    it as `make worker` and the systemd unit do. `loglevel="INFO"` logs its reconnections."""
 
     def __init__(
         self,
