@@ -148,15 +148,45 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing (e.g. from a web request's on_commit) gives up after one quick retry instead of
-# kombu's default of several seconds of retries: a notification that cannot be enqueued waits
-# safely in the outbox for the sweeper, and the request is not held up.
+# Two retry policies, kept apart. Publishers (a web request's on_commit, a command) give up
+# fast: whatever cannot be enqueued waits in the outbox for a sweeper, and nobody waits on the
+# broker (~0.2 s per request with it down). kombu reads `max_retries`/`interval_*` from the
+# transport options for every connection's `default_channel` and `ensure()` (without them a
+# publish with no channel yet slept interval_start = 2 s), so they must be here, and the
+# connection timeout bounds the total. A worker or beat is a daemon: it must not give up on its
+# own connection, so it replaces them with RELAY_WORKER_BROKER_* when it starts
+# (workflow_site/celery.py) and reconnects for ever. (The worker crash on a blip was kombu's:
+# see workflow_site/kombu_fixes.py.)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.5,
     "interval_max": 0.5,
+    "socket_connect_timeout": 1,  # an unreachable host fails a publish in 1 s, not 20
+    "socket_timeout": 5,  # a half-open connection is noticed instead of hanging a request
+    "socket_keepalive": True,
+    "health_check_interval": 10,  # PING idle connections before reuse (kombu's default: 25)
 }
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
+RELAY_WORKER_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 5,
+    "socket_timeout": 10,
+    "socket_keepalive": True,
+    "health_check_interval": 10,
+}
+RELAY_WORKER_BROKER_CONNECTION_TIMEOUT = 10
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker never gives up on the broker
+# A task running when the connection drops finishes; its message is redelivered (acks_late)
+# and the second run finds the work done (deliver claims rows; automated steps are claimed
+# by key). Cancelling it instead would waste the work and leave half-done actions.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Periodic work for `celery beat` (django-celery-beat does not support Django 6.1). Every task
 # here is safe to run twice, so a beat restarted mid-hour or two beats by mistake do no harm.
 # Celery's Django fix-up closes the database connection after every task unless told to reuse

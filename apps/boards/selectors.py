@@ -364,6 +364,9 @@ def board(
     # …then everything the card shows, for those cards only.
     lane_of = {pk: (lane_key, rank, in_cell) for pk, lane_key, rank, in_cell in placed}
     windowed = list(_with_card_facts(Task.objects.filter(pk__in=lane_of)).order_by(*CARD_ORDER))
+    # A card moved by someone else between the two queries now belongs to a column this
+    # board may not show (only the affected ones after a move): the next poll places it.
+    windowed = [task for task in windowed if task.state in shown_states]
     for task in windowed:
         task.lane, task.rank, task.in_cell = lane_of[task.pk]
     if filters.is_filtered:

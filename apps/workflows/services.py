@@ -156,7 +156,9 @@ def _task_cancelled(*, task: Task, by: User) -> None:
 @transaction.atomic
 def advance_run(*, task: Task) -> Run:
     """Follow the route for the finished task's outcome (see the module docstring)."""
-    run = Run.objects.select_for_update().select_related("template").get(pk=task.run_id)
+    # Lock the run only: FOR UPDATE over the join also locked the template row, which every run
+    # of the template shares and start_run locks first: two runs advancing at once deadlocked.
+    run = Run.objects.select_for_update(of=("self",)).select_related("template").get(pk=task.run_id)
     if run.status != RunStatus.RUNNING:
         return run
     step = task.step

@@ -121,7 +121,9 @@ def smtp_sink(**handler_options):
 
 
 class Worker:
-    """A `celery worker` process for the given database, broker and SMTP port."""
+    """A `celery worker` process for the given database, broker and SMTP port. `bare` (the
+    default) starts it without gossip, mingle and heartbeat, which is faster; `bare=False` runs
+    it as `make worker` and the systemd unit do. `loglevel="INFO"` logs its reconnections."""
 
     def __init__(
         self,
@@ -132,6 +134,8 @@ class Worker:
         concurrency=2,
         pool="prefork",
         extra_env=None,
+        loglevel="WARNING",
+        bare=True,
     ):
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 — kept open for the process
             prefix="relay-worker-", suffix=".log", delete=False
@@ -165,10 +169,8 @@ class Worker:
                 "worker",
                 f"--pool={pool}",
                 f"--concurrency={concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "--loglevel=WARNING",
+                *(("--without-gossip", "--without-mingle", "--without-heartbeat") if bare else ()),
+                f"--loglevel={loglevel}",
                 f"--hostname=relay-test-{os.getpid()}-{id(self)}@%h",
             ],
             cwd=ROOT,
