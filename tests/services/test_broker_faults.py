@@ -9,7 +9,6 @@ each change recorded once in a valid history, each e-mail delivered once, the wo
 """
 
 import copy
-import importlib.util
 import random
 import threading
 import time
@@ -22,7 +21,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connections
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 
@@ -33,7 +32,8 @@ from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.workflows import definitions, exchange
 from apps.workflows import services as workflow_services
-from apps.workflows.models import StepKind
+from apps.workflows.models import Deployment, StepKind
+from apps.workflows.selectors import waiting_dispatches
 
 from ..factories import (
     MembershipFactory,
@@ -58,27 +58,28 @@ INPUTS = {"model": "churn-v3", "metrics": {"auc": 0.91}, "thresholds": {"auc": 0
 OPEN = [State.TODO, State.ASSIGNED, State.IN_PROGRESS, State.IN_REVIEW]
 
 
-# --- automated steps: switched on by the engine's sweeper -----------------------------------
-# TODO(merge t17-engine): once apps.workflows.services.sweep_dispatches exists, the drain loop
-# calls it and the test also asserts that no automated step is left in progress.
-def sweep_automated_steps() -> bool:
-    """Run the workflows' sweeper for lost automated steps, if this checkout has one."""
-    sweep = getattr(workflow_services, "sweep_dispatches", None)
-    if sweep is None:
-        return False
-    sweep()
-    return True
+def sweep_steps_now() -> None:
+    """The automated steps' sweeper, as beat runs it every minute but with no grace: a step
+    whose message never reached the broker is enqueued again at once (a worker's claim keeps
+    a second message from running it twice)."""
+    with override_settings(RELAY_STEP_SWEEP_GRACE=0):
+        workflow_services.sweep_dispatches()
 
 
-def has_automated_sweeper() -> bool:
-    return hasattr(workflow_services, "sweep_dispatches")
+def automated_runs(runs) -> int:
+    return Task.objects.filter(
+        run__in=runs, step__kind=StepKind.AUTOMATED, state=State.DONE
+    ).count()
 
 
-# TODO(merge t17-board): with apps.core.retry (a transaction the database broke a deadlock with
-# is run again), two trainers and loop-backs are switched on. Without it, a loop-back (reviewer
-# → trainer) crossing an evaluation (trainer → reviewer) can deadlock on the two people's
-# capacity counters and answer 500, which is the board's part of issue 17, not the broker's.
-DEADLOCKS_RETRIED = importlib.util.find_spec("apps.core.retry") is not None
+def assert_each_automated_step_ran_once(runs) -> None:
+    """One deployment per deploy task that passed, whatever the redeliveries and sweeps."""
+    deploys = Task.objects.filter(run__in=runs, step__key="deploy", state=State.DONE)
+    assert deploys.count() == len(runs), "every run reaches its deployment"
+    assert Deployment.objects.filter(run__in=runs).count() == len(runs)
+    assert set(Deployment.objects.values_list("key", flat=True)) == {
+        f"automated:task:{task.pk}" for task in deploys
+    }
 
 
 def stranded_automated_tasks():
@@ -149,10 +150,7 @@ def crew(db):
 
     crew = {
         "lead": person("leo", Role.LEAD),
-        "trainers": [
-            person(f"tara{i}", Role.MEMBER, "ml-training")
-            for i in range(2 if DEADLOCKS_RETRIED else 1)
-        ],
+        "trainers": [person(f"tara{i}", Role.MEMBER, "ml-training") for i in range(2)],
         "reviewers": [person(f"rex{i}", Role.REVIEWER, "ml-review") for i in range(2)],
         "draggers": [person(f"dora{i}", Role.MEMBER) for i in range(2)],
         "team": team,
@@ -233,7 +231,7 @@ def reviewer_step(user, desk):
                 desk.post(client, task, action="start", expected_state=State.ASSIGNED)
             else:
                 # Every other run goes back to training once: a loop-back under the outage too.
-                loop_back = DEADLOCKS_RETRIED and task.run_id % 2 and task.iteration == 1
+                loop_back = task.run_id % 2 and task.iteration == 1
                 decision = "request_changes" if loop_back else "approve"
                 note = "Retrain with last week's data." if decision == "request_changes" else ""
                 desk.post(
@@ -360,9 +358,9 @@ def test_a_broker_blip_while_people_work_shows_no_error_loses_nothing_and_keeps_
 
         def caught_up() -> bool:
             sweep_now()
-            automated = sweep_automated_steps()
+            sweep_steps_now()
             pending = emailed.exclude(email_status=EmailStatus.SENT).exists()
-            return not pending and not (automated and stranded_automated_tasks().exists())
+            return not pending and not stranded_automated_tasks().exists()
 
         deadline = time.monotonic() + 30
         while not caught_up():
@@ -383,8 +381,7 @@ def test_a_broker_blip_while_people_work_shows_no_error_loses_nothing_and_keeps_
         f"the worker lost its connection {log.count('Connection to broker lost')} times and "
         f"connected {log.count('Connected to redis')} times, {log.count("Couldn't ack")} acks "
         f"lost (redelivered); "
-        f"automated steps swept: {'yes' if has_automated_sweeper() else 'no (TODO at merge)'}, "
-        f"loop-backs: {'on' if DEADLOCKS_RETRIED else 'off (TODO at merge)'}, "
+        f"{automated_runs(runs)} automated steps run, "
         f"{stranded_automated_tasks().count()} left in progress"
     )
 
@@ -412,12 +409,12 @@ def test_a_broker_blip_while_people_work_shows_no_error_loses_nothing_and_keeps_
     assert recorded == seen
     assert not Task.objects.filter(pk__in=chores).exclude(state=State.DONE).exists()
 
-    # Every run got past its people; with the engine's sweeper, through its automated steps too.
+    # Every run got past its people and through its automated steps, each action run once.
     assert not Task.objects.filter(
         run__in=runs, step__kind__in=[StepKind.MANUAL, StepKind.REVIEW], state__in=OPEN
     ).exists()
-    if has_automated_sweeper():
-        assert not stranded_automated_tasks().exists()
+    assert not stranded_automated_tasks().exists()
+    assert_each_automated_step_ran_once(runs)
 
     # Every e-mail arrived exactly once.
     sent_keys = set(emailed.values_list("key", flat=True))
@@ -451,7 +448,7 @@ def chore_left(chores) -> bool:
 
 def test_with_the_broker_down_each_step_of_a_run_answers_200_within_a_second(crew, proxy):
     """Nobody waits on a broker that is down, and nothing is lost: the e-mails wait in the outbox
-    for the sweeper (and, with the engine's sweeper, the automated step for its own)."""
+    for the sweeper, and the automated step for its own."""
     lead, trainer, reviewer = crew["lead"], crew["trainers"][0], crew["reviewers"][0]
     proxy.down()
     with publishing_to(proxy.url):
@@ -462,8 +459,8 @@ def test_with_the_broker_down_each_step_of_a_run_answers_200_within_a_second(cre
         for key, who, action, extra in [
             ("train", trainer, "start", {}),
             ("train", trainer, "complete", {"outcome": "done"}),
-            ("evaluate", trainer, "start", {}),
-            ("evaluate", trainer, "complete", {"outcome": "passed"}),
+            ("evaluate", None, "start", {}),
+            ("evaluate", None, "complete", {"outcome": "passed"}),
             ("review", None, "start", {}),
             ("review", None, "approve", {}),  # the next step is automated: its enqueue fails
         ]:
@@ -479,7 +476,9 @@ def test_with_the_broker_down_each_step_of_a_run_answers_200_within_a_second(cre
             assert response.status_code == 200, (key, action, response.status_code)
     print(f"\nwith the broker down: slowest step {max(timings):.2f} s")
     assert max(timings) < 1.0
-    assert Task.objects.get(run=run, step__key="staging").state == State.IN_PROGRESS
+    staging = Task.objects.get(run=run, step__key="staging")
+    assert staging.state == State.IN_PROGRESS
+    assert waiting_dispatches().filter(task=staging).exists()  # kept for the steps' sweeper
     waiting = Notification.objects.filter(email_status=EmailStatus.PENDING)
     assert waiting.filter(recipient=reviewer).exists()  # "review requested", kept for the sweeper
     assert not Notification.objects.filter(email_status=EmailStatus.SENT).exists()
