@@ -15,7 +15,9 @@ def watchers(*, task: Task) -> list[User]:
     watch), its assignee and its creator, less whoever unwatched it; only active members of
     the task's team (who can see it), never the automation account."""
     choices = dict(TaskWatch.objects.filter(task=task).values_list("user_id", "watching"))
-    implicit = {task.assignee_id, task.created_by_id} - {None}
+    # Read now, not from `task`: a caller's copy may predate an assignment in this request.
+    implicit = set(Task.objects.filter(pk=task.pk).values_list("assignee_id", "created_by_id")[0])
+    implicit -= {None}
     ids = {pk for pk, watching in choices.items() if watching}
     ids |= {pk for pk in implicit if choices.get(pk, True)}
     if not ids:
