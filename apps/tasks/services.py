@@ -534,7 +534,7 @@ def add_comment(*, task: Task, author: User, body: str) -> Comment:
     body = body.strip()
     if not body:
         raise ValueError(_("Write something before posting."))
-    mentionable = watches.mentionable(task=task)
+    mentionable = watches.mentionable(task=task) if "@" in body else {}
     rendered = markdown.render(body, link=lambda name: _mention_link(mentionable.get(name), task))
     comment = Comment(task=task, author=author, body=body, body_html=rendered.html)
     comment.full_clean()

@@ -6,6 +6,22 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def render_existing_comments(apps, schema_editor):
+    """Comments written before Markdown: render them once now, as posting does (without
+    mention links: they were no mentions when written), so no page renders them again."""
+    from apps.tasks.markdown import render
+
+    Comment = apps.get_model("tasks", "Comment")
+    changed = []
+    for comment in Comment.objects.filter(body_html="").only("pk", "body").iterator():
+        comment.body_html = render(comment.body, link=lambda username: None).html
+        changed.append(comment)
+        if len(changed) == 500:
+            Comment.objects.bulk_update(changed, ["body_html"])
+            changed = []
+    Comment.objects.bulk_update(changed, ["body_html"])
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -19,6 +35,7 @@ class Migration(migrations.Migration):
             name='body_html',
             field=models.TextField(blank=True, editable=False),
         ),
+        migrations.RunPython(render_existing_comments, migrations.RunPython.noop),
         migrations.CreateModel(
             name='TaskWatch',
             fields=[
