@@ -23,6 +23,9 @@ class Kind(models.TextChoices):
     RUN_FAILED = "run_failed", _("Run failed")
     OVERDUE = "overdue", _("Task overdue")
     UNASSIGNABLE = "unassignable", _("Task cannot be assigned")
+    MENTIONED = "mentioned", _("You were mentioned")
+    COMMENTED = "commented", _("New comment on a task you watch")
+    DECIDED = "decided", _("Decision on a task you watch")
     DIGEST = "digest", _("Daily digest")
 
 

@@ -44,6 +44,13 @@ class CommentForm(forms.ModelForm):
         widgets = {"body": forms.Textarea(attrs={"rows": 3, "placeholder": _("Write a comment…")})}
 
 
+class WatchForm(forms.Form):
+    """The watch toggle: what the person wants now, and which page's toggle answers."""
+
+    watching = forms.TypedChoiceField(choices=[("1", "watch"), ("0", "unwatch")], coerce=int)
+    ctx = forms.ChoiceField(choices=[("page", "page"), ("drawer", "drawer")], required=False)
+
+
 class TaskForm(forms.ModelForm):
     class Meta:
         model = Task

@@ -479,6 +479,9 @@ class Comment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="comments"
     )
     body = models.TextField(max_length=5000, validators=[MaxLengthValidator(5000)])
+    # The body as sanitised HTML (apps.tasks.markdown), rendered once when the comment is
+    # saved: a task's history shows every comment on each drawer open, so it is stored.
+    body_html = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -486,6 +489,39 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author}: {self.body[:40]}"
+
+    @property
+    def html(self) -> str:
+        """The rendered body; a comment saved before rendering existed is rendered now."""
+        if self.body_html:
+            return self.body_html
+        from .markdown import render
+
+        return render(self.body, link=lambda username: None).html
+
+
+class TaskWatch(models.Model):
+    """Someone's explicit choice to hear, or not, about a task's comments and decisions.
+
+    Commenting writes a watching row; the assignee and the creator watch without one. A row
+    with watching=False is an unwatch, which nothing automatic overrides (commenting again
+    does not re-subscribe): only the watch button does.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="watches")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="task_watches"
+    )
+    watching = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "user"], name="one_watch_per_person_and_task")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'watches' if self.watching else 'unwatched'} {self.task_id}"
 
 
 # The states a lead may put a work-in-progress limit on: the active ones (To do and Done are

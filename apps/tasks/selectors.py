@@ -9,6 +9,7 @@ from django_fsm_log.models import StateLog
 
 from apps.people.models import Role, Team, User
 
+from . import watches
 from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, State, Task
 from .services import ACTIONS, Action
 
@@ -76,7 +77,7 @@ def task_panels(*, task: Task, user: User) -> dict:
 
     Assigning is left out of the actions: the assignment panel does it, with who and why.
     """
-    from .services import allowed_outcomes, may_tick_checklist
+    from .services import allowed_outcomes, may_tick_checklist, may_watch
 
     return {
         "task": task,
@@ -87,6 +88,8 @@ def task_panels(*, task: Task, user: User) -> dict:
         "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
         "outcomes": allowed_outcomes(task),
         "may_tick": may_tick_checklist(task=task, user=user),
+        "watching": watches.is_watching(task=task, user=user),
+        "may_watch": may_watch(task=task, user=user),
     }
 
 

@@ -11,9 +11,11 @@ read and its HTTP status, and changes nothing.
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
@@ -26,8 +28,8 @@ from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
-from . import four_eyes, limits, positions, writes
-from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, state_label
+from . import four_eyes, limits, markdown, positions, watches, writes
+from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, TaskWatch, state_label
 from .signals import task_transitioned
 
 
@@ -242,10 +244,44 @@ def _after_transition(
 ) -> None:
     # The same decision apply_in_bulk makes for each of its tasks (apps.tasks.writes).
     told = writes.notices(told=_TOLD, task=task, name=name, by=by, note=note, log_id=log_id)
+    already: list[User] = []
     if told is not None:
         kind, recipients, key, payload = told
         notify(kind=kind, recipients=recipients, key=key, task=task, payload=payload)
+        already = recipients
+    if name in _DECISIONS:
+        _tell_watchers_of_decision(
+            task=task, name=name, by=by, note=note, log_id=log_id, already=already
+        )
     task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted)
+
+
+# A review decision as a watcher hears it: "Grace approved a task you watch."
+_DECISIONS = {
+    "approve": _("approved"),
+    "request_changes": _("asked for changes to"),
+    "reject": _("rejected"),
+}
+
+
+def _tell_watchers_of_decision(
+    *, task: Task, name: str, by: User | None, note: str, log_id: int, already: list[User]
+) -> None:
+    """Watchers hear of a decision, except who made it and whoever was told already."""
+    skip = {p.pk for p in already if p} | ({by.pk} if by else set())
+    watchers = [p for p in watches.watchers(task=task) if p.pk not in skip]
+    notify(
+        kind=Kind.DECIDED,
+        recipients=watchers,
+        key=f"{Kind.DECIDED}:task:{task.pk}:log:{log_id}",
+        task=task,
+        payload={
+            "by": writes.by_name(by),
+            "note": note,
+            "title": task.title,
+            "decision": str(_DECISIONS[name]),
+        },
+    )
 
 
 def _reviewers_for(task: Task) -> list[User]:
@@ -492,13 +528,66 @@ def create_task(
 
 @transaction.atomic
 def add_comment(*, task: Task, author: User, body: str) -> Comment:
+    """Post a comment: rendered once (Markdown, sanitised), the author starts watching the task
+    (unless they unwatched it), the team members it @mentions are told, and the watchers hear
+    of it — nobody twice, nobody about their own comment."""
     body = body.strip()
     if not body:
         raise ValueError(_("Write something before posting."))
-    comment = Comment(task=task, author=author, body=body)
+    mentionable = watches.mentionable(task=task) if "@" in body else {}
+    rendered = markdown.render(body, link=lambda name: _mention_link(mentionable.get(name), task))
+    comment = Comment(task=task, author=author, body=body, body_html=rendered.html)
     comment.full_clean()
     comment.save()
+    TaskWatch.objects.bulk_create([TaskWatch(task=task, user=author)], ignore_conflicts=True)
+    payload = {"by": writes.by_name(author), "note": body, "title": task.title}
+    mentioned = [
+        mentionable[name] for name in rendered.mentioned if mentionable[name].pk != author.pk
+    ]
+    notify(
+        kind=Kind.MENTIONED,
+        recipients=mentioned,
+        key=f"{Kind.MENTIONED}:comment:{comment.pk}",
+        task=task,
+        payload=payload,
+    )
+    skip = {author.pk} | {p.pk for p in mentioned}
+    notify(
+        kind=Kind.COMMENTED,
+        recipients=[p for p in watches.watchers(task=task) if p.pk not in skip],
+        key=f"{Kind.COMMENTED}:comment:{comment.pk}",
+        task=task,
+        payload=payload,
+    )
     return comment
+
+
+def _mention_link(person: User | None, task: Task) -> tuple[str, str] | None:
+    """Where an @mention points: the team's board filtered to that person's tasks (there is
+    no person page)."""
+    if person is None:
+        return None
+    url = (
+        reverse("boards:board", args=[task.team.slug])
+        + "?"
+        + urlencode({"assignee": person.username})
+    )
+    return url, person.display_name
+
+
+def may_watch(*, task: Task, user: User) -> bool:
+    """Team members watch a task: they are the ones who can hear about it."""
+    return people.role_in(team_id=task.team_id, user=user) is not None
+
+
+@transaction.atomic
+def set_watching(*, task: Task, user: User, watching: bool) -> bool:
+    """Watch or unwatch a task. An unwatch is remembered, so neither being its assignee nor
+    commenting again makes the person hear of it until they watch it again."""
+    if not may_watch(task=task, user=user):
+        raise Forbidden(_("Only members of the task's team watch it."))
+    TaskWatch.objects.update_or_create(task=task, user=user, defaults={"watching": watching})
+    return watching
 
 
 def may_tick_checklist(*, task: Task, user: User) -> bool:

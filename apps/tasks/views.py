@@ -13,8 +13,8 @@ from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
 
-from . import selectors, services
-from .forms import CommentForm, TaskForm, TaskListForm, TransitionForm
+from . import selectors, services, watches
+from .forms import CommentForm, TaskForm, TaskListForm, TransitionForm, WatchForm
 from .models import State, Task
 
 # Rows on one page of a team's task list.
@@ -158,3 +158,27 @@ def task_comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if status == 200:
         return redirect(task)
     return render(request, "tasks/task_detail.html", context, status=status)
+
+
+@require_POST
+@login_required
+def task_watch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Watch or unwatch a task; htmx gets the toggle back (the task page's or the drawer's)."""
+    task = _task_for(request, pk)
+    form = WatchForm(request.POST)
+    ctx = "drawer" if form.is_valid() and form.cleaned_data["ctx"] == "drawer" else "page"
+    context = {"task": task, "ctx": ctx, "may_watch": True}
+    try:
+        if not form.is_valid():
+            raise Refused(errors_sentence(form))
+        services.set_watching(
+            task=task, user=request.user, watching=bool(form.cleaned_data["watching"])
+        )
+    except Refused as refusal:
+        context["watching"] = watches.is_watching(task=task, user=request.user)
+        context["may_watch"] = services.may_watch(task=task, user=request.user)
+        return refused(request, refusal, "tasks/partials/watch.html", context)
+    if not request.htmx:
+        return redirect(task)
+    context["watching"] = bool(form.cleaned_data["watching"])
+    return render(request, "tasks/partials/watch.html", context)

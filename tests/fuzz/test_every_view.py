@@ -65,6 +65,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "tasks:task_create": (BOTH, {"team_slug": "team"}, list(TaskForm.Meta.fields)),
     "tasks:task_detail": (GET, {"pk": "task"}, []),
     "tasks:task_comment": (POST, {"pk": "task"}, ["body"]),
+    "tasks:task_watch": (POST, {"pk": "task"}, ["watching", "ctx"]),
     "tasks:task_transition": (
         POST,
         {"pk": "task", "action": "action"},

@@ -31,6 +31,9 @@ SUBJECTS = {
     Kind.RUN_FAILED: "Run failed: {run}",
     Kind.OVERDUE: "Overdue: {title}",
     Kind.UNASSIGNABLE: "Nobody can take: {title}",
+    Kind.MENTIONED: "You were mentioned: {title}",
+    Kind.COMMENTED: "New comment: {title}",
+    Kind.DECIDED: "Decision: {title}",
     Kind.DIGEST: "Your digest for {date}",
 }
 
@@ -44,6 +47,9 @@ HEADLINES = {
     Kind.RUN_FAILED: "A workflow run failed and needs attention.",
     Kind.OVERDUE: "A task of yours is past its due time.",
     Kind.UNASSIGNABLE: "Nobody on the team can take this task right now.",
+    Kind.MENTIONED: "{by} mentioned you in a comment.",
+    Kind.COMMENTED: "{by} commented on a task you watch.",
+    Kind.DECIDED: "{by} {decision} a task you watch.",
     Kind.DIGEST: "Here is your day in Relay.",
 }
 
@@ -73,7 +79,7 @@ def email_context(*, notification: Notification) -> dict:
             LOOP_BACK_HEADLINE
             if notification.is_loop_back
             else HEADLINES.get(notification.kind, "{by}")
-        ).format(by=payload.get("by") or "Relay"),
+        ).format(by=payload.get("by") or "Relay", decision=payload.get("decision") or "decided"),
         "task_url": _link(task=task, path=payload.get("url", "")),
         "site_url": settings.SITE_URL,
         "inbox_url": f"{settings.SITE_URL}/notifications/",
