@@ -74,3 +74,14 @@ class TaskForm(forms.ModelForm):
         if not 1 <= level <= 5:
             raise forms.ValidationError(_("Level is from 1 to 5."))
         return level
+
+
+class SearchForm(forms.Form):
+    """A search, from the URL: at most 100 characters (a NUL byte, which PostgreSQL can't
+    compare, is refused by the field)."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        error_messages={"max_length": _("Search for at most %(limit_value)d characters.")},
+    )

@@ -13,8 +13,8 @@ from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
 
-from . import selectors, services, watches
-from .forms import CommentForm, TaskForm, TaskListForm, TransitionForm, WatchForm
+from . import search, selectors, services, watches
+from .forms import CommentForm, SearchForm, TaskForm, TaskListForm, TransitionForm, WatchForm
 from .models import State, Task
 
 # Rows on one page of a team's task list.
@@ -182,3 +182,36 @@ def task_watch(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return redirect(task)
     context["watching"] = bool(form.cleaned_data["watching"])
     return render(request, "tasks/partials/watch.html", context)
+
+
+# --- search ----------------------------------------------------------------------------------
+
+# Results on one page of a search, and in the header's quick-open box.
+SEARCH_PAGE_SIZE = 20
+QUICK_OPEN_SIZE = 8
+
+
+def _search_text(request: HtmxHttpRequest) -> tuple[SearchForm, str]:
+    form = SearchForm(request.GET)
+    return form, form.cleaned_data["q"] if form.is_valid() else ""
+
+
+@require_GET
+@login_required
+def search_results(request: HtmxHttpRequest) -> HttpResponse:
+    """Every task the person can see that matches ?q=, across their teams, paginated."""
+    form, text = _search_text(request)
+    tasks = search.search_tasks(user=request.user, text=text)
+    page = Paginator(tasks, SEARCH_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "query": text, "page": page, "hits": search.hits(page, text)}
+    return render(request, "search/results.html", context)
+
+
+@require_GET
+@login_required
+def quick_open(request: HtmxHttpRequest) -> HttpResponse:
+    """The header box's live results: the best few matches, as a partial."""
+    form, text = _search_text(request)
+    tasks = search.search_tasks(user=request.user, text=text)[:QUICK_OPEN_SIZE]
+    context = {"form": form, "query": text, "hits": search.hits(tasks, text)}
+    return render(request, "search/partials/quick_results.html", context)

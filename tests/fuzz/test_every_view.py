@@ -64,6 +64,8 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "tasks:team_tasks": (GET, {"team_slug": "team"}, ["state", "q", "page"]),
     "tasks:task_create": (BOTH, {"team_slug": "team"}, list(TaskForm.Meta.fields)),
     "tasks:task_detail": (GET, {"pk": "task"}, []),
+    "tasks:search": (GET, {}, ["q", "page"]),
+    "tasks:quick_open": (GET, {}, ["q"]),
     "tasks:task_comment": (POST, {"pk": "task"}, ["body"]),
     "tasks:task_watch": (POST, {"pk": "task"}, ["watching", "ctx"]),
     "tasks:task_transition": (
