@@ -8,5 +8,8 @@ urlpatterns = [
     path("teams/<slug:team_slug>/tasks/new/", views.task_create, name="task_create"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<int:pk>/comment/", views.task_comment, name="task_comment"),
+    path("tasks/<int:pk>/attach/", views.task_attach, name="task_attach"),
+    path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+    path("attachments/<int:pk>/remove/", views.attachment_remove, name="attachment_remove"),
     path("tasks/<int:pk>/<slug:action>/", views.task_transition, name="task_transition"),
 ]
