@@ -247,7 +247,9 @@ def attachment_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         content,
         as_attachment=not attachment.is_image,
         filename=attachment.name,
-        content_type=attachment.content_type,
+        # Text is kept only if it decoded as UTF-8 (apps.tasks.attachments.sniff).
+        content_type=attachment.content_type
+        + ("; charset=utf-8" if attachment.content_type.startswith("text/") else ""),
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = ATTACHMENT_CSP

@@ -80,6 +80,15 @@ def test_the_type_is_sniffed_not_taken_from_the_browser(task, member):
     assert text.content_type == "text/plain"  # served as text, as a download, never as HTML
 
 
+def test_text_is_served_as_a_utf8_text_download(client_for, task, member):
+    text = attachments.attach(
+        task=task, upload=upload("page.html", b"<h1>hi</h1>", "text/html"), by=member
+    )
+    response = client_for(member).get(text.get_absolute_url())
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["Content-Disposition"].startswith("attachment;")
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
