@@ -5,6 +5,7 @@ to the console. Production sets DATABASE_URL, CELERY_BROKER_URL, EMAIL_HOST…, 
 DEBUG=0 and ALLOWED_HOSTS.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -125,8 +126,35 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# --- Attachments -----------------------------------------------------------------------------
+# Files attached to tasks and comments go to their own storage, never under STATIC_ROOT and
+# never at a public URL: apps.tasks.views.attachment_download streams them to people who may
+# see the task. Local files by default; any Django storage backend by naming its class in
+# RELAY_ATTACHMENTS_STORAGE, with its OPTIONS as a JSON object in
+# RELAY_ATTACHMENTS_STORAGE_OPTIONS (e.g. storages.backends.s3.S3Storage, {"bucket_name": …}).
+ATTACHMENTS_ROOT = Path(os.environ.get("RELAY_ATTACHMENTS_ROOT", BASE_DIR / "attachments"))
+ATTACHMENTS_STORAGE_OPTIONS = json.loads(
+    os.environ.get("RELAY_ATTACHMENTS_STORAGE_OPTIONS", "") or "{}"
+)
+# The largest file one may attach (bytes). An upload above FILE_UPLOAD_MAX_MEMORY_SIZE is
+# spooled to a temporary file, not held in memory; a request body much larger than this limit
+# is refused before it is read (DATA_UPLOAD_MAX_MEMORY_SIZE counts only the non-file fields).
+ATTACHMENT_MAX_BYTES = int(os.environ.get("RELAY_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+# What may be attached, by the type its content is sniffed as (never the browser's word or
+# the file's extension): images and PDFs by their magic bytes, text by decoding as UTF-8.
+ATTACHMENT_CONTENT_TYPES = env_list(
+    "RELAY_ATTACHMENT_CONTENT_TYPES",
+    "image/png,image/jpeg,image/gif,image/webp,application/pdf,text/plain,text/csv",
+)
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "attachments": {
+        "BACKEND": os.environ.get(
+            "RELAY_ATTACHMENTS_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": ATTACHMENTS_STORAGE_OPTIONS or {"location": str(ATTACHMENTS_ROOT)},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

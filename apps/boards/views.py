@@ -327,7 +327,7 @@ def drawer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
-    form = CommentForm(request.POST)
+    form = CommentForm(request.POST, request.FILES)
     status = 200 if form.post(task=task, author=request.user) else 422
     if status == 200:
         form = CommentForm()

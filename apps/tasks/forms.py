@@ -1,7 +1,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.refusals import Refused
 from apps.core.text import single_line
 
 from .models import Comment, Outcome, State, Task
@@ -23,15 +25,41 @@ class TransitionForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices, required=False)
 
 
+class AttachmentForm(forms.Form):
+    """A file to attach to a task."""
+
+    file = forms.FileField(label=_("File"), max_length=1000)
+
+
+class AttachmentsPlaceForm(forms.Form):
+    """Which page's Files section answers an upload or a removal: the task page or the drawer."""
+
+    ctx = forms.ChoiceField(choices=[("page", "page"), ("drawer", "drawer")], required=False)
+
+
 class CommentForm(forms.ModelForm):
+    # A file attached to the comment being written (optional).
+    file = forms.FileField(label=_("Attach a file"), required=False, max_length=1000)
+
     def post(self, *, task: Task, author) -> bool:
-        """Validate and add the comment through the service; a problem goes next to the field."""
-        from . import services
+        """Validate and add the comment (and its file) through the services, both or neither;
+        a problem goes next to the field."""
+        from . import attachments, services
 
         if not self.is_valid():
             return False
         try:
-            services.add_comment(task=task, author=author, body=self.cleaned_data["body"])
+            with transaction.atomic():
+                comment = services.add_comment(
+                    task=task, author=author, body=self.cleaned_data["body"]
+                )
+                if self.cleaned_data.get("file"):
+                    attachments.attach(
+                        task=task, upload=self.cleaned_data["file"], by=author, comment=comment
+                    )
+        except Refused as refusal:
+            self.add_error("file", refusal.message)
+            return False
         except (ValueError, ValidationError) as error:
             self.add_error("body", str(error.args[0] if error.args else error))
             return False

@@ -19,6 +19,7 @@ import threading
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import Storage, storages
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
@@ -522,6 +523,68 @@ class TaskWatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {'watches' if self.watching else 'unwatched'} {self.task_id}"
+
+
+class _AttachmentsStorage(Storage):
+    """settings.STORAGES["attachments"], looked up on every use: a FileField keeps the storage
+    it is given at import, and tests and deployments point this one elsewhere."""
+
+    def __getattribute__(self, name):
+        if name.startswith("__"):
+            return object.__getattribute__(self, name)
+        return getattr(storages["attachments"], name)
+
+
+def attachments_storage() -> Storage:
+    """The attachments' storage (a callable, so migrations don't record a backend)."""
+    return _AttachmentsStorage()
+
+
+def attachment_path(attachment: "Attachment", filename: str) -> str:
+    """Where an attachment's bytes are stored: under its task, by a random name. The name the
+    uploader gave is kept in `name`, for showing, never for a path."""
+    import uuid
+
+    return f"tasks/{attachment.task_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file attached to a task, or to one of its comments. Served only through
+    apps.tasks.views.attachment_download, to people who may see the task.
+
+    Removing one deletes its bytes but keeps the row (`removed_at`), so the task's history
+    still says who attached and who removed what.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attachments")
+    comment = models.ForeignKey(
+        Comment, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(storage=attachments_storage, upload_to=attachment_path, max_length=200)
+    name = models.CharField(max_length=200, help_text=_("The file's name, sanitised."))
+    content_type = models.CharField(max_length=100, help_text=_("As sniffed from the content."))
+    size = models.PositiveBigIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("tasks:attachment", args=[self.pk])
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
 
 
 # The states a lead may put a work-in-progress limit on: the active ones (To do and Done are

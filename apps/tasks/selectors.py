@@ -3,14 +3,15 @@
 from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
+from apps.people import selectors as people
 from apps.people.models import Role, Team, User
 
 from . import watches
-from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, State, Task
+from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, Attachment, State, Task
 from .services import ACTIONS, Action
 
 
@@ -60,6 +61,37 @@ def task_history(task: Task) -> QuerySet[StateLog]:
     )
 
 
+def visible_attachments(user: User) -> QuerySet[Attachment]:
+    """Attachments (not removed) of the tasks this user may see."""
+    return Attachment.objects.filter(
+        task__in=visible_tasks(user), removed_at__isnull=True
+    ).select_related("task__team")
+
+
+def attachment_events(task: Task) -> list[dict]:
+    """Who attached and removed which file, oldest first, for the task's history."""
+    events = []
+    for a in task.attachments.select_related("uploaded_by", "removed_by"):
+        events.append({"at": a.created_at, "by": a.uploaded_by, "verb": "attached", "name": a.name})
+        if a.removed_at:
+            events.append(
+                {"at": a.removed_at, "by": a.removed_by, "verb": "removed", "name": a.name}
+            )
+    return sorted(events, key=lambda e: e["at"])
+
+
+def _live_attachments() -> QuerySet[Attachment]:
+    return Attachment.objects.filter(removed_at__isnull=True).select_related("uploaded_by")
+
+
+def removable_attachments(*, task: Task, user: User) -> set[int]:
+    """The ids of the task's attachments this user may remove (theirs; a lead: all)."""
+    live = task.attachments.filter(removed_at__isnull=True)
+    if not people.is_lead(team_id=task.team_id, user=user):
+        live = live.filter(uploaded_by=user)
+    return set(live.values_list("pk", flat=True))
+
+
 def available_actions(*, task: Task, user: User) -> list[Action]:
     """The transitions this user may take on this task now, in lifecycle order."""
     if not user.is_authenticated:
@@ -77,13 +109,22 @@ def task_panels(*, task: Task, user: User) -> dict:
 
     Assigning is left out of the actions: the assignment panel does it, with who and why.
     """
+    from .attachments import may_attach
     from .services import allowed_outcomes, may_tick_checklist, may_watch
 
     return {
         "task": task,
         "team": task.team,
         "history": task_history(task),
-        "comments": task.comments.select_related("author"),
+        "comments": task.comments.select_related("author").prefetch_related(
+            Prefetch("attachments", queryset=_live_attachments())
+        ),
+        "attachments": _live_attachments().filter(task=task, comment__isnull=True),
+        "attachment_events": attachment_events(task),
+        "removable": removable_attachments(task=task, user=user)
+        if user.is_authenticated
+        else set(),
+        "may_attach": may_attach(task=task, user=user),
         "checklist": task.checklist.all(),
         "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
         "outcomes": allowed_outcomes(task),

@@ -11,5 +11,8 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<int:pk>/comment/", views.task_comment, name="task_comment"),
     path("tasks/<int:pk>/watch/", views.task_watch, name="task_watch"),
+    path("tasks/<int:pk>/attach/", views.task_attach, name="task_attach"),
+    path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+    path("attachments/<int:pk>/remove/", views.attachment_remove, name="attachment_remove"),
     path("tasks/<int:pk>/<slug:action>/", views.task_transition, name="task_transition"),
 ]

@@ -1,11 +1,13 @@
 """Task pages. Thin: selectors decide what a user may see, services make every change."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
@@ -13,8 +15,17 @@ from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
 
-from . import search, selectors, services, watches
-from .forms import CommentForm, SearchForm, TaskForm, TaskListForm, TransitionForm, WatchForm
+from . import attachments, search, selectors, services, watches
+from .forms import (
+    AttachmentForm,
+    AttachmentsPlaceForm,
+    CommentForm,
+    SearchForm,
+    TaskForm,
+    TaskListForm,
+    TransitionForm,
+    WatchForm,
+)
 from .models import State, Task
 
 # Rows on one page of a team's task list.
@@ -148,7 +159,7 @@ def typed(request: HtmxHttpRequest) -> dict:
 @login_required
 def task_comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
-    form = CommentForm(request.POST)
+    form = CommentForm(request.POST, request.FILES)
     status = 200 if form.post(task=task, author=request.user) else 422
     if status == 200:
         form = CommentForm()
@@ -215,3 +226,92 @@ def quick_open(request: HtmxHttpRequest) -> HttpResponse:
     tasks = search.search_tasks(user=request.user, text=text)[:QUICK_OPEN_SIZE]
     context = {"form": form, "query": text, "hits": search.hits(tasks, text)}
     return render(request, "search/partials/quick_results.html", context)
+
+
+# --- attachments -----------------------------------------------------------------------------
+
+# A request body this much over the attachment limit is refused before it is read.
+UPLOAD_OVERHEAD = 256 * 1024
+# What a served attachment may do if a browser opens it as a document: nothing.
+ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; sandbox"
+
+
+def _attachments_answer(request: HtmxHttpRequest, task: Task, ctx: str, **extra) -> HttpResponse:
+    status = extra.pop("status", 200)
+    context = task_context(request, task, ctx=ctx or "page", **extra)
+    if request.htmx:
+        return render(request, "tasks/partials/attachments.html", context, status=status)
+    if status == 200:
+        return redirect(task)
+    return render(request, "tasks/task_detail.html", context, status=status)
+
+
+@require_POST
+@login_required
+def task_attach(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    task = _task_for(request, pk)
+    too_big = settings.ATTACHMENT_MAX_BYTES + UPLOAD_OVERHEAD
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > too_big:
+        limit = filesizeformat(settings.ATTACHMENT_MAX_BYTES)
+        sentence = f"Files of at most {limit} can be attached."
+        return _attachments_answer(request, task, "page", attach_error=sentence, status=413)
+    form = AttachmentForm(request.POST, request.FILES)
+    where = AttachmentsPlaceForm(request.POST)
+    ctx = where.cleaned_data.get("ctx", "") if where.is_valid() else ""
+    if not form.is_valid():
+        return _attachments_answer(
+            request, task, ctx, attach_error=errors_sentence(form), status=422
+        )
+    try:
+        attachments.attach(task=task, upload=form.cleaned_data["file"], by=request.user)
+    except Refused as refusal:
+        return _attachments_answer(
+            request, task, ctx, attach_error=refusal.message, status=refusal.status
+        )
+    return _attachments_answer(request, task, ctx)
+
+
+@require_POST
+@login_required
+def attachment_remove(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    attachment = get_object_or_404(selectors.visible_attachments(request.user), pk=pk)
+    form = AttachmentsPlaceForm(request.POST)
+    ctx = form.cleaned_data.get("ctx") if form.is_valid() else ""
+    task = _task_for(request, attachment.task_id)
+    try:
+        attachments.remove(attachment=attachment, by=request.user)
+    except Refused as refusal:
+        return _attachments_answer(
+            request, task, ctx, attach_error=refusal.message, status=refusal.status
+        )
+    return _attachments_answer(request, task, ctx)
+
+
+@require_GET
+@login_required
+def attachment_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The file, to people who may see its task (anyone else: 404). Images are shown inline
+    (the task page previews them); anything else is a download. Either way the browser must
+    not guess another type, and the file, opened as a page, may run nothing."""
+    attachment = get_object_or_404(selectors.visible_attachments(request.user), pk=pk)
+    try:
+        content = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is gone.") from None
+    response = FileResponse(
+        content,
+        as_attachment=not attachment.is_image,
+        filename=attachment.name,
+        # Text is kept only if it decoded as UTF-8 (apps.tasks.attachments.sniff).
+        content_type=attachment.content_type
+        + ("; charset=utf-8" if attachment.content_type.startswith("text/") else ""),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response

@@ -1,9 +1,9 @@
 // Relay: small progressive enhancements on top of htmx.
-// Refusals (403 not yours to do, 409 not now) and form errors (422) come back as partials that
-// explain why: swap them in.
+// Refusals (403 not yours to do, 409 not now, 413 a file too big, 415 a file of a type not
+// allowed) and form errors (422) come back as partials that explain why: swap them in.
 document.addEventListener("htmx:beforeSwap", (event) => {
   const status = event.detail.xhr.status;
-  if (status === 403 || status === 409 || status === 422) {
+  if ([403, 409, 413, 415, 422].includes(status)) {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }

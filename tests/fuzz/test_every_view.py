@@ -11,6 +11,7 @@ import copy
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.http import urlencode
@@ -23,9 +24,10 @@ from apps.boards.models import SavedView
 from apps.notifications.models import Notification, NotificationSettings
 from apps.notifications.services import outbox
 from apps.people.models import Membership, Role
+from apps.tasks import attachments
 from apps.tasks import services as task_services
 from apps.tasks.forms import TaskForm
-from apps.tasks.models import ChecklistItem, Comment, Task, WipLimits
+from apps.tasks.models import Attachment, ChecklistItem, Comment, Task, WipLimits
 from apps.workflows import definitions, exchange
 from apps.workflows import services as workflow_services
 from apps.workflows.models import Route, Run, Step, WorkflowTemplate
@@ -66,8 +68,11 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "tasks:task_detail": (GET, {"pk": "task"}, []),
     "tasks:search": (GET, {}, ["q", "page"]),
     "tasks:quick_open": (GET, {}, ["q"]),
-    "tasks:task_comment": (POST, {"pk": "task"}, ["body"]),
     "tasks:task_watch": (POST, {"pk": "task"}, ["watching", "ctx"]),
+    "tasks:task_comment": (POST, {"pk": "task"}, ["body", "file"]),
+    "tasks:task_attach": (POST, {"pk": "task"}, ["file", "ctx"]),
+    "tasks:attachment": (GET, {"pk": "attachment"}, []),
+    "tasks:attachment_remove": (POST, {"pk": "attachment"}, ["ctx"]),
     "tasks:task_transition": (
         POST,
         {"pk": "task", "action": "action"},
@@ -86,7 +91,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "boards:move": (POST, {"pk": "task"}, MOVE),
     "boards:card_menu": (GET, {"pk": "task"}, []),
     "boards:drawer": (GET, {"pk": "task"}, []),
-    "boards:comment": (POST, {"pk": "task"}, ["body"]),
+    "boards:comment": (POST, {"pk": "task"}, ["body", "file"]),
     "boards:tick": (POST, {"pk": "task", "item_pk": "checklist_item"}, ["done"]),
     "boards:my_work": (GET, {}, []),
     "boards:work_links": (GET, {}, ["active"]),
@@ -155,6 +160,7 @@ SNAPSHOT = [
     Run,
     Comment,
     ChecklistItem,
+    Attachment,
     WorkflowTemplate,
     Step,
     Route,
@@ -207,6 +213,11 @@ def world(db) -> World:
     task_services.start(task=reviewed, by=member)
     task_services.submit(task=reviewed, by=member)
     task_services.add_comment(task=todo, author=lead, body="First!")
+    attachment = attachments.attach(
+        task=todo,
+        upload=SimpleUploadedFile("notes.txt", b"fuzz me", content_type="text/plain"),
+        by=member,
+    )
     item = ChecklistItem.objects.filter(task__run=run).first()
     saved = SavedView.objects.create(owner=member, team=team, name="Mine", query="assignee=me")
     [notification] = outbox.notify(kind="assigned", recipients=[member], key="fuzz:1", task=todo)
@@ -218,6 +229,7 @@ def world(db) -> World:
         "notification": [str(notification.pk), "0", "9" * 25],
         "checklist_item": [str(item.pk) if item else "1", "0", "9" * 25],
         "saved_view": [str(saved.pk), "0", "9" * 25],
+        "attachment": [str(attachment.pk), "0", "9" * 25],
         "action": [*task_services.ACTIONS, "delete", "save"],
     }
     states = ["todo", "assigned", "in_progress", "in_review", "done", "on_hold", "cancelled"]
@@ -244,7 +256,7 @@ def world(db) -> World:
         "page": ["1", "2", "task", "last"],
         "due": ["overdue", "soon"],
         "status": ["running", "completed", "failed", "cancelled"],
-        "ctx": ["board", "drawer", "mywork", "reviews"],
+        "ctx": ["board", "drawer", "mywork", "reviews", "page"],
         "active": ["board", "mywork", "reviews"],
         "time_zone": ["Europe/Berlin", "UTC"],
         "digest_hour": ["0", "8", "23"],
