@@ -46,6 +46,16 @@ NOT_FUZZED_NAMESPACES = {"admin", "team_admin"}
 # views and forms read)
 GET, POST, BOTH = ["get"], ["post"], ["get", "post"]
 BOARD_FILTERS = ["assignee", "skill", "due", "q", "run", "template", "lane", "show", "task"]
+EDIT = [
+    "title",
+    "description",
+    "due_at",
+    "priority",
+    "required_skill",
+    "min_level",
+    "reviewer",
+    "version",
+]
 MOVE = ["from_state", "to", "action", "expected_state", "note", "outcome", "order", "ctx"]
 ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "home": (GET, {}, []),
@@ -65,6 +75,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "tasks:task_create": (BOTH, {"team_slug": "team"}, list(TaskForm.Meta.fields)),
     "tasks:task_detail": (GET, {"pk": "task"}, []),
     "tasks:task_comment": (POST, {"pk": "task"}, ["body"]),
+    "tasks:task_edit": (BOTH, {"pk": "task"}, EDIT),
     "tasks:task_transition": (
         POST,
         {"pk": "task", "action": "action"},
@@ -84,6 +95,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "boards:card_menu": (GET, {"pk": "task"}, []),
     "boards:drawer": (GET, {"pk": "task"}, []),
     "boards:comment": (POST, {"pk": "task"}, ["body"]),
+    "boards:edit": (BOTH, {"pk": "task"}, EDIT),
     "boards:tick": (POST, {"pk": "task", "item_pk": "checklist_item"}, ["done"]),
     "boards:my_work": (GET, {}, []),
     "boards:work_links": (GET, {}, ["active"]),
