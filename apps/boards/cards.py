@@ -47,9 +47,10 @@ class CardRenderer:
         self.iteration = _("Loop-back: iteration %(n)d")
         self.due = _("Due %(when)s")
         self.run = _("Run: %(run)s")
+        priority = _("Priority: %(p)s")
         self.priorities = {
             value: (
-                f'<span class="badge prio prio-{value}" title="{esc(_("Priority: %(p)s") % {"p": label})}">'
+                f'<span class="badge prio prio-{value}" title="{esc(priority % {"p": label})}">'
                 f"{PRIORITY_MARKS[value]} {esc(label)}</span>"
             )
             for value, label in Priority.choices

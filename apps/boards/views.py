@@ -12,13 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
-from django_htmx.http import trigger_client_event
 from django.views.decorators.http import (
     condition,
     require_GET,
     require_http_methods,
     require_POST,
 )
+from django_htmx.http import trigger_client_event
 
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused

@@ -89,7 +89,7 @@ class TaskEditForm(forms.Form):
     required_skill = forms.ModelChoiceField(
         queryset=Skill.objects.order_by("name"), required=False, label=_("Skill")
     )
-    min_level = forms.IntegerField(min_value=1, max_value=5, label=_("Level (1–5)"))
+    min_level = forms.IntegerField(min_value=1, max_value=5, label=_("Level (1 to 5)"))
     reviewer = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
     version = forms.CharField(max_length=40, widget=forms.HiddenInput)
 
@@ -105,7 +105,7 @@ class TaskEditForm(forms.Form):
         ).order_by("username")
         self.fields["reviewer"].queryset = reviewers
         self.fields["reviewer"].label_from_instance = lambda user: user.display_name
-        self.fields["reviewer"].empty_label = _("Any reviewer in the team")
+        self.fields["reviewer"].empty_label = _("Any reviewer")
         for name in EDITABLE:
             if name not in editable:
                 self.fields[name].disabled = True

@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django_htmx.http import reswap, retarget
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
 
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
@@ -110,7 +110,9 @@ def edit_task_view(
     try:
         edits.refuse_unless_editable(task=task, by=request.user)
     except Refused as refusal:
-        return refused(request, refusal, "tasks/partials/edit_form.html#refused", {"task": task, "ctx": ctx})
+        return refused(
+            request, refusal, "tasks/partials/edit_form.html#refused", {"task": task, "ctx": ctx}
+        )
     editable = edits.editable_fields(task=task, user=request.user)
     data = request.POST if request.method == "POST" else None
     form = TaskEditForm(data, task=task, editable=editable)

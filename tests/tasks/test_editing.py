@@ -32,9 +32,7 @@ def history(task) -> list[str]:
     return [f"{c.by.username} {c.field}: {c.old} → {c.new}" for c in task.changes.all()]
 
 
-def test_assignee_edits_what_the_work_is_and_each_field_is_a_history_row(
-    task, member, lead
-):
+def test_assignee_edits_what_the_work_is_and_each_field_is_a_history_row(task, member, lead):
     services.assign_to(task=task, assignee=member, by=lead)
     edit(task, lead, due_at=due(3))
     before = task.changes.count()
