@@ -199,7 +199,11 @@ def edit_task(*, task: Task, by: User, version: str, **values) -> list[TaskChang
     unknown = set(values) - set(EDITABLE)
     if unknown:
         raise ValueError(f"Not editable: {sorted(unknown)}")
-    task = Task.objects.select_for_update().select_related("team", "assignee").get(pk=task.pk)
+    task = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("team", "assignee")
+        .get(pk=task.pk)
+    )
     refuse_unless_editable(task=task, by=by)
     if version != version_of(task):
         raise Refused(str(STALE_EDIT), status=HTTPStatus.CONFLICT)
