@@ -139,3 +139,10 @@ def test_cards_show_priority_as_words(client_for, team, make_task, member):
     board = client_for(member).get(reverse("boards:board", args=[team.slug]))
     badges = texts_of(board, class_="prio")
     assert sorted(badges) == ["↓ Low", "⇈ Urgent"]
+
+
+def test_my_work_cards_show_priority_too(client_for, make_task, member, lead):
+    urgent = make_task(title="Fire", priority=Priority.URGENT)
+    services.assign_to(task=urgent, assignee=member, by=lead)
+    page = client_for(member).get(reverse("boards:my_work"))
+    assert texts_of(page, class_="prio") == ["⇈ Urgent"]
