@@ -16,7 +16,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from apps.tasks.models import OPEN_STATES, State, Task
+from apps.tasks.models import OPEN_STATES, Priority, State, Task
+
+# A card's priority badge: an arrow and the word, so it never rests on colour alone. Normal
+# priority, most cards, shows none (a badge on every card would say nothing).
+PRIORITY_MARKS = {Priority.LOW: "↓", Priority.HIGH: "↑", Priority.URGENT: "⇈"}
 
 COMMENT_ICON = (
     '<svg aria-hidden="true" width="12" height="12" viewBox="0 0 16 16"><path fill="currentColor" '
@@ -43,11 +47,22 @@ class CardRenderer:
         self.iteration = _("Loop-back: iteration %(n)d")
         self.due = _("Due %(when)s")
         self.run = _("Run: %(run)s")
+        priority = _("Priority: %(p)s")
+        self.priorities = {
+            value: (
+                f'<span class="badge prio prio-{value}" title="{esc(priority % {"p": label})}">'
+                f"{PRIORITY_MARKS[value]} {esc(label)}</span>"
+            )
+            for value, label in Priority.choices
+            if value in PRIORITY_MARKS
+        }
 
     def render(self, task: Task) -> SafeString:
         overdue = bool(task.due_at and task.state in OPEN_STATES and task.due_at < self.now)
         title = esc(task.title)
         meta = self._place(task)
+        if task.priority in self.priorities:
+            meta.append(self.priorities[task.priority])
         if task.iteration > 1:
             meta.append(
                 f'<span class="badge iter" title="{esc(self.iteration % {"n": task.iteration})}">'

@@ -17,6 +17,7 @@ urlpatterns = [
     path("board/tasks/<int:pk>/move/", views.move, name="move"),
     path("board/tasks/<int:pk>/menu/", views.card_menu, name="card_menu"),
     path("board/tasks/<int:pk>/drawer/", views.drawer, name="drawer"),
+    path("board/tasks/<int:pk>/edit/", views.edit, name="edit"),
     path("board/tasks/<int:pk>/comment/", views.comment, name="comment"),
     path("board/tasks/<int:pk>/checklist/<int:item_pk>/", views.tick, name="tick"),
     path("my-work/", views.my_work, name="my_work"),

@@ -18,6 +18,7 @@ from django.views.decorators.http import (
     require_http_methods,
     require_POST,
 )
+from django_htmx.http import trigger_client_event
 
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
@@ -27,7 +28,7 @@ from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm
 from apps.tasks.models import LIMITABLE_STATES, State, Task
-from apps.tasks.views import task_context, typed
+from apps.tasks.views import edit_task_view, task_context, typed
 from apps.workflows import selectors as workflow_selectors
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
@@ -321,6 +322,21 @@ def card_menu(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def drawer(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     return render(request, "boards/drawer.html#drawer-body", task_context(request, task))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Edit the task from the drawer; saved, the drawer again, and the board polls at once
+    (the card shows the new title, due date or priority)."""
+    task = _task_for(request, pk)
+
+    def answer() -> HttpResponse:
+        fresh = _task_for(request, pk)
+        response = render(request, "boards/drawer.html#drawer-body", task_context(request, fresh))
+        return trigger_client_event(response, "relay:task-edited")
+
+    return edit_task_view(request, task, ctx="drawer", panel="#drawer-body", answer=answer)
 
 
 @require_POST

@@ -3,7 +3,7 @@ from django.contrib.contenttypes.admin import GenericTabularInline
 from django_fsm.admin import FSMAdminMixin
 from django_fsm_log.models import StateLog
 
-from .models import ChecklistItem, Comment, Task, WipLimits
+from .models import ChecklistItem, Comment, Task, TaskChange, WipLimits
 
 
 class TransitionLogInline(GenericTabularInline):
@@ -19,6 +19,21 @@ class TransitionLogInline(GenericTabularInline):
     ordering = ["timestamp", "id"]
     verbose_name = "transition"
     verbose_name_plural = "transition history"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TaskChangeInline(admin.TabularInline):
+    """The task's field changes (apps.tasks.edits), read-only like the transition log."""
+
+    model = TaskChange
+    extra = 0
+    can_delete = False
+    fields = ["at", "by", "field", "old", "new"]
+    readonly_fields = fields
+    verbose_name = "field change"
+    verbose_name_plural = "field changes"
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -48,7 +63,7 @@ class TaskAdmin(FSMAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "description", "assignee__username"]
     autocomplete_fields = ["assignee", "reviewer", "created_by", "required_skill"]
     readonly_fields = ["held_from", "outcome", "finished_at", "created_at", "updated_at"]
-    inlines = [ChecklistItemInline, CommentInline, TransitionLogInline]
+    inlines = [ChecklistItemInline, CommentInline, TransitionLogInline, TaskChangeInline]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

@@ -3,10 +3,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.forms import SingleLineField
 from apps.core.refusals import Refused
 from apps.core.text import single_line
+from apps.people.models import Role, Skill, User
 
-from .models import Comment, Outcome, State, Task
+from .models import Comment, Outcome, Priority, State, Task
 
 
 class TaskListForm(forms.Form):
@@ -113,3 +115,51 @@ class SearchForm(forms.Form):
         max_length=100,
         error_messages={"max_length": _("Search for at most %(limit_value)d characters.")},
     )
+
+
+class TaskEditForm(forms.Form):
+    """Editing a task (apps.tasks.edits): the fields this person may not change are shown
+    disabled, so they post nothing and keep the task's value. `version` is the task's
+    updated_at as the form showed it (a stale edit is refused)."""
+
+    title = SingleLineField(max_length=200)
+    description = forms.CharField(
+        required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    due_at = forms.DateTimeField(
+        required=False,
+        label=_("Due"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    priority = forms.TypedChoiceField(choices=Priority.choices, coerce=int)
+    required_skill = forms.ModelChoiceField(
+        queryset=Skill.objects.order_by("name"), required=False, label=_("Skill")
+    )
+    min_level = forms.IntegerField(min_value=1, max_value=5, label=_("Level (1 to 5)"))
+    reviewer = forms.ModelChoiceField(queryset=User.objects.none(), required=False)
+    version = forms.CharField(max_length=40, widget=forms.HiddenInput)
+
+    def __init__(self, *args, task: Task, editable: frozenset[str], **kwargs):
+        from .edits import EDITABLE, version_of
+
+        initial = {field: getattr(task, field) for field in EDITABLE}
+        initial["version"] = version_of(task)
+        super().__init__(*args, initial=initial, **kwargs)
+        self.task = task
+        reviewers = User.objects.filter(
+            memberships__team_id=task.team_id, memberships__role__in=[Role.REVIEWER, Role.LEAD]
+        ).order_by("username")
+        self.fields["reviewer"].queryset = reviewers
+        self.fields["reviewer"].label_from_instance = lambda user: user.display_name
+        self.fields["reviewer"].empty_label = _("Any reviewer")
+        for name in EDITABLE:
+            if name not in editable:
+                self.fields[name].disabled = True
+
+    def changes(self) -> dict:
+        """The values of the fields this person may change, for edits.edit_task."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name != "version" and not self.fields[name].disabled
+        }

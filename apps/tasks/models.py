@@ -626,3 +626,26 @@ class WipLimits(models.Model):
 
     def limit_for(self, state: str) -> int | None:
         return (self.limits or {}).get(state)
+
+
+class TaskChange(models.Model):
+    """One field of a task changed by an edit: who, when, and the old and new value as people
+    read them ("3 Dec" → "5 Dec"), kept as text so the history says what was shown then even
+    after a skill or person is renamed. One row per changed field; the transition log
+    (django-fsm-log) keeps the state changes, and the history shows both in time order."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="changes")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    field = models.CharField(max_length=40)
+    old = models.TextField(blank=True)
+    new = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["task", "at"], name="taskchange_task_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old} → {self.new}"

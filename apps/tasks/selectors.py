@@ -10,7 +10,7 @@ from django_fsm_log.models import StateLog
 from apps.people import selectors as people
 from apps.people.models import Role, Team, User
 
-from . import watches
+from . import edits, watches
 from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, Attachment, State, Task
 from .services import ACTIONS, Action
 
@@ -92,6 +92,19 @@ def removable_attachments(*, task: Task, user: User) -> set[int]:
     return set(live.values_list("pk", flat=True))
 
 
+def task_timeline(task: Task) -> list:
+    """The task's history in time order: its transitions (django-fsm-log) and its field
+    changes (TaskChange) interleaved; each entry has `when`, a change also `field`."""
+    entries = list(task_history(task))
+    for log in entries:
+        log.when = log.timestamp
+    changes = list(task.changes.select_related("by"))
+    for change in changes:
+        change.when = change.at
+        change.label = edits.LABELS.get(change.field, change.field)
+    return sorted(entries + changes, key=lambda entry: entry.when)
+
+
 def available_actions(*, task: Task, user: User) -> list[Action]:
     """The transitions this user may take on this task now, in lifecycle order."""
     if not user.is_authenticated:
@@ -115,7 +128,8 @@ def task_panels(*, task: Task, user: User) -> dict:
     return {
         "task": task,
         "team": task.team,
-        "history": task_history(task),
+        "history": task_timeline(task),
+        "may_edit": edits.may_edit(task=task, user=user),
         "comments": task.comments.select_related("author").prefetch_related(
             Prefetch("attachments", queryset=_live_attachments())
         ),

@@ -9,6 +9,7 @@ urlpatterns = [
     path("teams/<slug:team_slug>/tasks/", views.team_tasks, name="team_tasks"),
     path("teams/<slug:team_slug>/tasks/new/", views.task_create, name="task_create"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:pk>/edit/", views.task_edit, name="task_edit"),
     path("tasks/<int:pk>/comment/", views.task_comment, name="task_comment"),
     path("tasks/<int:pk>/watch/", views.task_watch, name="task_watch"),
     path("tasks/<int:pk>/attach/", views.task_attach, name="task_attach"),

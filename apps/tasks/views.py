@@ -9,18 +9,20 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
 
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
 from apps.people.models import Team
 
-from . import attachments, search, selectors, services, watches
+from . import attachments, edits, search, selectors, services, watches
 from .forms import (
     AttachmentForm,
     AttachmentsPlaceForm,
     CommentForm,
     SearchForm,
+    TaskEditForm,
     TaskForm,
     TaskListForm,
     TransitionForm,
@@ -104,7 +106,58 @@ def task_context(request: HtmxHttpRequest, task: Task, **extra) -> dict:
 @login_required
 def task_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     task = _task_for(request, pk)
-    return render(request, "tasks/task_detail.html", task_context(request, task))
+    # htmx asks for the main panel alone (cancelling an edit, say).
+    template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
+    return render(request, template, task_context(request, task))
+
+
+def edit_task_view(
+    request: HtmxHttpRequest, task: Task, *, ctx: str, panel: str, answer
+) -> HttpResponse | None:
+    """The edit form for the task page (ctx "page") and the drawer ("drawer"): GET shows it in
+    place of the task's facts, POST saves it through apps.tasks.edits. A refusal or a form
+    error answers with the form again (its status 403/409/422); None when saved, and the
+    caller answers with the panel `answer()` renders, which htmx is told to put in place of
+    `panel` (the form sat inside it)."""
+    try:
+        edits.refuse_unless_editable(task=task, by=request.user)
+    except Refused as refusal:
+        return refused(
+            request, refusal, "tasks/partials/edit_form.html#refused", {"task": task, "ctx": ctx}
+        )
+    editable = edits.editable_fields(task=task, user=request.user)
+    data = request.POST if request.method == "POST" else None
+    form = TaskEditForm(data, task=task, editable=editable)
+    context = {"task": task, "form": form, "ctx": ctx}
+    if request.method == "GET":
+        return render(request, "tasks/partials/edit_form.html", context)
+    if not form.is_valid():
+        return render(request, "tasks/partials/edit_form.html", context, status=422)
+    try:
+        edits.edit_task(
+            task=task, by=request.user, version=form.cleaned_data["version"], **form.changes()
+        )
+    except Refused as refusal:
+        return refused(request, refusal, "tasks/partials/edit_form.html", context)
+    if not request.htmx:
+        return redirect(task)
+    response = answer()
+    retarget(response, panel)
+    reswap(response, "outerHTML")
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def task_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Edit the task from its page; saved, the page's main panel (with the history line)."""
+    task = _task_for(request, pk)
+
+    def answer() -> HttpResponse:
+        fresh = _task_for(request, pk)
+        return render(request, "tasks/task_detail.html#task-main", task_context(request, fresh))
+
+    return edit_task_view(request, task, ctx="page", panel="#task-main", answer=answer)
 
 
 @require_POST

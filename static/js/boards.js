@@ -199,6 +199,8 @@
     if (id && drawer() && !drawer().hidden) openDrawer(id);
     poll();
   });
+  // The drawer saved an edit: the card shows it at once, not at the next poll.
+  document.body.addEventListener("relay:task-edited", () => poll());
   window.addEventListener("popstate", () => {
     if (!drawer()) return;
     const id = new URL(location.href).searchParams.get("task");

@@ -48,6 +48,16 @@ NOT_FUZZED_NAMESPACES = {"admin", "team_admin"}
 # views and forms read)
 GET, POST, BOTH = ["get"], ["post"], ["get", "post"]
 BOARD_FILTERS = ["assignee", "skill", "due", "q", "run", "template", "lane", "show", "task"]
+EDIT = [
+    "title",
+    "description",
+    "due_at",
+    "priority",
+    "required_skill",
+    "min_level",
+    "reviewer",
+    "version",
+]
 MOVE = ["from_state", "to", "action", "expected_state", "note", "outcome", "order", "ctx"]
 ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "home": (GET, {}, []),
@@ -73,6 +83,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "tasks:task_attach": (POST, {"pk": "task"}, ["file", "ctx"]),
     "tasks:attachment": (GET, {"pk": "attachment"}, []),
     "tasks:attachment_remove": (POST, {"pk": "attachment"}, ["ctx"]),
+    "tasks:task_edit": (BOTH, {"pk": "task"}, EDIT),
     "tasks:task_transition": (
         POST,
         {"pk": "task", "action": "action"},
@@ -92,6 +103,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "boards:card_menu": (GET, {"pk": "task"}, []),
     "boards:drawer": (GET, {"pk": "task"}, []),
     "boards:comment": (POST, {"pk": "task"}, ["body", "file"]),
+    "boards:edit": (BOTH, {"pk": "task"}, EDIT),
     "boards:tick": (POST, {"pk": "task", "item_pk": "checklist_item"}, ["done"]),
     "boards:my_work": (GET, {}, []),
     "boards:work_links": (GET, {}, ["active"]),
