@@ -1,6 +1,7 @@
 """Reads about tasks, and who may see which."""
 
 from datetime import datetime
+from types import SimpleNamespace
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, F, Prefetch, Q, QuerySet
@@ -93,8 +94,9 @@ def removable_attachments(*, task: Task, user: User) -> set[int]:
 
 
 def task_timeline(task: Task) -> list:
-    """The task's history in time order: its transitions (django-fsm-log) and its field
-    changes (TaskChange) interleaved; each entry has `when`, a change also `field`."""
+    """The task's history in time order: its transitions (django-fsm-log), its field changes
+    (TaskChange) and its files attached and removed, interleaved; each entry has `when`, a
+    change also `field`, a file event `verb` and `name`."""
     entries = list(task_history(task))
     for log in entries:
         log.when = log.timestamp
@@ -102,7 +104,8 @@ def task_timeline(task: Task) -> list:
     for change in changes:
         change.when = change.at
         change.label = edits.LABELS.get(change.field, change.field)
-    return sorted(entries + changes, key=lambda entry: entry.when)
+    files = [SimpleNamespace(when=event["at"], **event) for event in attachment_events(task)]
+    return sorted(entries + changes + files, key=lambda entry: entry.when)
 
 
 def available_actions(*, task: Task, user: User) -> list[Action]:
@@ -134,7 +137,6 @@ def task_panels(*, task: Task, user: User) -> dict:
             Prefetch("attachments", queryset=_live_attachments())
         ),
         "attachments": _live_attachments().filter(task=task, comment__isnull=True),
-        "attachment_events": attachment_events(task),
         "removable": removable_attachments(task=task, user=user)
         if user.is_authenticated
         else set(),
