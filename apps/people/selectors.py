@@ -5,8 +5,9 @@ place, apps.assignment.selectors.candidates.
 """
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from .models import Membership, Role, Team, User
+from .models import Membership, Role, Team, TimeOff, User
 
 
 def _roles(user: User) -> dict[int, str]:
@@ -68,3 +69,13 @@ def leads_by_team(*, team_ids) -> dict[int, list[User]]:
     ).select_related("user"):
         leads.setdefault(membership.team_id, []).append(membership.user)
     return leads
+
+
+def upcoming_time_off(*, user: User) -> QuerySet[TimeOff]:
+    """The person's time off that has not ended yet, soonest first."""
+    return TimeOff.objects.filter(user=user, ends__gt=timezone.now()).order_by("starts")
+
+
+def own_time_off(*, user: User, pk: int) -> TimeOff:
+    """One of the person's own time-off bookings (TimeOff.DoesNotExist for anyone else's)."""
+    return TimeOff.objects.get(user=user, pk=pk)
