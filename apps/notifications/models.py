@@ -23,6 +23,8 @@ class Kind(models.TextChoices):
     RUN_FAILED = "run_failed", _("Run failed")
     OVERDUE = "overdue", _("Task overdue")
     UNASSIGNABLE = "unassignable", _("Task cannot be assigned")
+    UNASSIGNED = "unassigned", _("Taken off a task")
+    RUN_COMPLETED = "run_completed", _("Run completed")
     DIGEST = "digest", _("Daily digest")
 
 

@@ -48,9 +48,12 @@ def open_notification(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except Notification.DoesNotExist:
         raise Http404 from None
     inbox_services.mark_read(notification=notification)
-    if notification.task_id is None:
-        return redirect("notifications:inbox")
-    return redirect("tasks:task_detail", notification.task_id)
+    if notification.task_id is not None:
+        return redirect("tasks:task_detail", notification.task_id)
+    path = (notification.payload or {}).get("url", "")
+    if isinstance(path, str) and path.startswith("/") and not path.startswith(("//", "/\\")):
+        return redirect(path)
+    return redirect("notifications:inbox")
 
 
 @require_POST

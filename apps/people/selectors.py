@@ -61,6 +61,17 @@ def leads_of(*, team_id: int) -> list[User]:
     )
 
 
+def leads_at_work(*, team_id: int) -> list[User]:
+    """The team's leads who are neither away nor on time off now: the ones to disturb about
+    waiting work (those off see the Workload page when they are back)."""
+    now = timezone.now()
+    return list(
+        User.objects.filter(
+            memberships__team_id=team_id, memberships__role=Role.LEAD, is_active=True, is_away=False
+        ).exclude(time_off__starts__lte=now, time_off__ends__gt=now)
+    )
+
+
 def leads_by_team(*, team_ids) -> dict[int, list[User]]:
     """leads_of for several teams in one query; a team without leads is missing."""
     leads: dict[int, list[User]] = {}

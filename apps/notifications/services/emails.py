@@ -31,6 +31,8 @@ SUBJECTS = {
     Kind.RUN_FAILED: "Run failed: {run}",
     Kind.OVERDUE: "Overdue: {title}",
     Kind.UNASSIGNABLE: "Nobody can take: {title}",
+    Kind.UNASSIGNED: "Taken off: {title}",
+    Kind.RUN_COMPLETED: "Run completed: {run}",
     Kind.DIGEST: "Your digest for {date}",
 }
 
@@ -44,6 +46,8 @@ HEADLINES = {
     Kind.RUN_FAILED: "A workflow run failed and needs attention.",
     Kind.OVERDUE: "A task of yours is past its due time.",
     Kind.UNASSIGNABLE: "Nobody on the team can take this task right now.",
+    Kind.UNASSIGNED: "{by} took you off this task; it is no longer yours.",
+    Kind.RUN_COMPLETED: "Your workflow run reached its end.",
     Kind.DIGEST: "Here is your day in Relay.",
 }
 
