@@ -36,4 +36,10 @@ document.addEventListener("htmx:afterRequest", (event) => {
   const method = (detail.requestConfig && detail.requestConfig.verb || "get").toLowerCase();
   if (method === "get" || !detail.successful) return;
   document.body.dispatchEvent(new CustomEvent("relay:changed"));
+  // The assignment panel refetches itself after actions elsewhere on the page (an unassign,
+  // say), not after its own, whose answer is the fresh panel with its notice.
+  const elt = detail.elt;
+  if (!(elt && elt.closest && elt.closest("#assignment-panel"))) {
+    document.body.dispatchEvent(new CustomEvent("relay:task-changed"));
+  }
 });
