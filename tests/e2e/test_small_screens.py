@@ -81,3 +81,13 @@ def test_dark_mode_follows_the_system_setting(phone, member):
     ink = page.evaluate("getComputedStyle(document.body).color")
     assert background == "rgb(17, 21, 31)"
     assert ink == "rgb(230, 233, 240)"
+
+
+def test_header_counts_refresh_after_an_action(login, member, lead, team):
+    task = services.create_task(team=team, title="Put me aside", by=lead)
+    services.assign_to(task=task, assignee=member, by=lead)
+    page = login(member)
+    page.goto(task.get_absolute_url())
+    expect(page.get_by_test_id("my-work-count")).to_have_text("1")
+    page.get_by_role("button", name="Put on hold").click()
+    expect(page.get_by_test_id("my-work-count")).to_have_count(0)
