@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("team-admin/", team_admin_site.urls),
     path("notifications/", include("apps.notifications.urls")),
+    path("me/availability/", include("apps.people.urls")),
     path("", include("apps.tasks.urls")),
     path("", include("apps.boards.urls")),
     path("", include("apps.workflows.urls")),

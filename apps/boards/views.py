@@ -455,7 +455,6 @@ def _queue_page(request: HtmxHttpRequest, *, tasks, where: str) -> HttpResponse:
         {
             "tasks": tasks,
             "nav_active": where,
-            "teams": people.teams_for(user=request.user),
             **_queue_context(request, where),
         },
     )

@@ -26,6 +26,8 @@ class Kind(models.TextChoices):
     MENTIONED = "mentioned", _("You were mentioned")
     COMMENTED = "commented", _("New comment on a task you watch")
     DECIDED = "decided", _("Decision on a task you watch")
+    UNASSIGNED = "unassigned", _("Taken off a task")
+    RUN_COMPLETED = "run_completed", _("Run completed")
     DIGEST = "digest", _("Daily digest")
 
 

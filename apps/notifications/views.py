@@ -39,6 +39,23 @@ def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect("notifications:inbox")
 
 
+@require_GET
+@login_required
+def open_notification(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Following a notification's link reads it: the person has seen what it was about."""
+    try:
+        notification = selectors.own_notification(user=request.user, pk=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
+    inbox_services.mark_read(notification=notification)
+    if notification.task_id is not None:
+        return redirect("tasks:task_detail", notification.task_id)
+    path = (notification.payload or {}).get("url", "")
+    if isinstance(path, str) and path.startswith("/") and not path.startswith(("//", "/\\")):
+        return redirect(path)
+    return redirect("notifications:inbox")
+
+
 @require_POST
 @login_required
 def mark_all_read(request: HtmxHttpRequest) -> HttpResponse:

@@ -2,11 +2,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from .models import Membership, PersonSkill, Skill, Team, TimeOff, User
-from .signals import availability_changed
+from .services import announce_availability_changed
 
 
 class PersonSkillInline(admin.TabularInline):
@@ -64,8 +63,7 @@ class UserAdmin(BaseUserAdmin):
             {"capacity", "is_away"} & set(form.changed_data)
             or any(f.has_changed() for f in formsets)
         ):
-            user = form.instance
-            transaction.on_commit(lambda: availability_changed.send(sender=User, user=user))
+            announce_availability_changed(user=form.instance)
 
 
 class TeamMembershipInline(admin.TabularInline):

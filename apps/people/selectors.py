@@ -5,8 +5,9 @@ place, apps.assignment.selectors.candidates.
 """
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from .models import Membership, Role, Team, User
+from .models import Membership, Role, Team, TimeOff, User
 
 
 def _roles(user: User) -> dict[int, str]:
@@ -60,6 +61,17 @@ def leads_of(*, team_id: int) -> list[User]:
     )
 
 
+def leads_at_work(*, team_id: int) -> list[User]:
+    """The team's leads who are neither away nor on time off now: the ones to disturb about
+    waiting work (those off see the Workload page when they are back)."""
+    now = timezone.now()
+    return list(
+        User.objects.filter(
+            memberships__team_id=team_id, memberships__role=Role.LEAD, is_active=True, is_away=False
+        ).exclude(time_off__starts__lte=now, time_off__ends__gt=now)
+    )
+
+
 def leads_by_team(*, team_ids) -> dict[int, list[User]]:
     """leads_of for several teams in one query; a team without leads is missing."""
     leads: dict[int, list[User]] = {}
@@ -68,3 +80,13 @@ def leads_by_team(*, team_ids) -> dict[int, list[User]]:
     ).select_related("user"):
         leads.setdefault(membership.team_id, []).append(membership.user)
     return leads
+
+
+def upcoming_time_off(*, user: User) -> QuerySet[TimeOff]:
+    """The person's time off that has not ended yet, soonest first."""
+    return TimeOff.objects.filter(user=user, ends__gt=timezone.now()).order_by("starts")
+
+
+def own_time_off(*, user: User, pk: int) -> TimeOff:
+    """One of the person's own time-off bookings (TimeOff.DoesNotExist for anyone else's)."""
+    return TimeOff.objects.get(user=user, pk=pk)

@@ -204,6 +204,8 @@ def _apply(
     if wip.refused:
         raise WipLimitRefused(wip.refused)
     holder_before = _active_holder(locked)
+    # The person taken off the task is told (after the transition the task no longer says who).
+    locked.previous_assignee = locked.assignee if name == "unassign" else None
     before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
     source = locked.state
     try:
@@ -226,6 +228,7 @@ def _apply(
 # Who hears about a transition: (kind, recipients) per transition name.
 _TOLD = {
     "assign": (Kind.ASSIGNED, lambda task: [task.assignee]),
+    "unassign": (Kind.UNASSIGNED, lambda task: [getattr(task, "previous_assignee", None)]),
     "submit": (Kind.REVIEW_REQUESTED, lambda task: _reviewers_for(task)),
     "approve": (Kind.APPROVED, lambda task: _decision_recipients(task)),
     "request_changes": (Kind.CHANGES_REQUESTED, lambda task: _decision_recipients(task)),

@@ -275,6 +275,19 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.failure_reason = reason
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "failure_reason", "finished_at"])
+    if status == RunStatus.COMPLETED:
+        notify(
+            kind=Kind.RUN_COMPLETED,
+            recipients=[run.owner],
+            key=f"run_completed:run:{run.pk}",
+            run=run,
+            payload={
+                "run": run.title,
+                "title": run.title,
+                "by": "Relay",
+                "url": reverse("workflows:run_detail", args=[run.pk]),
+            },
+        )
 
 
 def _cancel_open_tasks(run: Run, note: str) -> None:

@@ -39,3 +39,31 @@ document.addEventListener("htmx:afterSettle", () => {
   form.dataset.focused = "1";
   form.querySelector("input:not([type=hidden]):not(:disabled), textarea")?.focus();
 });
+
+// A button with data-toggle="<id>" opens and closes that element (the header's menu on small
+// screens, the board's filters): the class is-open shows it, aria-expanded tells assistive tech.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-toggle]");
+  if (!button) return;
+  const target = document.getElementById(button.dataset.toggle);
+  if (!target) return;
+  const open = !target.classList.contains("is-open");
+  target.classList.toggle("is-open", open);
+  button.setAttribute("aria-expanded", String(open));
+});
+
+// After any action that went through (a POST, PUT, PATCH or DELETE answered 2xx), the header's
+// counts (My work, Awaiting my review, the bell) may be stale: they listen for relay:changed
+// and fetch themselves again.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const detail = event.detail;
+  const method = (detail.requestConfig && detail.requestConfig.verb || "get").toLowerCase();
+  if (method === "get" || !detail.successful) return;
+  document.body.dispatchEvent(new CustomEvent("relay:changed"));
+  // The assignment panel refetches itself after actions elsewhere on the page (an unassign,
+  // say), not after its own, whose answer is the fresh panel with its notice.
+  const elt = detail.elt;
+  if (!(elt && elt.closest && elt.closest("#assignment-panel"))) {
+    document.body.dispatchEvent(new CustomEvent("relay:task-changed"));
+  }
+});

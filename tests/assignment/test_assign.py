@@ -139,9 +139,20 @@ def test_auto_decision_stores_who_score_and_ranked_top_five(make_person, ml_task
     assert decision.mode == Mode.AUTO and decision.by is None
     assert decision.assignee == task.assignee == people[0]
     assert decision.score == 100.0
-    assert len(decision.ranked) == 5
+    assert len([r for r in decision.ranked if r["eligible"]]) == 5
     assert decision.ranked[0]["user_id"] == people[0].pk
     assert decision.ranked[0]["reasons"] == []
+
+
+def test_decision_keeps_why_each_other_person_could_not_take_it(make_person, ml_task):
+    make_person("able")
+    away = make_person("wanderer", is_away=True)
+    full = make_person("busy", capacity=1)
+    assign(task=ml_task(), person=full)
+    task = assign(task=ml_task())
+    reasons = {r["name"]: r["reasons"] for r in AssignmentDecision.objects.get(task=task).ranked}
+    assert reasons[away.display_name] == ["away"]
+    assert reasons[full.display_name] == ["at capacity 1/1"]
 
 
 def test_manual_decision_records_who_assigned(make_person, ml_task, lead):
@@ -298,7 +309,8 @@ def test_auto_assign_query_count_does_not_grow_with_team(
         MembershipFactory(team=team, user=user, role=Role.MEMBER)
         PersonSkillFactory(user=user, skill=skill, level=3)
     task = ml_task()
-    with django_assert_max_num_queries(19):  # 8 of them savepoints
+    # 8 of them savepoints; one reads the team for the decision's "why not the others"
+    with django_assert_max_num_queries(20):
         assert assign(task=task) is not None
 
 

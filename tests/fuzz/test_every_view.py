@@ -9,11 +9,13 @@ ROUTES with the parameters its forms read.
 
 import copy
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django_fsm_log.models import StateLog
 from hypothesis import HealthCheck, given
@@ -23,7 +25,7 @@ from hypothesis import strategies as st
 from apps.boards.models import SavedView
 from apps.notifications.models import Notification, NotificationSettings
 from apps.notifications.services import outbox
-from apps.people.models import Membership, Role
+from apps.people.models import Membership, Role, TimeOff
 from apps.tasks import attachments
 from apps.tasks import services as task_services
 from apps.tasks.forms import TaskForm
@@ -65,6 +67,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "login": (BOTH, {}, ["username", "password", "next"]),
     "logout": (POST, {}, ["next"]),
     "notifications:inbox": (GET, {}, ["page"]),
+    "notifications:open": (GET, {"pk": "notification"}, []),
     "notifications:mark_read": (POST, {"pk": "notification"}, []),
     "notifications:mark_all_read": (POST, {}, []),
     "notifications:badge": (GET, {}, []),
@@ -73,6 +76,10 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         {},
         ["time_zone", "digest_enabled", "digest_hour", "channel_assigned", "channel_overdue"],
     ),
+    "people:availability": (GET, {}, []),
+    "people:set_away": (POST, {}, ["away"]),
+    "people:book_time_off": (POST, {}, ["first_day", "last_day", "reason"]),
+    "people:cancel_time_off": (POST, {"pk": "time_off"}, []),
     "tasks:team_tasks": (GET, {"team_slug": "team"}, ["state", "q", "page"]),
     "tasks:task_create": (BOTH, {"team_slug": "team"}, list(TaskForm.Meta.fields)),
     "tasks:task_detail": (GET, {"pk": "task"}, []),
@@ -233,8 +240,14 @@ def world(db) -> World:
     item = ChecklistItem.objects.filter(task__run=run).first()
     saved = SavedView.objects.create(owner=member, team=team, name="Mine", query="assignee=me")
     [notification] = outbox.notify(kind="assigned", recipients=[member], key="fuzz:1", task=todo)
+    time_off = TimeOff.objects.create(
+        user=member,
+        starts=timezone.now() + timedelta(days=3),
+        ends=timezone.now() + timedelta(days=5),
+    )
     tasks = [str(t.pk) for t in Task.objects.all()]
     objects = {
+        "time_off": [str(time_off.pk), "0", "9" * 25],
         "team": [team.slug, "elsewhere", "no-such-team"],
         "task": [*tasks, "0", "2147483648", "9" * 25],
         "run": [str(run.pk), "0", "9" * 25],

@@ -111,7 +111,8 @@ def test_inbox_query_count_does_not_grow_with_notifications(
 ):
     make_notes(member, count)
     client = client_for(member)
-    with django_assert_max_num_queries(6):  # session, user, page count, page, unread count
+    # session, user, page count, page, unread count, the header nav's teams
+    with django_assert_max_num_queries(7):
         response = client.get(INBOX)
     shown = texts_of(response, class_="inbox-title")
     assert len(shown) == min(count, 50)  # one page
@@ -164,3 +165,39 @@ def test_marking_one_read_also_updates_the_inbox_heading(client_for, member):
 def test_fresh_notifications_say_just_now(client_for, member):
     Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="now", payload={})
     assert text_of(client_for(member).get(INBOX), class_="inbox-meta") == "just now"
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_its_task(client_for, member, task):
+    note = Notification.objects.create(
+        recipient=member, kind=Kind.ASSIGNED, key="open:1", task=task, payload={"title": "T"}
+    )
+    client = client_for(member)
+    assert f'href="{reverse("notifications:open", args=[note.pk])}"' in client.get(INBOX).text
+    response = client.get(reverse("notifications:open", args=[note.pk]))
+    assert response.status_code == 302 and response.url == task.get_absolute_url()
+    note.refresh_from_db()
+    assert note.read_at is not None
+
+
+def test_opening_a_notification_about_a_page_goes_there(client_for, member):
+    note = Notification.objects.create(
+        recipient=member, kind=Kind.UNASSIGNABLE, key="open:2", payload={"url": "/runs/1/"}
+    )
+    response = client_for(member).get(reverse("notifications:open", args=[note.pk]))
+    assert response.url == "/runs/1/"
+
+
+def test_nobody_opens_someone_elses_notification(client_for, member, other_member):
+    [note] = make_notes(other_member, 1)
+    response = client_for(member).get(reverse("notifications:open", args=[note.pk]))
+    assert response.status_code == 404
+    note.refresh_from_db()
+    assert note.read_at is None
+
+
+def test_inbox_and_settings_pages_have_the_main_navigation(client_for, member, team):
+    client = client_for(member)
+    for url in (INBOX, reverse("notifications:preferences"), reverse("people:availability")):
+        page = client.get(url).text
+        assert f'href="{reverse("boards:board", args=[team.slug])}"' in page, url
+        assert 'id="work-links"' in page, url

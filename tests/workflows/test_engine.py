@@ -54,6 +54,19 @@ def test_happy_path_reaches_end_through_the_automated_steps(
     assert Deployment.objects.get(run=run).model_name == "churn-v3"
 
 
+def test_the_runs_owner_hears_when_it_completes(run, lead, django_capture_on_commit_callbacks):
+    finish(run, "train")
+    finish(run, "evaluate", "passed")
+    assert not Notification.objects.filter(kind=Kind.RUN_COMPLETED).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        finish(run, "review", "approved")
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    told = Notification.objects.get(kind=Kind.RUN_COMPLETED)
+    assert told.recipient == lead and told.payload["run"] == "churn-v3"
+    assert told.payload["url"] == f"/runs/{run.pk}/"
+
+
 def test_the_reviewer_is_never_the_author_of_the_work(run, trainer, ml_reviewer, lead):
     finish(run, "train")
     finish(run, "evaluate", "passed")

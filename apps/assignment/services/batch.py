@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
@@ -36,6 +37,9 @@ from .. import selectors
 from ..models import AssignmentDecision, Mode, WaitingTask
 from ..selectors import TOP_N, rank_key, reasons_for
 from . import waiting
+
+# How many of a batch's waiting tasks the leads' one notice lists by name.
+BATCH_NOTE_TASKS = 20
 
 logger = logging.getLogger("relay.assignment")
 
@@ -338,8 +342,8 @@ def _write_waiting(
         by_record.setdefault(group, []).append(task)
     stamp = connection.ops.adapt_datetimefield_value(now)
     since = waiting.stamp(now)
-    leads = people.leads_of(team_id=team.pk)
-    new_rows, notes = [], []
+    leads = people.leads_at_work(team_id=team.pk)
+    new_rows, fresh_notes = [], []
     for group, group_tasks in by_record.items():
         record = records[group]
         existing = [t.pk for t in group_tasks if t.pk in waiting_rows]
@@ -360,23 +364,47 @@ def _write_waiting(
             for t in fresh
         ]
         note = waiting.summary(record)
-        notes += [
-            {
-                "recipient_id": lead.pk,
-                "kind": Kind.UNASSIGNABLE.value,
-                "task_id": t.pk,
-                "payload": {"title": t.title, "by": "Relay", "note": note},
-                "key": f"unassignable:task:{t.pk}:since:{since}:to:{lead.pk}",
-                "created_at": stamp,
-            }
-            for t in fresh
-            for lead in leads
-        ]
+        fresh_notes += [(t, note) for t in fresh]
+    notes = _unassignable_notes(team=team, leads=leads, fresh=fresh_notes, since=since, stamp=stamp)
     insert_rows(WaitingTask, new_rows)
     insert_rows(Notification, set_bulk_statuses(rows=notes))
     if notes:
         deliver_bulk_after_commit(created_at=now)
     return len(failed)
+
+
+def _unassignable_notes(*, team: Team, leads: list, fresh: list, since: int, stamp) -> list[dict]:
+    """The leads' outbox rows for the tasks this batch left waiting: one task, one row about
+    it, as a single assignment says; several, one row per lead listing them all (one e-mail
+    for the batch, not one per task), linked to the team's Workload page."""
+    if len(fresh) == 1:
+        [(task, note)] = fresh
+        kind, task_id, key = Kind.UNASSIGNABLE.value, task.pk, f"task:{task.pk}"
+        payload = {"title": task.title, "by": "Relay", "note": note}
+    elif fresh:
+        kind, task_id, key = Kind.UNASSIGNABLE.value, None, f"batch:team:{team.pk}"
+        shown = [f"{task.title}: {note}" for task, note in fresh[:BATCH_NOTE_TASKS]]
+        if len(fresh) > BATCH_NOTE_TASKS:
+            shown.append(_("and %(n)d more") % {"n": len(fresh) - BATCH_NOTE_TASKS})
+        payload = {
+            "title": _("%(n)d tasks in %(team)s") % {"n": len(fresh), "team": team.name},
+            "by": "Relay",
+            "reasons": shown,
+            "url": reverse("assignment:workload", args=[team.slug]),
+        }
+    else:
+        return []
+    return [
+        {
+            "recipient_id": lead.pk,
+            "kind": kind,
+            "task_id": task_id,
+            "payload": payload,
+            "key": f"unassignable:{key}:since:{since}:to:{lead.pk}",
+            "created_at": stamp,
+        }
+        for lead in leads
+    ]
 
 
 def _batch_reasons(

@@ -57,6 +57,10 @@ def assign(
     ).task
 
 
+# How many of those who could not take a task a decision keeps, with their reasons.
+KEPT_OTHERS = 50
+
+
 @transaction.atomic
 def assign_with_decision(
     *,
@@ -179,13 +183,20 @@ def _record(
     note: str = "",
     overrode: list[str] | None = None,
 ) -> AssignmentDecision:
+    top = ranked[:TOP_N]
+    # Besides the best few, everyone who could not take it and why, so the panel still answers
+    # "why not the others" after the decision (one query: the team with its reasons).
+    shown = {c.user.pk for c in top}
+    others = [
+        c for c in selectors.candidates(task=task) if not c.eligible and c.user.pk not in shown
+    ]
     return AssignmentDecision.objects.create(
         task=task,
         assignee=chosen.user,
         mode=mode,
         by=by,
         score=chosen.score if chosen.eligible else None,
-        ranked=[c.as_record() for c in ranked[:TOP_N]],
+        ranked=[c.as_record() for c in [*top, *others[:KEPT_OTHERS]]],
         overrode=overrode or [],
         note=note[:300],
     )

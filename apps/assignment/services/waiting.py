@@ -58,7 +58,7 @@ def mark_waiting(*, task: Task, ranked: list[Candidate], excluded: list[int]) ->
     if created:
         notify(
             kind=Kind.UNASSIGNABLE,
-            recipients=people.leads_of(team_id=task.team_id),
+            recipients=people.leads_at_work(team_id=task.team_id),
             key=f"unassignable:task:{task.pk}:since:{stamp(waiting.since)}",
             task=task,
             payload={"title": task.title, "by": "Relay", "note": summary(record)},

@@ -34,6 +34,8 @@ SUBJECTS = {
     Kind.MENTIONED: "You were mentioned: {title}",
     Kind.COMMENTED: "New comment: {title}",
     Kind.DECIDED: "Decision: {title}",
+    Kind.UNASSIGNED: "Taken off: {title}",
+    Kind.RUN_COMPLETED: "Run completed: {run}",
     Kind.DIGEST: "Your digest for {date}",
 }
 
@@ -50,6 +52,8 @@ HEADLINES = {
     Kind.MENTIONED: "{by} mentioned you in a comment.",
     Kind.COMMENTED: "{by} commented on a task you watch.",
     Kind.DECIDED: "{by} {decision} a task you watch.",
+    Kind.UNASSIGNED: "{by} took you off this task; it is no longer yours.",
+    Kind.RUN_COMPLETED: "Your workflow run reached its end.",
     Kind.DIGEST: "Here is your day in Relay.",
 }
 
