@@ -23,6 +23,14 @@ class TransitionForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices, required=False)
 
 
+class TickForm(forms.Form):
+    """Tick (done=1) or untick (done=0) a checklist item, from the task page or the drawer."""
+
+    done = forms.TypedChoiceField(
+        choices=[("1", _("Ticked")), ("0", _("Not ticked"))], coerce=lambda v: v == "1"
+    )
+
+
 class CommentForm(forms.ModelForm):
     def post(self, *, task: Task, author) -> bool:
         """Validate and add the comment through the service; a problem goes next to the field."""

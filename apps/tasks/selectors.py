@@ -78,12 +78,14 @@ def task_panels(*, task: Task, user: User) -> dict:
     """
     from .services import allowed_outcomes, may_tick_checklist
 
+    checklist = list(task.checklist.all())
     return {
         "task": task,
         "team": task.team,
         "history": task_history(task),
         "comments": task.comments.select_related("author"),
-        "checklist": task.checklist.all(),
+        "checklist": checklist,
+        "checklist_has_required": any(item.required for item in checklist),
         "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
         "outcomes": allowed_outcomes(task),
         "may_tick": may_tick_checklist(task=task, user=user),

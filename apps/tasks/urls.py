@@ -8,5 +8,6 @@ urlpatterns = [
     path("teams/<slug:team_slug>/tasks/new/", views.task_create, name="task_create"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<int:pk>/comment/", views.task_comment, name="task_comment"),
+    path("tasks/<int:pk>/checklist/<int:item_pk>/", views.task_tick, name="task_tick"),
     path("tasks/<int:pk>/<slug:action>/", views.task_transition, name="task_transition"),
 ]

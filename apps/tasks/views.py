@@ -14,7 +14,7 @@ from apps.people import selectors as people
 from apps.people.models import Team
 
 from . import selectors, services
-from .forms import CommentForm, TaskForm, TaskListForm, TransitionForm
+from .forms import CommentForm, TaskForm, TaskListForm, TickForm, TransitionForm
 from .models import State, Task
 
 # Rows on one page of a team's task list.
@@ -127,6 +127,27 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
     if warning:
         messages.warning(request, warning)
     return redirect(task)
+
+
+@require_POST
+@login_required
+def task_tick(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Tick or untick a checklist item on the task page: answers with the checklist (htmx) or
+    the page (a plain form post), saying why if it was refused."""
+    task = _task_for(request, pk)
+    item = get_object_or_404(task.checklist, pk=item_pk)
+    template = "tasks/task_detail.html#checklist" if request.htmx else "tasks/task_detail.html"
+    form = TickForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Refused(errors_sentence(form), status=422)
+        services.toggle_checklist_item(item=item, by=request.user, done=form.cleaned_data["done"])
+    except Refused as refusal:
+        context = task_context(request, task, checklist_refused=bool(request.htmx))
+        return refused(request, refusal, template, context)
+    if not request.htmx:
+        return redirect(task)
+    return render(request, template, task_context(request, task))
 
 
 def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:

@@ -21,6 +21,10 @@ def _work_on(page, run, key, outcome):
     page.goto(task.get_absolute_url())
     page.get_by_role("button", name="Start", exact=True).click()
     expect(page.get_by_test_id("task-state")).to_have_text("In progress")
+    checklist = page.get_by_test_id("checklist")
+    for item in task.checklist.filter(required=True):
+        checklist.get_by_label(item.text, exact=True).check()
+        expect(checklist.get_by_label(item.text, exact=True)).to_be_checked()
     page.get_by_label("Outcome").select_option(outcome)
     page.get_by_role("button", name="Complete", exact=True).click()
     expect(page.get_by_test_id("task-state")).to_have_text("Done")
