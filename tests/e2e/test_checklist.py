@@ -32,6 +32,7 @@ def test_a_required_item_blocks_completion_until_it_is_ticked(login, page, make_
     checklist = page.get_by_test_id("checklist")
     checklist.get_by_label("Tests pass", exact=True).check()
     expect(checklist.get_by_label("Tests pass", exact=True)).to_be_checked()
+    expect(page.get_by_role("alert")).to_have_count(0)  # the old refusal no longer stands
     page.get_by_role("button", name="Complete", exact=True).click()
     expect(page.get_by_role("alert")).to_have_text("Tick the required items first: Docs updated.")
 

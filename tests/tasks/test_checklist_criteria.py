@@ -6,7 +6,6 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from apps.core.refusals import Refused
 from apps.tasks import services
 from apps.tasks.models import State, Task
 
@@ -51,7 +50,7 @@ def test_submitting_with_required_items_open_is_refused_naming_them(working, mem
     task = working(requires_review=True)
     tick(task, "Docs updated", member)
     with pytest.raises(
-        services.TaskActionRefused, match="^Tick the required items first: Tests pass.$"
+        services.TaskActionRefused, match=r"^Tick the required items first: Tests pass\.$"
     ):
         services.submit(task=task, by=member)
     assert state_of(task) == State.IN_PROGRESS
@@ -77,7 +76,7 @@ def test_unticking_a_required_item_blocks_again(working, member):
     tick(task, "Tests pass", member)
     tick(task, "Docs updated", member)
     tick(task, "Tests pass", member, done=False)
-    with pytest.raises(services.TaskActionRefused, match="first: Tests pass.$"):
+    with pytest.raises(services.TaskActionRefused, match=r"first: Tests pass\.$"):
         services.submit(task=task, by=member)
 
 
@@ -140,15 +139,20 @@ def test_dragging_the_card_to_done_snaps_back_with_the_sentence(client_for, work
     assert state_of(task) == State.IN_PROGRESS
 
 
-def test_ticking_on_the_task_page_answers_with_the_checklist(client_for, working, member):
+def test_ticking_on_the_task_page_answers_with_the_task_keeping_the_typed_note(
+    client_for, working, member
+):
     task = working()
     item = task.checklist.get(text="Tests pass")
     response = htmx_post(
-        client_for(member), reverse("tasks:task_tick", args=[task.pk, item.pk]), {"done": "1"}
+        client_for(member),
+        reverse("tasks:task_tick", args=[task.pk, item.pk]),
+        {"done": "1", "note": "All green on CI"},
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="checklist"' in html and "<h2>Checklist</h2>" in html
+    assert 'id="task-main"' in html and "<h2>Checklist</h2>" in html
+    assert "All green on CI</textarea>" in html
     assert html.count(">required</span>") == 2  # marked in words, not colour only
     item.refresh_from_db()
     assert item.done

@@ -48,7 +48,7 @@ def test_a_steps_task_cannot_be_completed_until_its_required_items_are_ticked(
     task = task_services.start(task=task, by=task.assignee)
     with pytest.raises(
         task_services.TaskActionRefused,
-        match="^Tick the required items first: Data snapshot recorded.$",
+        match=r"^Tick the required items first: Data snapshot recorded\.$",
     ):
         task_services.complete(task=task, by=task.assignee)
     assert finish(run, "train").state == State.DONE  # ticked, then completed
