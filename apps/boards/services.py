@@ -314,11 +314,9 @@ def _rewrite_order(*, team_id: int, state: str, ids: list[int]) -> None:
 
 @transaction.atomic
 def tick(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
-    """Tick or untick a checklist item (team members only, as apps.tasks.services decides);
-    the task is touched so open boards refresh its card."""
-    item = tasks.toggle_checklist_item(item=item, by=by, done=done)
-    Task.objects.filter(pk=item.task_id).update(updated_at=timezone.now())
-    return item
+    """Tick or untick a checklist item (team members only, as apps.tasks.services decides,
+    which also touches the task so open boards refresh its card)."""
+    return tasks.toggle_checklist_item(item=item, by=by, done=done)
 
 
 def may_change_wip_limits(*, user: User, role: str | None) -> bool:

@@ -26,7 +26,7 @@ from apps.people import selectors as people
 from apps.people.models import Skill, Team
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
-from apps.tasks.forms import CommentForm
+from apps.tasks.forms import CommentForm, TickForm
 from apps.tasks.models import LIMITABLE_STATES, State, Task
 from apps.tasks.views import edit_task_view, task_context, typed
 from apps.workflows import selectors as workflow_selectors
@@ -356,8 +356,11 @@ def comment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def tick(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
     task = _task_for(request, pk)
     item = get_object_or_404(task.checklist, pk=item_pk)
+    form = TickForm(request.POST)
     try:
-        services.tick(item=item, by=request.user, done=request.POST.get("done") == "1")
+        if not form.is_valid():
+            raise Refused(errors_sentence(form), status=422)
+        services.tick(item=item, by=request.user, done=form.cleaned_data["done"])
     except Refused as refusal:
         context = task_context(request, task)
         return refused(request, refusal, "boards/drawer.html#checklist", context)

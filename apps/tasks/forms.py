@@ -39,6 +39,14 @@ class AttachmentsPlaceForm(forms.Form):
     ctx = forms.ChoiceField(choices=[("page", "page"), ("drawer", "drawer")], required=False)
 
 
+class TickForm(forms.Form):
+    """Tick (done=1) or untick (done=0) a checklist item, from the task page or the drawer."""
+
+    done = forms.TypedChoiceField(
+        choices=[("1", _("Ticked")), ("0", _("Not ticked"))], coerce=lambda v: v == "1"
+    )
+
+
 class CommentForm(forms.ModelForm):
     # A file attached to the comment being written (optional).
     file = forms.FileField(label=_("Attach a file"), required=False, max_length=1000)

@@ -43,6 +43,8 @@ class State(models.TextChoices):
 
 # workflows.StepKind.REVIEW, the kind of step whose task is a review (read, not imported).
 REVIEW_STEP_KIND = "review"
+# workflows.StepKind.AUTOMATED: its task is done by a registered action, which ticks nothing.
+AUTOMATED_STEP_KIND = "automated"
 
 
 def state_label(state: str) -> str:
@@ -299,6 +301,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
     def is_review_step(self) -> bool:
         return self.step_id is not None and self.step.kind == REVIEW_STEP_KIND
 
+    @property
+    def is_automated_step(self) -> bool:
+        return self.step_id is not None and self.step.kind == AUTOMATED_STEP_KIND
+
     def returned_state(self, name: str) -> str:
         """The state a transition whose target is computed leaves this task in."""
         if name == "request_changes":
@@ -462,9 +468,15 @@ class Task(ConcurrentTransitionMixin, models.Model):
 
 
 class ChecklistItem(models.Model):
+    """One of a task's completion criteria. A required one must be ticked before the work is
+    submitted or completed (apps.tasks.services refuses it, naming the open ones)."""
+
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="checklist")
     text = models.CharField(max_length=300)
     done = models.BooleanField(default=False)
+    required = models.BooleanField(
+        default=False, help_text=_("The work can't be submitted or completed until it is ticked.")
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

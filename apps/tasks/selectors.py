@@ -128,6 +128,7 @@ def task_panels(*, task: Task, user: User) -> dict:
     from .attachments import may_attach
     from .services import allowed_outcomes, may_tick_checklist, may_watch
 
+    checklist = list(task.checklist.all())
     return {
         "task": task,
         "team": task.team,
@@ -141,7 +142,8 @@ def task_panels(*, task: Task, user: User) -> dict:
         if user.is_authenticated
         else set(),
         "may_attach": may_attach(task=task, user=user),
-        "checklist": task.checklist.all(),
+        "checklist": checklist,
+        "checklist_has_required": any(item.required for item in checklist),
         "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
         "outcomes": allowed_outcomes(task),
         "may_tick": may_tick_checklist(task=task, user=user),

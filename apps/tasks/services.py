@@ -135,11 +135,35 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
     # automated step's work): the state rules still apply, the per-person permission does not.
     if by is not None and not is_automation(by) and not has_transition_perm(method, by):
         raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
+    if name in CRITERIA_GUARDED:
+        refuse_open_required_items(task=task, by=by)
     if by is not None and name in four_eyes.GUARDED:
         # Four-eyes across the run holds for leads too: nobody decides on their own work.
         conflict = four_eyes.conflict_of(task=task, user=by)
         if conflict is not None:
             raise TaskActionRefused(conflict.sentence(by=by), status=HTTPStatus.FORBIDDEN)
+
+
+# The transitions that say "the work is finished": a required checklist item must be ticked
+# first. A review is decided, not finished by its reviewer's ticks, so it is not held up.
+CRITERIA_GUARDED = ("submit", "complete")
+OPEN_REQUIRED_ITEMS = _("Tick the required items first: %(items)s.")
+
+
+def open_required_items(task: Task) -> list[str]:
+    """The texts of the task's required checklist items nobody has ticked yet, in order."""
+    return list(task.checklist.filter(required=True, done=False).values_list("text", flat=True))
+
+
+def refuse_open_required_items(*, task: Task, by: User | None) -> None:
+    """Finished work meets its step's criteria: refuse while a required item is open, naming
+    them. An automated step's action and Relay automation tick nothing, so they aren't held to
+    it (its checklist is what the action checks)."""
+    if task.is_automated_step or (by is not None and is_automation(by)):
+        return
+    items = open_required_items(task)
+    if items:
+        raise TaskActionRefused(OPEN_REQUIRED_ITEMS % {"items": ", ".join(items)})
 
 
 def _move_capacity(*, released: int | None, taken: int | None) -> None:
@@ -503,9 +527,10 @@ def create_task(
     requires_review: bool = False,
     priority: int = 2,
     due_at=None,
-    checklist: list[str] | None = None,
+    checklist: list[str | tuple[str, bool]] | None = None,
     **extra,
 ) -> Task:
+    """A new task; `checklist` holds its criteria, each a text or (text, required)."""
     task = Task(
         team=team,
         title=title.strip(),
@@ -523,8 +548,10 @@ def create_task(
         # At the bottom of its column, computed in the INSERT itself (no query of its own).
         task.position = positions.below_column(team_id=task.team_id, state=task.state)
     task.save()
+    entries = [(item, False) if isinstance(item, str) else item for item in checklist or []]
     ChecklistItem.objects.bulk_create(
-        ChecklistItem(task=task, text=text, position=i) for i, text in enumerate(checklist or [])
+        ChecklistItem(task=task, text=text, required=required, position=i)
+        for i, (text, required) in enumerate(entries)
     )
     return task
 
@@ -600,9 +627,11 @@ def may_tick_checklist(*, task: Task, user: User) -> bool:
 
 @transaction.atomic
 def toggle_checklist_item(*, item: ChecklistItem, by: User, done: bool) -> ChecklistItem:
-    """Tick or untick a checklist item (see may_tick_checklist for who may)."""
+    """Tick or untick a checklist item (see may_tick_checklist for who may); the task is
+    touched so open boards refresh its card."""
     if not may_tick_checklist(task=item.task, user=by):
         raise Forbidden(_("Only team members tick checklist items."))
     ChecklistItem.objects.filter(pk=item.pk).update(done=done)
+    Task.objects.filter(pk=item.task_id).update(updated_at=timezone.now())
     item.done = done
     return item

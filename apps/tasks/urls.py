@@ -15,5 +15,6 @@ urlpatterns = [
     path("tasks/<int:pk>/attach/", views.task_attach, name="task_attach"),
     path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
     path("attachments/<int:pk>/remove/", views.attachment_remove, name="attachment_remove"),
+    path("tasks/<int:pk>/checklist/<int:item_pk>/", views.task_tick, name="task_tick"),
     path("tasks/<int:pk>/<slug:action>/", views.task_transition, name="task_transition"),
 ]

@@ -25,6 +25,7 @@ from .forms import (
     TaskEditForm,
     TaskForm,
     TaskListForm,
+    TickForm,
     TransitionForm,
     WatchForm,
 )
@@ -191,6 +192,27 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
     if warning:
         messages.warning(request, warning)
     return redirect(task)
+
+
+@require_POST
+@login_required
+def task_tick(request: HtmxHttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    """Tick or untick a checklist item on the task page: answers with the task's main panel
+    (htmx; its actions and any earlier refusal then match the ticks, and the note being typed
+    comes along) or the page (a plain form post), saying why if it was refused."""
+    task = _task_for(request, pk)
+    item = get_object_or_404(task.checklist, pk=item_pk)
+    template = "tasks/task_detail.html#task-main" if request.htmx else "tasks/task_detail.html"
+    form = TickForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Refused(errors_sentence(form), status=422)
+        services.toggle_checklist_item(item=item, by=request.user, done=form.cleaned_data["done"])
+    except Refused as refusal:
+        return refused(request, refusal, template, task_context(request, task, **typed(request)))
+    if not request.htmx:
+        return redirect(task)
+    return render(request, template, task_context(request, task, **typed(request)))
 
 
 def _refused(request: HtmxHttpRequest, task: Task, refusal: Refused) -> HttpResponse:

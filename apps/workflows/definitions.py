@@ -9,6 +9,11 @@ def _step(key, name, **fields):
     return {"key": key, "name": name, **fields}
 
 
+def _required(text):
+    """A checklist item the task can't be submitted or completed without ticking."""
+    return {"text": text, "required": True}
+
+
 def _route(from_key, outcome, to_key):
     return {"from": from_key, "outcome": outcome, "to": to_key}
 
@@ -29,7 +34,7 @@ ML_DEPLOYMENT = {
             instructions="Train the model on the current training snapshot.",
             inputs="Training data snapshot, feature list.",
             outputs="Model artefact and its training report.",
-            checklist=["Data snapshot recorded", "Hyper-parameters logged"],
+            checklist=[_required("Data snapshot recorded"), "Hyper-parameters logged"],
             sla_hours=48,
         ),
         _step(
@@ -41,7 +46,10 @@ ML_DEPLOYMENT = {
             instructions="Evaluate on the hold-out set; pass if it beats the current model.",
             inputs="Model artefact.",
             outputs="Metrics (AUC, calibration) written to the run.",
-            checklist=["Hold-out metrics recorded", "Compared with production"],
+            checklist=[
+                _required("Hold-out metrics recorded"),
+                _required("Compared with production"),
+            ],
             sla_hours=24,
         ),
         _step(
@@ -97,7 +105,7 @@ CI_CD_RELEASE = {
             required_skill="python",
             min_level=3,
             outputs="Tagged build",
-            checklist=["Changelog updated", "Version bumped"],
+            checklist=[_required("Changelog updated"), _required("Version bumped")],
             sla_hours=24,
         ),
         _step(
@@ -120,7 +128,7 @@ CI_CD_RELEASE = {
             manual_outcomes="pass_fail",
             required_skill="devops",
             min_level=3,
-            checklist=["Login works", "Checkout works"],
+            checklist=[_required("Login works"), _required("Checkout works")],
             sla_hours=8,
         ),
         _step(
@@ -175,7 +183,7 @@ CONTENT_PUBLISHING = {
             "Publish",
             required_skill="writing",
             min_level=2,
-            checklist=["Published", "Link shared"],
+            checklist=[_required("Published"), "Link shared"],
         ),
     ],
     "routes": [
@@ -201,7 +209,7 @@ SUPPORT_ESCALATION = {
             is_start=True,
             required_skill="support",
             min_level=2,
-            checklist=["Severity set", "Customer acknowledged"],
+            checklist=[_required("Severity set"), "Customer acknowledged"],
             sla_hours=4,
         ),
         _step(
@@ -247,7 +255,7 @@ ONBOARDING = {
             is_start=True,
             is_split=True,
             assignment_policy="lead",
-            checklist=["Contract signed", "Start date fixed"],
+            checklist=[_required("Contract signed"), _required("Start date fixed")],
         ),
         _step("accounts", "Accounts", required_skill="devops", min_level=2, sla_hours=48),
         _step("equipment", "Equipment", required_skill="support", min_level=2, sla_hours=72),

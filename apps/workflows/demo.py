@@ -3,6 +3,7 @@ the services (so tasks, history and alerts are real). Safe to run again."""
 
 from apps.assignment.services.single import assign
 from apps.tasks import services as task_services
+from apps.tasks.demo import tick_every_item
 from apps.tasks.models import Outcome, State, Task
 
 from . import services
@@ -90,6 +91,9 @@ def _finish(run: Run, key: str, outcome: str, lead) -> None:
             raise RuntimeError(f"Demo: nobody can take step {key!r} of {run.title!r}.")
     if task.state == State.ASSIGNED:
         task = task_services.start(task=task, by=task.assignee)
+    if not task.is_review_step or outcome == Outcome.APPROVED:
+        # Done work met its criteria (a review sending work back leaves its items as they are).
+        tick_every_item(task=task, by=task.assignee)
     if task.is_review_step:
         decide = {
             Outcome.APPROVED: task_services.approve,

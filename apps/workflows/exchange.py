@@ -18,7 +18,15 @@ from apps.core.text import single_line
 from apps.people.models import Skill, Team, User
 from apps.tasks.models import ChecklistItem, Outcome
 
-from .models import AssignmentPolicy, ManualOutcomes, Route, Step, StepKind, WorkflowTemplate
+from .models import (
+    AssignmentPolicy,
+    ManualOutcomes,
+    Route,
+    Step,
+    StepKind,
+    WorkflowTemplate,
+    checklist_line,
+)
 from .services import WorkflowError, is_frozen, new_version
 from .validation import Graph, RouteSpec, StepSpec, validate
 
@@ -30,6 +38,7 @@ MAX_IMPORT_DEPTH = 8
 CHECKLIST_ITEM_MAX = ChecklistItem._meta.get_field("text").max_length
 DOCUMENT_FIELDS = {"format", "team", "slug", "name", "description", "steps", "routes"}
 ROUTE_FIELDS = {"from", "outcome", "to"}
+CHECKLIST_ITEM_FIELDS = {"text", "required"}
 STEP_DEFAULTS: dict[str, Any] = {
     "kind": StepKind.MANUAL.value,
     "manual_outcomes": ManualOutcomes.DONE.value,
@@ -80,7 +89,7 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "instructions": s.instructions,
                 "inputs": s.inputs,
                 "outputs": s.outputs,
-                "checklist": s.checklist_items,
+                "checklist": _export_checklist(s),
                 "sla_hours": s.sla_hours,
                 "assignment_policy": s.assignment_policy,
                 "action": s.action,
@@ -185,21 +194,54 @@ def _step_problems(raw_step: dict, key: str) -> dict[str | None, str]:
             f"{where}: 'required_skill' must be a skill's slug (text) or null."
         )
     checklist = step["checklist"]
-    if not isinstance(checklist, list) or not all(isinstance(x, str) for x in checklist):
-        problems["checklist"] = f"{where}: 'checklist' must be a list of texts."
+    if not isinstance(checklist, list) or not all(map(_is_checklist_item, checklist)):
+        problems["checklist"] = (
+            f"{where}: 'checklist' must be a list of texts, or of "
+            '{"text": ..., "required": true} for an item that must be ticked.'
+        )
     else:
-        too_long = [
-            n for n, item in enumerate(checklist, start=1) if len(item) > CHECKLIST_ITEM_MAX
-        ]
+        texts = [_checklist_text(item) for item in checklist]
+        too_long = [n for n, text in enumerate(texts, start=1) if len(text) > CHECKLIST_ITEM_MAX]
         if too_long:
             problems["checklist"] = (
-                f"{where}: checklist: item {too_long[0]} has {len(checklist[too_long[0] - 1]):,} "
+                f"{where}: checklist: item {too_long[0]} has {len(texts[too_long[0] - 1]):,} "
                 f"characters; keep each item to at most {CHECKLIST_ITEM_MAX}."
             )
     not_done_by = step["not_done_by"]
     if not isinstance(not_done_by, list) or not all(isinstance(x, str) for x in not_done_by):
         problems["not_done_by"] = f"{where}: 'not_done_by' must be a list of step keys."
     return problems
+
+
+def _is_checklist_item(item: Any) -> bool:
+    """A text (older documents: every item), or {"text": ..., "required": true/false}."""
+    if isinstance(item, str):
+        return True
+    return (
+        isinstance(item, dict)
+        and set(item) <= CHECKLIST_ITEM_FIELDS
+        and isinstance(item.get("text"), str)
+        and isinstance(item.get("required", False), bool)
+    )
+
+
+def _checklist_text(item: str | dict) -> str:
+    return item if isinstance(item, str) else item["text"]
+
+
+def _checklist_line(item: str | dict) -> str:
+    """A document's checklist item as the step's line ("* text" when required)."""
+    if isinstance(item, str):
+        return single_line(item)
+    return checklist_line(single_line(item["text"]), item.get("required", False))
+
+
+def _export_checklist(step: Step) -> list[str | dict]:
+    """Plain items as texts (as older documents have them), required ones as objects."""
+    return [
+        {"text": text, "required": True} if required else text
+        for text, required in step.checklist_entries
+    ]
 
 
 def _is_whole(value: Any) -> bool:
@@ -276,7 +318,7 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
         step |= {name: STEP_DEFAULTS[name] for name in step_problems if name in STEP_DEFAULTS}
         step["name"] = single_line(step["name"]) if isinstance(step.get("name"), str) else ""
         step["name"] = step["name"] or key
-        step["checklist"] = [single_line(item) for item in step["checklist"]]
+        step["checklist"] = [_checklist_line(item) for item in step["checklist"]]
         if step["required_skill"] is not None and step["required_skill"] not in skills:
             problems.append(
                 f"Step {_show(key)} requires skill {_show(step['required_skill'])}, which does "

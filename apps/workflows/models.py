@@ -107,7 +107,11 @@ class Step(models.Model):
     inputs = models.TextField(blank=True, help_text=_("What the step expects to start with."))
     outputs = models.TextField(blank=True, help_text=_("What it must produce."))
     checklist = models.TextField(
-        blank=True, help_text=_("Completion criteria, one per line (copied onto the task).")
+        blank=True,
+        help_text=_(
+            "Completion criteria, one per line (copied onto the task). Start a line with * "
+            "to make it required: the task can't be completed until it is ticked."
+        ),
     )
     sla_hours = models.PositiveIntegerField(null=True, blank=True)
     assignment_policy = models.CharField(
@@ -146,7 +150,30 @@ class Step(models.Model):
 
     @property
     def checklist_items(self) -> list[str]:
-        return [line.strip() for line in self.checklist.splitlines() if line.strip()]
+        """The criteria's texts, without the required mark."""
+        return [text for text, _required in self.checklist_entries]
+
+    @property
+    def checklist_entries(self) -> list[tuple[str, bool]]:
+        """(text, required) per criterion: a line starting with REQUIRED_MARK is required."""
+        return [entry for line in self.checklist.splitlines() if (entry := checklist_entry(line))]
+
+
+# How a step's checklist (one criterion a line) marks a required one: "* Tests pass".
+REQUIRED_MARK = "*"
+
+
+def checklist_entry(line: str) -> tuple[str, bool] | None:
+    """One line of a step's checklist as (text, required); None for a blank line."""
+    line = line.strip()
+    required = line.startswith(REQUIRED_MARK)
+    text = line.removeprefix(REQUIRED_MARK).strip() if required else line
+    return (text, required) if text else None
+
+
+def checklist_line(text: str, required: bool) -> str:
+    """The line a (text, required) criterion is stored as: checklist_entry's inverse."""
+    return f"{REQUIRED_MARK} {text}" if required else text
 
 
 class Route(models.Model):

@@ -248,7 +248,7 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
         required_skill=step.required_skill,
         min_level=step.min_level,
         due_at=timezone.now() + timedelta(hours=step.sla_hours) if step.sla_hours else None,
-        checklist=step.checklist_items,
+        checklist=step.checklist_entries,
         run=run,
         step=step,
         iteration=iteration,

@@ -21,6 +21,13 @@ def _work_on(page, run, key, outcome):
     page.goto(task.get_absolute_url())
     page.get_by_role("button", name="Start", exact=True).click()
     expect(page.get_by_test_id("task-state")).to_have_text("In progress")
+    checklist = page.get_by_test_id("checklist")
+    for item in task.checklist.filter(required=True):
+        checklist.get_by_label(item.text, exact=True).check()
+        # Answered by the server (the box alone is checked at once, before the page's swap).
+        expect(
+            page.get_by_test_id("checklist").locator("li.done", has_text=item.text)
+        ).to_have_count(1)
     page.get_by_label("Outcome").select_option(outcome)
     page.get_by_role("button", name="Complete", exact=True).click()
     expect(page.get_by_test_id("task-state")).to_have_text("Done")

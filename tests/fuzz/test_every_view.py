@@ -96,6 +96,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         {"pk": "task", "action": "action"},
         ["note", "expected_state", "outcome"],
     ),
+    "tasks:task_tick": (POST, {"pk": "task", "item_pk": "checklist_item"}, ["done"]),
     "boards:board": (GET, {"team_slug": "team"}, BOARD_FILTERS),
     "boards:poll": (GET, {"team_slug": "team"}, BOARD_FILTERS),
     "boards:more_cards": (GET, {"team_slug": "team"}, [*BOARD_FILTERS, "state", "lane", "offset"]),

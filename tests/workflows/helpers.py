@@ -16,14 +16,21 @@ DECISIONS = {
 }
 
 
+def tick_required(task: Task, by=None) -> None:
+    """Tick the task's required checklist items (a step's criteria), as its assignee would."""
+    for item in task.checklist.filter(required=True, done=False):
+        task_services.toggle_checklist_item(item=item, by=by or task.assignee, done=True)
+
+
 def finish(run, key: str, outcome: str = "done", *, taker=None) -> Task:
-    """The assignee (or `taker`, taking it first) starts and completes the step's open task;
-    a review step's assignee decides it."""
+    """The assignee (or `taker`, taking it first) starts, ticks the required checklist items
+    of and completes the step's open task; a review step's assignee decides it."""
     task = open_task(run, key)
     if task.state == State.TODO:
         task = task_services.assign_to(task=task, assignee=taker, by=taker)
     if task.state == State.ASSIGNED:
         task = task_services.start(task=task, by=task.assignee)
+    tick_required(task)
     if task.is_review_step:
         return DECISIONS[outcome](task=task, by=task.assignee)
     return task_services.complete(task=task, by=task.assignee, outcome=outcome)

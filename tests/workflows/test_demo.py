@@ -48,3 +48,20 @@ def test_seed_demo_fills_inboxes_without_sending_email(mailoutbox):
     # … and nothing was, or is still waiting to be, e-mailed.
     assert not Notification.objects.filter(email_status=EmailStatus.PENDING).exists()
     assert mailoutbox == []
+
+
+def test_the_demos_done_work_met_its_criteria(db, django_capture_on_commit_callbacks):
+    """A Done card used to say ☑ 0/2: the demo finished work without ticking anything. Now
+    whoever finished it ticked its items (a review sending work back leaves its own as is)."""
+    from apps.tasks.models import ChecklistItem, Outcome, State
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_demo", stdout=StringIO())
+    done = ChecklistItem.objects.filter(task__state=State.DONE)
+    assert done.filter(task__run__isnull=False).exists()
+    assert done.filter(required=True).exists()
+    unticked = done.filter(done=False).exclude(
+        task__step__kind="review",
+        task__outcome__in=[Outcome.CHANGES_REQUESTED, Outcome.REJECTED],
+    )
+    assert list(unticked.values_list("task__title", "text")) == []
