@@ -2,29 +2,14 @@
 task in flight is not suddenly held up by criteria nobody marked."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from ..factories import TeamFactory
+from ..migrations import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("tasks", "0008_task_field_changes")]
 AFTER = [("tasks", "0009_checklist_item_required")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def latest():
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_existing_items_stay_and_are_not_required(latest):

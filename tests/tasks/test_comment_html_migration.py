@@ -1,30 +1,14 @@
 """Comments written before Markdown get their HTML once, when the migration runs."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from ..factories import TeamFactory
+from ..migrations import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("tasks", "0004_distinct_column_positions")]
 AFTER = [("tasks", "0005_comment_html_and_task_watches")]
-
-
-def migrate(targets):
-    """Migrate to `targets`; the models as they stood there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def latest():
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_existing_comments_are_rendered_by_the_migration(latest):

@@ -2,10 +2,9 @@
 limits, both ways."""
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from ..factories import TeamFactory
+from ..migrations import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,21 +13,6 @@ AFTER = [
     ("boards", "0002_board_settings_moved_to_tasks"),
     ("tasks", "0003_wip_limits_from_board_settings"),
 ]
-
-
-def migrate(targets):
-    """Migrate to `targets`; the models as they stood there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def latest():
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_moving_the_limits_to_the_tasks_keeps_every_teams_limits(latest):
