@@ -26,13 +26,18 @@ def inbox(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "notifications/inbox.html", {"page": page})
 
 
+def _own_or_404(request: HtmxHttpRequest, pk: int) -> Notification:
+    """The person's own notification: anyone else's does not exist for them."""
+    try:
+        return selectors.own_notification(user=request.user, pk=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
+
+
 @require_POST
 @login_required
 def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    try:
-        notification = selectors.own_notification(user=request.user, pk=pk)
-    except Notification.DoesNotExist:
-        raise Http404 from None
+    notification = _own_or_404(request, pk)
     inbox_services.mark_read(notification=notification)
     if request.htmx:
         return render(request, "notifications/inbox.html#item", {"n": notification, "oob": True})
@@ -43,10 +48,7 @@ def mark_read(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def open_notification(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Following a notification's link reads it: the person has seen what it was about."""
-    try:
-        notification = selectors.own_notification(user=request.user, pk=pk)
-    except Notification.DoesNotExist:
-        raise Http404 from None
+    notification = _own_or_404(request, pk)
     inbox_services.mark_read(notification=notification)
     if notification.task_id is not None:
         return redirect("tasks:task_detail", notification.task_id)

@@ -44,6 +44,15 @@ def redis_url() -> str:
     return f"redis://{url.hostname or '127.0.0.1'}:{url.port or 6379}/3"
 
 
+def database_url() -> str:
+    """The database the running tests use (pytest's test database), as a URL for a worker."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 def flush_redis(url: str) -> None:
     import redis
 

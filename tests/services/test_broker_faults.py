@@ -43,9 +43,14 @@ from ..factories import (
     UserFactory,
 )
 from ..workflows.helpers import tick_required
-from .notification_harness import Worker, flush_redis, publishing_to, redis_url, smtp_sink
+from .notification_harness import (
+    Worker,
+    database_url,
+    flush_redis,
+    publishing_to,
+    redis_url,
+)
 from .tcp_proxy import TCPProxy
-from .test_notification_delivery import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -99,13 +104,6 @@ def proxy():
     finally:
         proxy.stop()
         flush_redis(redis_url())
-
-
-@pytest.fixture
-def sink():
-    with smtp_sink() as (handler, port):
-        handler.port = port
-        yield handler
 
 
 @pytest.fixture

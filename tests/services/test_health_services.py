@@ -10,22 +10,12 @@ from apps.health import checks
 from apps.health.selectors import last_heartbeat
 from apps.health.tasks import heartbeat
 
-from .notification_harness import Worker, flush_redis, free_port, publishing_to, redis_url, wait_for
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def broker():
-    url = redis_url()
-    flush_redis(url)
-    with publishing_to(url):
-        yield url
-    flush_redis(url)
+from .notification_harness import (
+    Worker,
+    database_url,
+    free_port,
+    wait_for,
+)
 
 
 @pytest.mark.redis

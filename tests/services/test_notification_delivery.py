@@ -6,7 +6,7 @@ import email
 import email.policy
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.notifications.models import EmailStatus, Kind, Notification
 from apps.notifications.services import delivery, emails, outbox
@@ -15,37 +15,13 @@ from apps.tasks import services as tasks
 from ..factories import TeamFactory, UserFactory
 from .notification_harness import (
     Worker,
-    flush_redis,
+    database_url,
     free_port,
     publishing_to,
-    redis_url,
-    smtp_sink,
     wait_for,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@pytest.fixture
-def broker():
-    url = redis_url()
-    flush_redis(url)
-    with publishing_to(url):
-        yield url
-    flush_redis(url)
-
-
-@pytest.fixture
-def sink():
-    with smtp_sink() as (handler, port):
-        handler.port = port
-        yield handler
 
 
 @pytest.fixture
