@@ -57,7 +57,8 @@ def task_history(task: Task) -> QuerySet[StateLog]:
         StateLog.objects.filter(
             content_type=ContentType.objects.get_for_model(Task), object_id=task.pk
         )
-        .select_related("by")
+        # content_type too: each row's get_state_display() reads it (one query per row).
+        .select_related("by", "content_type")
         .order_by("timestamp", "id")
     )
 
@@ -69,10 +70,16 @@ def visible_attachments(user: User) -> QuerySet[Attachment]:
     ).select_related("task__team")
 
 
-def attachment_events(task: Task) -> list[dict]:
+def task_files(task: Task) -> list[Attachment]:
+    """Every file ever attached to the task (removed ones too, for the history), with who
+    attached and removed it: one query for the history, the Files section and its buttons."""
+    return list(task.attachments.select_related("uploaded_by", "removed_by"))
+
+
+def attachment_events(task: Task, files: list[Attachment] | None = None) -> list[dict]:
     """Who attached and removed which file, oldest first, for the task's history."""
     events = []
-    for a in task.attachments.select_related("uploaded_by", "removed_by"):
+    for a in task_files(task) if files is None else files:
         events.append({"at": a.created_at, "by": a.uploaded_by, "verb": "attached", "name": a.name})
         if a.removed_at:
             events.append(
@@ -85,15 +92,17 @@ def _live_attachments() -> QuerySet[Attachment]:
     return Attachment.objects.filter(removed_at__isnull=True).select_related("uploaded_by")
 
 
-def removable_attachments(*, task: Task, user: User) -> set[int]:
+def removable_attachments(
+    *, task: Task, user: User, files: list[Attachment] | None = None
+) -> set[int]:
     """The ids of the task's attachments this user may remove (theirs; a lead: all)."""
-    live = task.attachments.filter(removed_at__isnull=True)
+    live = [a for a in (task_files(task) if files is None else files) if a.removed_at is None]
     if not people.is_lead(team_id=task.team_id, user=user):
-        live = live.filter(uploaded_by=user)
-    return set(live.values_list("pk", flat=True))
+        live = [a for a in live if a.uploaded_by_id == user.pk]
+    return {a.pk for a in live}
 
 
-def task_timeline(task: Task) -> list:
+def task_timeline(task: Task, files: list[Attachment] | None = None) -> list:
     """The task's history in time order: its transitions (django-fsm-log), its field changes
     (TaskChange) and its files attached and removed, interleaved; each entry has `when`, a
     change also `field`, a file event `verb` and `name`."""
@@ -104,8 +113,10 @@ def task_timeline(task: Task) -> list:
     for change in changes:
         change.when = change.at
         change.label = edits.LABELS.get(change.field, change.field)
-    files = [SimpleNamespace(when=event["at"], **event) for event in attachment_events(task)]
-    return sorted(entries + changes + files, key=lambda entry: entry.when)
+    events = [
+        SimpleNamespace(when=event["at"], **event) for event in attachment_events(task, files)
+    ]
+    return sorted(entries + changes + events, key=lambda entry: entry.when)
 
 
 def available_actions(*, task: Task, user: User) -> list[Action]:
@@ -129,16 +140,17 @@ def task_panels(*, task: Task, user: User) -> dict:
     from .services import allowed_outcomes, may_tick_checklist, may_watch
 
     checklist = list(task.checklist.all())
+    files = task_files(task)
     return {
         "task": task,
         "team": task.team,
-        "history": task_timeline(task),
+        "history": task_timeline(task, files),
         "may_edit": edits.may_edit(task=task, user=user),
         "comments": task.comments.select_related("author").prefetch_related(
             Prefetch("attachments", queryset=_live_attachments())
         ),
-        "attachments": _live_attachments().filter(task=task, comment__isnull=True),
-        "removable": removable_attachments(task=task, user=user)
+        "attachments": [a for a in files if a.removed_at is None and a.comment_id is None],
+        "removable": removable_attachments(task=task, user=user, files=files)
         if user.is_authenticated
         else set(),
         "may_attach": may_attach(task=task, user=user),
