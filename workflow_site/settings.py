@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.boards",
     "apps.notifications",
     "apps.health",
+    "apps.insight",
 ]
 
 MIDDLEWARE = [

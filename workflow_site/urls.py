@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("apps.boards.urls")),
     path("", include("apps.workflows.urls")),
     path("", include("apps.assignment.urls")),
+    path("", include("apps.insight.urls")),
 ]
