@@ -16,7 +16,6 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -479,7 +478,12 @@ def team_with_version(*, user: User, team_slug: str) -> Team | None:
             viewer_role=Subquery(
                 Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
             ),
-            v_changed=Subquery(tasks.annotate(m=Max("updated_at")).values("m")),
+            # The newest first, not Max() per team: one step down (team, updated_at).
+            v_changed=Subquery(
+                Task.objects.filter(team=OuterRef("pk"))
+                .order_by("-updated_at")
+                .values("updated_at")[:1]
+            ),
             v_count=Subquery(tasks.annotate(n=Count("pk")).values("n")),
             v_comment=Subquery(
                 Comment.objects.filter(task__team=OuterRef("pk")).order_by("-pk").values("pk")[:1]
