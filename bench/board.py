@@ -25,7 +25,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 TMP = tempfile.mkdtemp(prefix="relay-bench-boards-")
 from bench.throwaway import use_throwaway_database  # noqa: E402
 
-use_throwaway_database("relay_bench_boards")
+use_throwaway_database(os.environ.get("RELAY_BENCH_DB", "relay_bench_boards"))
 
 import django  # noqa: E402
 
