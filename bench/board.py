@@ -3,6 +3,7 @@ the browser's time-to-interactive and drag round trip. Prints figures; asserts n
 
     .venv/bin/python bench/board.py                      # a throwaway SQLite file
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay .venv/bin/python bench/board.py
+    .venv/bin/python bench/board.py --no-browser         # the server's figures only
 
 With PostgreSQL it runs on its own database `relay_bench_boards` on that server
 (bench/throwaway.py).
@@ -24,7 +25,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 TMP = tempfile.mkdtemp(prefix="relay-bench-boards-")
 from bench.throwaway import use_throwaway_database  # noqa: E402
 
-use_throwaway_database("relay_bench_boards")
+use_throwaway_database(os.environ.get("RELAY_BENCH_DB", "relay_bench_boards"))
 
 import django  # noqa: E402
 
@@ -297,7 +298,8 @@ def main():
         f"in {time.perf_counter() - started:.1f} s"
     )
     server_figures(lead, big, small)
-    browser_figures(lead, big)
+    if "--no-browser" not in sys.argv:
+        browser_figures(lead, big)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ def led_team_ids(*, user: User) -> set[int]:
     return {team_id for team_id, role in _roles(user).items() if role == Role.LEAD}
 
 
+def review_team_ids(*, user: User) -> list[int]:
+    """The teams whose reviews this user may decide (reviewer or lead there)."""
+    return sorted(t for t, role in _roles(user).items() if role in (Role.REVIEWER, Role.LEAD))
+
+
 def is_lead(*, team_id: int, user: User) -> bool:
     return role_in(team_id=team_id, user=user) == Role.LEAD
 

@@ -9,7 +9,7 @@ from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
 from apps.people import selectors as people
-from apps.people.models import Role, Team, User
+from apps.people.models import Team, User
 
 from . import edits, watches
 from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, Attachment, State, Task
@@ -176,7 +176,10 @@ def _my_work_q(user: User) -> Q:
 def _awaiting_review_q(user: User) -> Q:
     """In review, not my own work, and either named to me or open to the team's reviewers; or
     a workflow's review step given to me (its assignee is the reviewer)."""
-    review_teams = user.memberships.filter(role__in=[Role.REVIEWER, Role.LEAD]).values("team_id")
+    # The ids themselves (the request has read the person's memberships already), not a
+    # subquery: inside the OR a subquery is a filter, and PostgreSQL then reads every task;
+    # with a list each branch is an index range and the three are OR-ed as bitmaps.
+    review_teams = people.review_team_ids(user=user)
     return (
         Q(state=State.IN_REVIEW)
         & ~Q(assignee=user)
@@ -202,7 +205,8 @@ def work_counts(*, user: User) -> dict[str, int]:
     """Both header counts (My work, Awaiting my review) in one query."""
     if not user.is_authenticated:
         return {"mine": 0, "review": 0}
-    return Task.objects.aggregate(
-        mine=Count("pk", filter=_my_work_q(user)),
-        review=Count("pk", filter=_awaiting_review_q(user)),
+    mine, review = _my_work_q(user), _awaiting_review_q(user)
+    # Only the tasks either count reads (without the filter, every task of every team).
+    return Task.objects.filter(mine | review).aggregate(
+        mine=Count("pk", filter=mine), review=Count("pk", filter=review)
     )
