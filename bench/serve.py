@@ -7,7 +7,7 @@ workers' RSS after the load; asserts nothing.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay .venv/bin/python bench/serve.py
     BENCH_SECONDS=4 BENCH_PORT=18100 .venv/bin/python bench/serve.py   # shorter, fixed ports
 
-With PostgreSQL it runs on its own database `relay_bench_serve` on that server
+With PostgreSQL it runs on its own database `<name>_bench_serve` on that server
 (bench/throwaway.py). The data: one team of 20 people (a lead, 4 reviewers, 15 members) and
 1,000 tasks, 200 in each board column, seeded with bulk inserts. The person logged in is the
 lead. `make bench-serve` runs it (and installs Debian's wrk when it is missing).
@@ -17,13 +17,14 @@ import http.client
 import os
 import re
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOOR = Path(os.environ.get("BENCH_FLOOR", "/work/shared/floor"))
@@ -44,7 +45,11 @@ os.environ.update(PRODUCTION)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "workflow_site.settings")
 from bench.throwaway import drop_throwaway_database, use_throwaway_database  # noqa: E402
 
-VENDOR = use_throwaway_database("relay_bench_serve")
+# Named after the database DATABASE_URL names, so that two people sharing a server do not
+# drop each other's bench database.
+_named = urlparse(os.environ.get("DATABASE_URL", "")).path.strip("/")
+THROWAWAY = f"{_named or 'relay'}_bench_serve"
+VENDOR = use_throwaway_database(THROWAWAY)
 
 import django  # noqa: E402
 
@@ -263,6 +268,8 @@ def percentile(samples: list[float], q: int) -> float:
 
 
 def main():
+    # Stopped (kill, Ctrl-C): stop the servers and drop the database all the same.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     load = os.getloadavg()[0]
     print(
         f"Relay serving bench — cpu_count={os.cpu_count()}, load average {load:.1f}, "
@@ -290,7 +297,7 @@ def main():
         for server in servers:
             server.terminate()
             server.wait(10)
-        drop_throwaway_database("relay_bench_serve")
+        drop_throwaway_database(THROWAWAY)
 
 
 def run(lead, team, tasks, port, floor_port, servers):
