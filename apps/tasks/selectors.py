@@ -4,7 +4,7 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Func, Prefetch, Q, QuerySet, Subquery
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
@@ -196,6 +196,16 @@ def awaiting_my_review(*, user: User) -> QuerySet[Task]:
     return Task.objects.filter(_awaiting_review_q(user)).order_by(
         F("due_at").asc(nulls_last=True), "updated_at", "id"
     )
+
+
+def work_count_subqueries(*, user: User) -> dict[str, Subquery]:
+    """The two header counts as subqueries (what work_counts counts), for a query that reads
+    them along with something else: the board poll's fingerprint."""
+    tasks = Task.objects.order_by().annotate(n=Func(F("pk"), function="COUNT"))
+    return {
+        "mine": Subquery(tasks.filter(_my_work_q(user)).values("n")),
+        "review": Subquery(tasks.filter(_awaiting_review_q(user)).values("n")),
+    }
 
 
 def work_counts(*, user: User) -> dict[str, int]:
