@@ -104,7 +104,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Persistent like PostgreSQL's: opening a connection (WAL pragmas, Django's SQL functions
+    # registered on it) cost ~0.8 ms, a third of an unchanged poll. Safe: a connection in
+    # autocommit holds no snapshot between requests, and each thread has its own.
     # A file, not shared-cache memory, so tests with threads see SQLite's real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 

@@ -16,7 +16,6 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -85,6 +84,8 @@ class BoardFilters:
     def from_query(cls, query: QueryDict) -> "BoardFilters":
         """A filter whose value is not valid (a 30-digit run id, an unknown lane) is left unset:
         the board shows without it rather than a parameter reaching SQL unchecked."""
+        if not any(name in query for name in FiltersForm.base_fields):
+            return cls()  # no filter asked for (every poll of a plain board): no form to build
         form = FiltersForm(query)
         form.is_valid()
         data = form.cleaned_data
@@ -484,9 +485,15 @@ def _versioned_teams(*, user: User, is_staff: bool, team_slug: str) -> QuerySet[
     counts = task_selectors.work_count_subqueries(user=user)
     return teams.annotate(
         viewer_role=Subquery(
-            Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
+            Membership.objects.filter(team=OuterRef("pk"), user=user).order_by().values("role")[:1]
         ),
-        v_changed=Subquery(tasks.annotate(m=Cast(Max("updated_at"), TextField())).values("m")),
+        # The newest change as ORDER BY … LIMIT 1: the (team, updated_at) index answers it
+        # (a MAX() grouped by team read every task of the team).
+        v_changed=Subquery(
+            Task.objects.filter(team=OuterRef("pk"))
+            .order_by("-updated_at")
+            .values(t=Cast("updated_at", TextField()))[:1]
+        ),
         v_count=Subquery(tasks.annotate(n=Count("pk")).values("n")),
         v_comment=Subquery(
             Comment.objects.filter(task__team=OuterRef("pk")).order_by("-pk").values("pk")[:1]

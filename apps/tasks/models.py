@@ -260,6 +260,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["team", "state", "position"], name="task_board_idx"),
             models.Index(fields=["assignee", "state"], name="task_assignee_state_idx"),
+            # The board's fingerprint reads its team's newest change on every poll.
+            models.Index(fields=["team", "updated_at"], name="task_team_updated_idx"),
         ]
 
     def __str__(self) -> str:
