@@ -110,6 +110,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory, so tests with threads see SQLite's real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 
+# --- Cache ---------------------------------------------------------------------------------
+# Per process by default; with REDIS_URL, one Redis cache shared by every server and worker.
+# Whatever is cached must be keyed on versions read from the database in the same request
+# (e.g. apps.boards.selectors.version_of), so a per-process copy is never stale either; and
+# nothing one person may see or do is cached where another person's request would find it.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("RELAY_CACHE_MAX_ENTRIES", "5000"))},
+        }
+    )
+    | {"KEY_PREFIX": "relay", "TIMEOUT": int(os.environ.get("RELAY_CACHE_TIMEOUT", "3600"))}
+}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "people.User"
 LOGIN_URL = "login"
