@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 ADDR ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-services lint format bench worker beat install chromium clean
+.PHONY: run test test-services lint format bench bench-serve wrk worker beat install chromium clean
 
 $(PY):
 	@PYTHON=$$(scripts/find-python) || exit 1; \
@@ -38,6 +38,13 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's wrk loads the pages in bench/serve.py.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for bench/serve.py"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
 test: install chromium
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
@@ -62,6 +69,11 @@ format: install
 bench: install
 	@for script in bench/assignment.py bench/board.py bench/notifications.py bench/workflows_engine.py; do \
 	  echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Every page under gunicorn + wrk next to the floor (../shared/floor); DATABASE_URL picks
+# PostgreSQL, BENCH_SECONDS the length of each load (default 8).
+bench-serve: install wrk
+	$(PY) bench/serve.py
 
 worker: install
 	$(VENV)/bin/celery -A workflow_site worker --loglevel=info

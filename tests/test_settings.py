@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_manage(*args, env):
     # Only the machine's environment: not what the test run itself set (browser tests set
     # DJANGO_ALLOW_ASYNC_UNSAFE, CI sets DATABASE_URL).
-    skip = ("DATABASE_URL", "CELERY_", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    skip = ("DATABASE_URL", "CELERY_", "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL")
     base = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -53,6 +53,22 @@ def test_embedded_default_needs_no_services():
         "True",
         "django.core.mail.backends.console.EmailBackend",
     ], result.stderr
+
+
+def test_cache_is_per_process_unless_redis_is_named():
+    script = "from django.conf import settings as s; c = s.CACHES['default'];" + (
+        "print(c['BACKEND'], c.get('LOCATION') or '-')"
+    )
+    default = run_manage("shell", "-c", script, env={"DEBUG": "1"})
+    assert default.stdout.split()[-2:] == [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "-",
+    ], default.stderr
+    shared = run_manage("shell", "-c", script, env={"REDIS_URL": "redis://cache.example:6379/3"})
+    assert shared.stdout.split()[-2:] == [
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://cache.example:6379/3",
+    ], shared.stderr
 
 
 PRODUCTION = {

@@ -104,9 +104,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Persistent like PostgreSQL's: opening a connection (WAL pragmas, Django's SQL functions
+    # registered on it) cost ~0.8 ms, a third of an unchanged poll. Safe: a connection in
+    # autocommit holds no snapshot between requests, and each thread has its own.
     # A file, not shared-cache memory, so tests with threads see SQLite's real locking.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+
+# --- Cache ---------------------------------------------------------------------------------
+# Per process by default; with REDIS_URL, one Redis cache shared by every server and worker.
+# Whatever is cached must be keyed on versions read from the database in the same request
+# (e.g. apps.boards.selectors.version_of), so a per-process copy is never stale either; and
+# nothing one person may see or do is cached where another person's request would find it.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("RELAY_CACHE_MAX_ENTRIES", "5000"))},
+        }
+    )
+    | {"KEY_PREFIX": "relay", "TIMEOUT": int(os.environ.get("RELAY_CACHE_TIMEOUT", "3600"))}
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "people.User"

@@ -141,16 +141,14 @@ def _open_task(request: HtmxHttpRequest) -> int | None:
 
 
 def _poll_etag(request: HtmxHttpRequest, team_slug: str) -> str:
-    """The board's ETag for this person and these filters, from the one team query.
-
-    condition() calls this before the view; the team is kept on the request so that the view,
-    when the board did change, does not read it again.
-    """
-    request.polled_team = _team_for(request, team_slug)
+    """The board's ETag for this person and these filters: one query, no queryset built
+    (selectors.board_version). condition() calls this before the view; only a changed board
+    reads the team again, to render it. A team this person may not see is a 404."""
+    version = selectors.board_version(user=request.user, team_slug=team_slug)
+    if version is None:
+        raise Http404("No such team.")
     return selectors.etag_for(
-        version=selectors.version_of(request.polled_team),
-        user=request.user,
-        filters=BoardFilters.from_query(request.GET),
+        version=version, user=request.user, filters=BoardFilters.from_query(request.GET)
     )
 
 
@@ -161,8 +159,10 @@ def _poll_etag(request: HtmxHttpRequest, team_slug: str) -> str:
 def poll(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     """Live refresh: 304 while nothing on the board changed (one query), else the board."""
     filters = BoardFilters.from_query(request.GET)
-    context = _board_context(request, request.polled_team, filters)
-    context["counts"] = task_selectors.work_counts(user=request.user)
+    team = _team_for(request, team_slug)
+    context = _board_context(request, team, filters)
+    # The header counts the fingerprint was made of (not another query that could differ).
+    context["counts"] = {"mine": team.v_mine, "review": team.v_review}
     return render(request, "boards/board.html#poll", context)
 
 

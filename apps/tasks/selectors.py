@@ -4,12 +4,12 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Func, Prefetch, Q, QuerySet, Subquery
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
 from apps.people import selectors as people
-from apps.people.models import Team, User
+from apps.people.models import Membership, Role, Team, User
 
 from . import edits, watches
 from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, Attachment, State, Task
@@ -173,13 +173,21 @@ def _my_work_q(user: User) -> Q:
     return Q(assignee=user, state__in=ACTIVE_STATES) & ~Q(step__kind=REVIEW_STEP_KIND)
 
 
-def _awaiting_review_q(user: User) -> Q:
+def _awaiting_review_q(user: User, *, reusable: bool = False) -> Q:
     """In review, not my own work, and either named to me or open to the team's reviewers; or
-    a workflow's review step given to me (its assignee is the reviewer)."""
-    # The ids themselves (the request has read the person's memberships already), not a
-    # subquery: inside the OR a subquery is a filter, and PostgreSQL then reads every task;
-    # with a list each branch is an index range and the three are OR-ed as bitmaps.
-    review_teams = people.review_team_ids(user=user)
+    a workflow's review step given to me (its assignee is the reviewer).
+
+    `reusable`: for SQL built once and run for anyone (apps.core.reusable_sql), where the
+    person's teams must come from the query itself, not be folded in as a list."""
+    if reusable:
+        review_teams = Membership.objects.filter(
+            user=user, role__in=[Role.REVIEWER, Role.LEAD]
+        ).values("team_id")
+    else:
+        # The ids themselves (the request has read the person's memberships already), not a
+        # subquery: inside the OR a subquery is a filter, and PostgreSQL then reads every
+        # task; with a list each branch is an index range and the three are OR-ed as bitmaps.
+        review_teams = people.review_team_ids(user=user)
     return (
         Q(state=State.IN_REVIEW)
         & ~Q(assignee=user)
@@ -199,6 +207,16 @@ def awaiting_my_review(*, user: User) -> QuerySet[Task]:
     return Task.objects.filter(_awaiting_review_q(user)).order_by(
         F("due_at").asc(nulls_last=True), "updated_at", "id"
     )
+
+
+def work_count_subqueries(*, user: User) -> dict[str, Subquery]:
+    """The two header counts as subqueries (what work_counts counts), for a query that reads
+    them along with something else: the board poll's fingerprint."""
+    tasks = Task.objects.order_by().annotate(n=Func(F("pk"), function="COUNT"))
+    return {
+        "mine": Subquery(tasks.filter(_my_work_q(user)).values("n")),
+        "review": Subquery(tasks.filter(_awaiting_review_q(user, reusable=True)).values("n")),
+    }
 
 
 def work_counts(*, user: User) -> dict[str, int]:
