@@ -3,6 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/relay_notifications_bench \
         .venv/bin/python bench/notifications.py [--count 3000] [--concurrency 2]
 
+RELAY_BENCH_DATABASE names the throwaway database (default relay_bench_notifications), so two
+people sharing a PostgreSQL server don't drop each other's.
+
 Needs PostgreSQL (the worker is another process, so the database must be shared) and Redis
 (database 3 of REDIS_URL's server, flushed first). Prints e-mails per second for one Celery
 message per e-mail (what on_commit sends) and for the sweeper's batches of 100, plus the
@@ -21,7 +24,10 @@ from bench.throwaway import use_throwaway_database  # noqa: E402
 
 # The worker process shares the database, so this one needs PostgreSQL.
 try:
-    use_throwaway_database("relay_bench_notifications", postgres_required=True)
+    use_throwaway_database(
+        os.environ.get("RELAY_BENCH_DATABASE", "relay_bench_notifications"),
+        postgres_required=True,
+    )
     NO_DATABASE = None
 except Exception as error:  # reported by main(), which skips
     NO_DATABASE = error

@@ -91,7 +91,34 @@ def _in_scope(request, template) -> bool:
 
 
 def _frozen(template) -> bool:
-    return template is not None and template.pk is not None and services.is_frozen(template)
+    """Asked for the template and for every inline form's permissions (31 times on the ML
+    template's page): the answer is kept on the instance for the request that loaded it. A
+    save decides again on the locked row (WorkflowTemplateAdmin.save_model)."""
+    if template is None or template.pk is None:
+        return False
+    if "_relay_frozen" not in template.__dict__:
+        template.__dict__["_relay_frozen"] = services.is_frozen(template)
+    return template.__dict__["_relay_frozen"]
+
+
+class SharedChoicesFormSet(forms.BaseInlineFormSet):
+    """Every form of the inline offers the same choices for `shared_choice_fields`: read them
+    once per formset, not once per row and field (a route's from/to steps were 22 queries).
+    Submitted values are still checked against the field's queryset."""
+
+    shared_choice_fields: tuple[str, ...] = ()
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        cache = self.__dict__.setdefault("_shared_choices", {})
+        for name in self.shared_choice_fields:
+            field = form.fields.get(name)
+            if field is None or not hasattr(field, "queryset"):
+                continue
+            if name not in cache:
+                # A comprehension, not list(): list() asks len() first, one COUNT more.
+                cache[name] = [choice for choice in field.choices]
+            field.choices = cache[name]
 
 
 class FrozenAwareInline:
@@ -124,9 +151,22 @@ class FrozenAwareInline:
         )
 
 
+class StepFormSet(SharedChoicesFormSet):
+    shared_choice_fields = ("required_skill",)
+
+
+class RouteFormSet(SharedChoicesFormSet):
+    shared_choice_fields = ("from_step", "to_step")
+
+
 class StepInline(FrozenAwareInline, admin.StackedInline):
     model = Step
     form = StepForm
+    formset = StepFormSet
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("required_skill")
+
     extra = 0
     fieldsets = [
         (
@@ -154,9 +194,14 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
 
 class RouteInline(FrozenAwareInline, admin.TabularInline):
     model = Route
+    formset = RouteFormSet
     extra = 1
     verbose_name_plural = "routes (an empty 'to step' means END; save new steps before routing)"
     fields = ["from_step", "outcome", "to_step"]
+
+    def get_queryset(self, request):
+        # A read-only version shows each route's steps by name: read them with the routes.
+        return super().get_queryset(request).select_related("from_step", "to_step")
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Offer only this template's steps: a route never crosses templates.
