@@ -50,7 +50,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     team = people.teams_for(user=request.user).first()
     if team is None:
         return render(request, "tasks/no_team.html")
-    return redirect("tasks:team_tasks", team_slug=team.slug)
+    return redirect(team)
 
 
 @require_http_methods(["GET", "POST"])
