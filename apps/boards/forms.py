@@ -76,6 +76,7 @@ LIST_SORTS = {
     "title": gettext_lazy("Title"),
 }
 
+
 class TaskListForm(FiltersForm):
     """The team task list's URL: the board's filters under the board's names (a board opens as
     a list and back with the same query string), a state, an order and a page, each bounded."""
