@@ -6,6 +6,7 @@ from apps.core.forms import IdField, IdListField
 from apps.tasks.models import LIMITABLE_STATES, Outcome, State
 from apps.tasks.services import ACTIONS
 
+from .selectors import LIST_ORDERS, FiltersForm
 from .services import MAX_ORDER
 
 
@@ -65,3 +66,55 @@ class OpenTaskForm(forms.Form):
     """?task=<id> on the board opens that task's drawer."""
 
     task = IdField(required=False)
+
+
+LIST_SORTS = {
+    "": gettext_lazy("Board order"),
+    "due": gettext_lazy("Due soonest"),
+    "priority": gettext_lazy("Highest priority"),
+    "updated": gettext_lazy("Recently changed"),
+    "title": gettext_lazy("Title"),
+}
+
+
+class TaskListForm(FiltersForm):
+    """The team task list's URL: the board's filters under the board's names (a board opens as
+    a list and back with the same query string), a state, an order and a page, each bounded."""
+
+    state = forms.ChoiceField(required=False, choices=State.choices, label=gettext_lazy("State"))
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[(key, LIST_SORTS[key]) for key in LIST_ORDERS],
+        label=gettext_lazy("Sort"),
+    )
+    page = forms.IntegerField(
+        required=False, min_value=1, max_value=100_000, label=gettext_lazy("Page")
+    )
+
+    LABELS = {
+        "assignee": gettext_lazy("Assignee"),
+        "skill": gettext_lazy("Skill"),
+        "due": gettext_lazy("Due"),
+        "q": gettext_lazy("Search"),
+        "run": gettext_lazy("Run"),
+        "template": gettext_lazy("Workflow"),
+        "lane": gettext_lazy("Swimlanes"),
+        "show": gettext_lazy("Also show"),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, label in self.LABELS.items():
+            self.fields[name].label = label
+
+    def problems(self) -> list[str]:
+        """Each invalid parameter as a sentence that names it ("Page: Enter a whole number.")."""
+        return [
+            f"{self.fields[name].label}: {message}"
+            for name, messages in self.errors.items()
+            for message in messages
+        ]
+
+    def valid_data(self) -> dict:
+        """What was valid: an invalid parameter is left unset (the list shows without it)."""
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.errors}

@@ -89,7 +89,11 @@ class BoardFilters:
             return cls()  # no filter asked for (every poll of a plain board): no form to build
         form = FiltersForm(query)
         form.is_valid()
-        data = form.cleaned_data
+        return cls.from_cleaned(form.cleaned_data)
+
+    @classmethod
+    def from_cleaned(cls, data: dict) -> "BoardFilters":
+        """From a validated FiltersForm's (or a form built on it) cleaned data."""
         return cls(
             assignee=data.get("assignee", ""),
             skill=data.get("skill", ""),
@@ -589,3 +593,45 @@ def awaiting_my_review(*, user: User) -> QuerySet[Task]:
 def queue_row(*, user: User, pk: int) -> Task:
     """One task as a queue row shows it (after an action taken from the row)."""
     return _queue_cards(task_selectors.visible_tasks(user)).get(pk=pk)
+
+
+# --- the team task list: the board's filters, every state, one page at a time ---------------
+
+# The list's orders (TaskListForm.sort); each ends on the primary key, so a page is stable.
+LIST_ORDERS = {
+    "": (Task.lifecycle_rank(), "position", "-priority", "id"),
+    "due": (F("due_at").asc(nulls_last=True), "-priority", "id"),
+    "priority": ("-priority", F("due_at").asc(nulls_last=True), "id"),
+    "updated": ("-updated_at", "-id"),
+    "title": ("title", "id"),
+}
+# What a row of the list shows, and only that.
+LIST_FIELDS = (
+    "title",
+    "state",
+    "iteration",
+    "due_at",
+    "priority",
+    "min_level",
+    "required_skill__name",
+    "assignee__username",
+    "assignee__first_name",
+    "assignee__last_name",
+)
+
+
+def task_list(
+    *, team: Team, user: User, filters: BoardFilters, state: str = "", sort: str = ""
+) -> QuerySet[Task]:
+    """The team's tasks in every state (Done of any age), filtered like the board, in the
+    asked order. Counted without the row facts (Paginator's count drops unused annotations);
+    the rows' comment and checklist counts are correlated subqueries, so a page costs its 50
+    rows, not the team's history."""
+    tasks = Task.objects.filter(team=team).filter(filters.lookups(user=user, now=timezone.now()))
+    if state:
+        tasks = tasks.filter(state=state)
+    return _with_card_counts(
+        tasks.select_related("assignee", "required_skill")
+        .only(*LIST_FIELDS)
+        .order_by(*LIST_ORDERS[sort])
+    )

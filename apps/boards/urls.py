@@ -4,6 +4,7 @@ from . import views
 
 app_name = "boards"
 urlpatterns = [
+    path("teams/<slug:team_slug>/tasks/", views.task_list, name="task_list"),
     path("teams/<slug:team_slug>/board/", views.board, name="board"),
     path("teams/<slug:team_slug>/board/poll/", views.poll, name="poll"),
     path("teams/<slug:team_slug>/board/cards/", views.more_cards, name="more_cards"),

@@ -7,6 +7,7 @@ answers with the affected columns swapped out-of-band, plus a toast saying what 
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,7 +35,15 @@ from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
 from . import selectors, services
 from .cards import CardRenderer, QueueCardRenderer
-from .forms import MoreCardsForm, MoveForm, OpenTaskForm, SavedViewForm, WipLimitsForm
+from .forms import (
+    LIST_SORTS,
+    MoreCardsForm,
+    MoveForm,
+    OpenTaskForm,
+    SavedViewForm,
+    TaskListForm,
+    WipLimitsForm,
+)
 from .models import SavedView
 from .selectors import BoardFilters
 
@@ -480,3 +489,80 @@ def reviews(request: HtmxHttpRequest) -> HttpResponse:
     return _queue_page(
         request, tasks=selectors.awaiting_my_review(user=request.user), where="reviews"
     )
+
+
+# Rows on one page of a team's task list.
+LIST_PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def task_list(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
+    """Every task of the team, one page at a time, filtered like the board (the same names in
+    the URL), in any state and order. htmx asks for the rows alone; the address bar follows.
+    A parameter that is not valid answers 400 with a sentence naming it, and the list as it
+    is without that parameter."""
+    team = _team_for(request, team_slug)
+    form = TaskListForm(request.GET)
+    form.is_valid()
+    data = form.valid_data()
+    filters = BoardFilters.from_cleaned(data)
+    state, sort = data.get("state", ""), data.get("sort", "")
+    tasks = selectors.task_list(
+        team=team, user=request.user, filters=filters, state=state, sort=sort
+    )
+    # A page past the end (a bookmark of a list that shrank) shows the last one.
+    page = Paginator(tasks, LIST_PAGE_SIZE).get_page(data.get("page"))
+    base = QueryDict(mutable=True)
+    base.update(QueryDict(filters.query_string()))
+    for name, value in (("state", state), ("sort", sort)):
+        if value:
+            base[name] = value
+    context = {
+        "team": team,
+        "page": page,
+        "page_links": _page_links(page, base),
+        "previous_query": _list_url("", base, page.number - 1) if page.has_previous() else "",
+        "next_query": _list_url("", base, page.number + 1) if page.has_next() else "",
+        "filters": filters,
+        "state": state,
+        "sort": sort,
+        "query": base.urlencode(),
+        "board_query": filters.query_string(),
+        "problems": form.problems(),
+    }
+    status = 400 if form.errors else 200
+    if request.htmx:
+        response = render(request, "boards/task_list.html#task-rows", context, status=status)
+        response["HX-Push-Url"] = _list_url(request.path, base, page.number)
+        return response
+    context.update(
+        nav_active="tasks",
+        states=State.choices,
+        sorts=LIST_SORTS,
+        members=people.team_members(team=team).only("username", "first_name", "last_name"),
+        skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
+        templates=WorkflowTemplate.objects.filter(team=team, is_current=True).only("slug", "name"),
+        runs=Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
+        due_choices=selectors.DUE_CHOICES,
+    )
+    return render(request, "boards/task_list.html", context, status=status)
+
+
+def _list_url(path: str, base: QueryDict, number: int) -> str:
+    query = base.copy()
+    if number > 1:
+        query["page"] = str(number)
+    return path + (f"?{query.urlencode()}" if query else "")
+
+
+def _page_links(page, base: QueryDict) -> list[tuple[int | str, str | None]]:
+    """(label, query string) of each link of the pager: the first, the last and the pages
+    around this one; "…" (no link) where pages are left out."""
+    links = []
+    for number in page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1):
+        if number == page.paginator.ELLIPSIS:
+            links.append((number, None))
+        else:
+            links.append((number, _list_url("", base, number)))
+    return links

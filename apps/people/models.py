@@ -61,7 +61,7 @@ class Team(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("tasks:team_tasks", kwargs={"team_slug": self.slug})
+        return reverse("boards:task_list", kwargs={"team_slug": self.slug})
 
 
 class Role(models.TextChoices):

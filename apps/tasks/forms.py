@@ -8,15 +8,7 @@ from apps.core.refusals import Refused
 from apps.core.text import single_line
 from apps.people.models import Role, Skill, User
 
-from .models import Comment, Outcome, Priority, State, Task
-
-
-class TaskListForm(forms.Form):
-    """A team's task list filters, from the URL; an invalid one (a NUL byte in the search,
-    which PostgreSQL can't compare) is left unset."""
-
-    state = forms.ChoiceField(required=False, choices=State.choices)
-    q = forms.CharField(required=False, max_length=100)
+from .models import Comment, Outcome, Priority, Task
 
 
 class TransitionForm(forms.Form):

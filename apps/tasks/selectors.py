@@ -9,7 +9,7 @@ from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
 from apps.people import selectors as people
-from apps.people.models import Membership, Role, Team, User
+from apps.people.models import Membership, Role, User
 
 from . import edits, watches
 from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, Attachment, State, Task
@@ -23,24 +23,6 @@ def visible_tasks(user: User) -> QuerySet[Task]:
     if user.is_staff:
         return Task.objects.all()
     return Task.objects.filter(team__memberships__user=user)
-
-
-def team_task_list(*, team: Team, state: str | None = None, query: str = "") -> QuerySet[Task]:
-    tasks = (
-        Task.objects.filter(team=team)
-        .select_related("assignee", "required_skill", "reviewer")
-        .annotate(
-            comment_count=Count("comments", distinct=True),
-            checklist_total=Count("checklist", distinct=True),
-            checklist_done=Count("checklist", filter=Q(checklist__done=True), distinct=True),
-        )
-        .order_by(Task.lifecycle_rank(), "position", "-priority", "id")
-    )
-    if state:
-        tasks = tasks.filter(state=state)
-    if query:
-        tasks = tasks.filter(Q(title__icontains=query) | Q(description__icontains=query))
-    return tasks
 
 
 def overdue_tasks(*, now: datetime) -> QuerySet[Task]:

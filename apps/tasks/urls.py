@@ -6,7 +6,6 @@ app_name = "tasks"
 urlpatterns = [
     path("search/", views.search_results, name="search"),
     path("search/quick/", views.quick_open, name="quick_open"),
-    path("teams/<slug:team_slug>/tasks/", views.team_tasks, name="team_tasks"),
     path("teams/<slug:team_slug>/tasks/new/", views.task_create, name="task_create"),
     path("tasks/<int:pk>/", views.task_detail, name="task_detail"),
     path("tasks/<int:pk>/edit/", views.task_edit, name="task_edit"),

@@ -24,15 +24,11 @@ from .forms import (
     SearchForm,
     TaskEditForm,
     TaskForm,
-    TaskListForm,
     TickForm,
     TransitionForm,
     WatchForm,
 )
-from .models import State, Task
-
-# Rows on one page of a team's task list.
-PAGE_SIZE = 50
+from .models import Task
 
 
 def _team_for(request: HtmxHttpRequest, team_slug: str) -> Team:
@@ -54,29 +50,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     team = people.teams_for(user=request.user).first()
     if team is None:
         return render(request, "tasks/no_team.html")
-    return redirect("tasks:team_tasks", team_slug=team.slug)
-
-
-@require_GET
-@login_required
-def team_tasks(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
-    team = _team_for(request, team_slug)
-    form = TaskListForm(request.GET)
-    form.is_valid()
-    state = form.cleaned_data.get("state", "")
-    query = form.cleaned_data.get("q", "")
-    tasks = selectors.team_task_list(team=team, state=state or None, query=query)
-    # Never a 500 for a bad ?page=: not a number shows the first page, out of range the last.
-    page = Paginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
-        "team": team,
-        "page": page,
-        "states": State.choices,
-        "state": state,
-        "query": query,
-    }
-    template = "tasks/task_list.html#task-rows" if request.htmx else "tasks/task_list.html"
-    return render(request, template, context)
+    return redirect(team)
 
 
 @require_http_methods(["GET", "POST"])

@@ -44,7 +44,7 @@ def test_done_column_shows_only_the_last_two_weeks(client_for, team, board_url, 
     done = text_of(html, id="cell-0-done")
     assert "Recently finished" in done and "Long finished" not in html
     # The older ones are behind the column's link: the team's task list of everything done.
-    older = reverse("tasks:team_tasks", args=[team.slug]) + "?state=done"
+    older = reverse("boards:task_list", args=[team.slug]) + "?state=done"
     assert f'href="{older}"' in html.split('id="head-done"')[1].split("</div>")[0]
     assert "Long finished" in client.get(older).content.decode()
 

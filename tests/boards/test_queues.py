@@ -130,3 +130,20 @@ def test_queue_pages_query_count_is_constant(
         with django_assert_max_num_queries(6):
             html = client.get(url).content.decode()
         assert html.count('class="card-item queue-card') == rows
+
+
+def test_reviewer_and_author_each_see_their_own_actions_on_the_queues(
+    client_for, in_review, member, reviewer
+):
+    from ..html import values_of
+
+    client = client_for(reviewer)
+    reviews = client.get(reverse("boards:reviews"))
+    assert set(values_of(reviews, "value", name="action")) >= {"approve", "request_changes"}
+    # The author's My work, served right after from the same process, offers no decision.
+    mine = client_for(member).get(reverse("boards:my_work"))
+    assert in_review.title in mine.content.decode()
+    assert not {"approve", "reject", "request_changes"} & set(
+        values_of(mine, "value", name="action")
+    )
+    assert "Waiting for a reviewer" in mine.content.decode()

@@ -80,7 +80,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "people:set_away": (POST, {}, ["away"]),
     "people:book_time_off": (POST, {}, ["first_day", "last_day", "reason"]),
     "people:cancel_time_off": (POST, {"pk": "time_off"}, []),
-    "tasks:team_tasks": (GET, {"team_slug": "team"}, ["state", "q", "page"]),
+    "boards:task_list": (GET, {"team_slug": "team"}, [*BOARD_FILTERS, "state", "sort", "page"]),
     "tasks:task_create": (BOTH, {"team_slug": "team"}, list(TaskForm.Meta.fields)),
     "tasks:task_detail": (GET, {"pk": "task"}, []),
     "tasks:search": (GET, {}, ["q", "page"]),

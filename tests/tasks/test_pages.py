@@ -1,14 +1,11 @@
 """Task pages: what people see, and what a refused action answers."""
 
-import pytest
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 
 from apps.tasks import services
-from apps.tasks.models import State, Task
-from apps.tasks.views import PAGE_SIZE
+from apps.tasks.models import State
 
-from ..factories import TaskFactory, TeamFactory
 from ..html import text_of, values_of
 
 
@@ -114,7 +111,7 @@ def test_unknown_task_is_404(client_for, lead):
 
 
 def test_other_teams_list_is_404(client_for, team, outsider):
-    response = client_for(outsider).get(reverse("tasks:team_tasks", args=[team.slug]))
+    response = client_for(outsider).get(reverse("boards:task_list", args=[team.slug]))
     assert response.status_code == 404
 
 
@@ -165,73 +162,6 @@ def test_new_task_form_validates(client_for, team, member):
     )
     assert response.status_code == 302
     assert team.tasks.get().title == "Write release notes"
-
-
-def test_task_list_filters(client_for, team, make_task, lead):
-    make_task(title="Alpha")
-    services.cancel(task=make_task(title="Beta"), by=lead)
-    url = reverse("tasks:team_tasks", args=[team.slug])
-    body = client_for(lead).get(url, {"state": "cancelled"}).content.decode()
-    assert "Beta" in body and "Alpha" not in body
-    body = client_for(lead).get(url, {"q": "alp"}).content.decode()
-    assert "Alpha" in body and "Beta" not in body
-
-
-def _bulk_tasks(team, count, **fields):
-    Task.objects.bulk_create(Task(team=team, title=f"Task {i:04d}", **fields) for i in range(count))
-
-
-def _list_url(team):
-    return reverse("tasks:team_tasks", args=[team.slug])
-
-
-@pytest.mark.parametrize("count", [10, 1000])
-def test_task_list_query_count_is_constant(
-    count, client_for, team, lead, member, django_assert_max_num_queries
-):
-    """Session, user, team, the task count, one page of rows and the header's unread count,
-    however many tasks."""
-    _bulk_tasks(team, count, assignee=member)
-    TaskFactory.create_batch(3, team=TeamFactory())
-    client = client_for(lead)
-    with django_assert_max_num_queries(6):
-        response = client.get(_list_url(team))
-    body = response.content.decode()
-    assert body.count('href="/tasks/') == min(count, PAGE_SIZE)
-    assert f"{count} tasks · page 1 of {-(-count // PAGE_SIZE)}" in body
-
-
-def test_page_two_of_the_task_list_starts_with_the_51st_task(client_for, team, lead):
-    _bulk_tasks(team, 60)
-    client = client_for(lead)
-    first = client.get(_list_url(team)).content.decode()
-    second = client.get(_list_url(team), {"page": 2}).content.decode()
-    assert ">Task 0049</a>" in first and ">Task 0050</a>" not in first
-    assert ">Task 0050</a>" in second and ">Task 0049</a>" not in second
-    assert "page 2 of 2" in second
-
-
-def test_task_list_page_links_keep_the_filter_and_search(client_for, team, lead):
-    _bulk_tasks(team, 60)
-    body = client_for(lead).get(_list_url(team), {"state": "todo", "q": "Task"}).content.decode()
-    assert 'href="/teams/data-science/tasks/?state=todo&amp;q=Task&amp;page=2"' in body
-
-
-@pytest.mark.parametrize(("asked", "shown"), [("abc", 1), ("99", 2), ("", 1)])
-def test_a_page_that_is_not_one_shows_the_nearest_real_page(asked, shown, client_for, team, lead):
-    _bulk_tasks(team, 60)
-    response = client_for(lead).get(_list_url(team), {"page": asked})
-    assert response.status_code == 200
-    assert f"page {shown} of 2" in response.content.decode()
-
-
-def test_a_task_list_page_over_htmx_is_the_rows_partial_with_its_pager(client_for, team, lead):
-    _bulk_tasks(team, 60)
-    response = client_for(lead).get(_list_url(team), {"page": 2}, headers={"HX-Request": "true"})
-    body = response.content.decode()
-    assert "<html" not in body
-    assert body.lstrip().startswith('<div id="task-rows">')
-    assert 'hx-get="/teams/data-science/tasks/?page=1"' in body
 
 
 def test_outcome_choices_read_as_words(client_for, task, member, lead):
