@@ -30,7 +30,7 @@ FACTOR = 2
 
 def slow_steps(*, now: datetime | None = None) -> list[dict]:
     """Steps (by team, template slug and step key) whose median wait this week is over
-    FACTOR × their usual median."""
+    FACTOR x their usual median."""
     now = now or timezone.now()
     since = now - WEEK * (USUAL_WEEKS + 1)
     steps = {

@@ -66,7 +66,7 @@ def team_templates(*, team: Team) -> QuerySet[WorkflowTemplate]:
 
 
 def percentile(values: list[float], p: float) -> float | None:
-    """The p-th percentile (0–100) by linear interpolation between closest ranks, as
+    """The p-th percentile (0-100) by linear interpolation between closest ranks, as
     PostgreSQL's percentile_cont: the median of 1, 2, 3, 4 is 2.5."""
     if not values:
         return None

@@ -56,7 +56,7 @@ def heat_for(insight: flow.WorkflowInsight) -> tuple[Heat, list[tuple[int, str]]
         if loop.source in by_key and loop.target in by_key
     }
     legend = [
-        (i, f"{flow.humanize(i * band)} – {flow.humanize((i + 1) * band)}") for i in range(LEVELS)
+        (i, f"{flow.humanize(i * band)} - {flow.humanize((i + 1) * band)}") for i in range(LEVELS)
     ]
     return Heat(
         levels=levels, texts=texts, edge_runs=insight.edge_runs, loop_rates=loop_rates
@@ -123,12 +123,12 @@ def _row(f: flow.StepFigures) -> dict:
 
 
 def _bins(insight: flow.WorkflowInsight) -> list[dict]:
-    """The lead-time histogram's bars, with their geometry for the SVG (heights of 0–120)."""
+    """The lead-time histogram's bars, with their geometry for the SVG (heights of 0-120)."""
     bins = insight.histogram
     top = max((b.count for b in bins), default=0) or 1
     return [
         {
-            "label": f"{flow.humanize(b.start)} – {flow.humanize(b.end)}",
+            "label": f"{flow.humanize(b.start)} - {flow.humanize(b.end)}",
             "count": b.count,
             "short": flow.humanize(b.end),
             "x": 40 + i * 70,

@@ -16,7 +16,7 @@ LAST = {"7": 7, "30": 30, "90": 90}
 
 
 class PeriodForm(forms.Form):
-    """`last` = 7/30/90 days (default 30), or `start`–`end` dates (inclusive, at most a year);
+    """`last` = 7/30/90 days (default 30), or `start`-`end` dates (inclusive, at most a year);
     `version` = one version's number, or every version when empty."""
 
     last = forms.ChoiceField(
@@ -50,7 +50,7 @@ class PeriodForm(forms.Form):
             return Period(
                 start=datetime.combine(start, time.min, tzinfo=zone),
                 end=datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
-                label=f"{start:%d %b %Y} – {end:%d %b %Y}",
+                label=f"{start:%d %b %Y} - {end:%d %b %Y}",
             )
         days = LAST.get(self.cleaned_data.get("last") or "30", 30)
         return Period(start=now - timedelta(days=days), end=now, label=f"last {days} days")

@@ -35,7 +35,7 @@ class StepState:
 
 @dataclass(frozen=True)
 class Heat:
-    """Figures drawn over a template (the insight page): each step's colour class 0–4 (by its
+    """Figures drawn over a template (the insight page): each step's colour class 0-4 (by its
     median time) with the text saying it, each arrow's width from the runs that took it, and
     each loop-back's rate as its label. Text always accompanies the colour."""
 
@@ -258,7 +258,8 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
             mid = (sx + tx) / 2
             parts.append(
                 f'<path class="edge{_width(heat, (a, b))}" marker-end="url(#wf-arrow)" '
-                f'd="M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} {mid:.0f},{ty:.0f} {tx - 2:.0f},{ty:.0f}"/>'
+                f'd="M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} '
+                f'{mid:.0f},{ty:.0f} {tx - 2:.0f},{ty:.0f}"/>'
             )
             labels.append(_text_box(mid, (sy + ty) / 2, text, ""))
 
