@@ -255,6 +255,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.tasks.tasks.daily_digests",
         "schedule": crontab(minute=0),
     },
+    # Workflow steps waiting over twice as long as usual this week: their team's leads hear once.
+    "insight-slow-steps": {
+        "task": "apps.insight.tasks.alert_slow_steps",
+        "schedule": crontab(minute=30, hour=7),
+    },
     # Automated steps whose message the broker never took, or whose worker died mid-action.
     "workflows-sweep-steps": {
         "task": "apps.workflows.tasks.sweep_steps",

@@ -28,6 +28,7 @@ class Kind(models.TextChoices):
     DECIDED = "decided", _("Decision on a task you watch")
     UNASSIGNED = "unassigned", _("Taken off a task")
     RUN_COMPLETED = "run_completed", _("Run completed")
+    SLOW_STEP = "slow_step", _("A workflow step is waiting longer than usual")
     DIGEST = "digest", _("Daily digest")
 
 

@@ -33,6 +33,18 @@ class StepState:
     iteration: int = 1
 
 
+@dataclass(frozen=True)
+class Heat:
+    """Figures drawn over a template (the insight page): each step's colour class 0-4 (by its
+    median time) with the text saying it, each arrow's width from the runs that took it, and
+    each loop-back's rate as its label. Text always accompanies the colour."""
+
+    levels: dict  # step id → 0..4
+    texts: dict  # step id → "median 2 d 4 h"
+    edge_runs: dict  # (from id, to id | END) → count
+    loop_rates: dict  # (from id, to id) → "25%"
+
+
 def render(
     template: WorkflowTemplate,
     *,
@@ -40,15 +52,23 @@ def render(
     routes: list[Route] | None = None,
     states: dict[int, StepState] | None = None,
     finished: bool = False,
+    heat: Heat | None = None,
 ) -> SafeString:
-    """SVG markup for the template (optionally with a run's progress); safe to embed."""
+    """SVG markup for the template (optionally with a run's progress, or with insight's
+    figures as a heat map); safe to embed."""
     steps = steps if steps is not None else list(template.steps.select_related("required_skill"))
     routes = routes if routes is not None else list(template.routes.all())
     states = states or {}
     if not steps:
         return mark_safe('<p class="muted">No steps yet.</p>')
     layout = _layout(steps, routes)
-    return mark_safe(_draw(steps, routes, layout, states, finished, template.name))
+    return mark_safe(_draw(steps, routes, layout, states, finished, template.name, heat))
+
+
+def loop_backs(steps: list[Step], routes: list[Route]) -> set:
+    """The (from step id, to step id) pairs the diagram draws as loop-backs: routes back to a
+    step already on the path from the start."""
+    return {pair for pair in _layout(steps, routes).back if pair[1] != END}
 
 
 @dataclass
@@ -156,7 +176,19 @@ def _clip(text: str, size: int) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
-def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) -> str:
+def _width(heat: "Heat | None", pair) -> str:
+    """An arrow's width class (w0 thinnest … w4) from the runs that took it, relative to the
+    busiest arrow; a class, not an attribute, because the stylesheet sets every edge's width
+    (and the Content-Security-Policy allows no inline style)."""
+    if heat is None:
+        return ""
+    top = max(heat.edge_runs.values(), default=0)
+    runs = heat.edge_runs.get(pair, 0)
+    level = 0 if not top or not runs else 1 + min(3, int(4 * runs / top - 1e-9))
+    return f" w{level}"
+
+
+def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, heat=None) -> str:
     pos = layout.pos
     # Scales down to the page width (never up: svg.wf in workflows.css), so every step stays
     # in view. Its styles are in workflows.css too: the Content-Security-Policy allows no <style>.
@@ -198,8 +230,10 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) ->
             sx, sy = ax + NODE_W / 2 + 20, ay + NODE_H
             tx, ty = bx + 24 + 16 * entry[(a, b)], by + NODE_H
             r = 8
+            if heat is not None and (a, b) in heat.loop_rates:
+                text = f"{text} · {heat.loop_rates[(a, b)]}"
             parts.append(
-                f'<path class="edge loop" marker-end="url(#wf-arrow-loop)" '
+                f'<path class="edge loop{_width(heat, (a, b))}" marker-end="url(#wf-arrow-loop)" '
                 f'd="M{sx:.0f},{sy:.0f} V{depth - r:.0f} Q{sx:.0f},{depth:.0f} '
                 f"{sx - r:.0f},{depth:.0f} H{tx + r:.0f} Q{tx:.0f},{depth:.0f} "
                 f'{tx:.0f},{depth - r:.0f} V{ty + 2:.0f}"/>'
@@ -212,7 +246,7 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) ->
             ty = by + NODE_H / 2 - 20 if b == END else by
             r = 8
             parts.append(
-                f'<path class="edge" marker-end="url(#wf-arrow)" '
+                f'<path class="edge{_width(heat, (a, b))}" marker-end="url(#wf-arrow)" '
                 f'd="M{sx:.0f},{sy:.0f} V{depth + r:.0f} Q{sx:.0f},{depth:.0f} '
                 f"{sx + r:.0f},{depth:.0f} H{tx - r:.0f} Q{tx:.0f},{depth:.0f} "
                 f'{tx:.0f},{depth + r:.0f} V{ty - 2:.0f}"/>'
@@ -223,14 +257,15 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) ->
             tx, ty = bx, by + NODE_H / 2
             mid = (sx + tx) / 2
             parts.append(
-                f'<path class="edge" marker-end="url(#wf-arrow)" d="M{sx:.0f},{sy:.0f} '
-                f'C{mid:.0f},{sy:.0f} {mid:.0f},{ty:.0f} {tx - 2:.0f},{ty:.0f}"/>'
+                f'<path class="edge{_width(heat, (a, b))}" marker-end="url(#wf-arrow)" '
+                f'd="M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} '
+                f'{mid:.0f},{ty:.0f} {tx - 2:.0f},{ty:.0f}"/>'
             )
             labels.append(_text_box(mid, (sy + ty) / 2, text, ""))
 
     for step in steps:
         x, y = pos[step.pk]
-        parts.append(_node(step, x, y, states.get(step.pk)))
+        parts.append(_node(step, x, y, states.get(step.pk), heat))
     if END in pos:
         x, y = pos[END]
         reached = " reached" if finished else ""
@@ -244,9 +279,13 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str) ->
     return "".join(parts)
 
 
-def _node(step: Step, x: float, y: float, state: StepState | None) -> str:
+def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) -> str:
     classes = ["node", step.kind]
     status = ""
+    if heat is not None:
+        level = heat.levels.get(step.pk)
+        classes.append(f"heat-{level}" if level is not None else "heat-none")
+        status = heat.texts.get(step.pk, "no tasks")
     if state is not None:
         classes.append(state.status)
         if state.status == "done":
