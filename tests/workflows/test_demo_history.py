@@ -54,7 +54,7 @@ def test_every_historic_task_log_is_a_valid_timed_path(seeded):
         rows = logs[pk]
         assert rows, task
         state = "todo"
-        for previous, row in zip([None, *rows], rows, strict=True):
+        for previous, row in zip([None, *rows[:-1]], rows, strict=True):
             assert row.source_state == state, (task, row.transition)
             key = (row.transition, row.source_state)
             wildcard = (row.transition, "*")
