@@ -11,7 +11,7 @@ from apps.notifications.services.outbox import emails_muted
 from apps.people import demo as people_demo
 from apps.tasks import demo as tasks_demo
 from apps.workflows import demo as workflows_demo
-from apps.workflows import selectors
+from apps.workflows import demo_history, selectors
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         # and the command still succeeds: the data is committed and the sweeper finds them.
         with emails_muted(), transaction.atomic():
             context: dict = {}
-            for part in (people_demo, tasks_demo, workflows_demo):
+            for part in (people_demo, tasks_demo, workflows_demo, demo_history):
                 result = part.seed(**context)
                 if isinstance(result, dict):
                     context.update(result)
