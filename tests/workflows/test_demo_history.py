@@ -40,7 +40,7 @@ def _history_tasks():
     )
 
 
-def test_every_historic_task_log_is_a_valid_timed_path(seeded):
+def _every_historic_task_log_is_a_valid_timed_path():
     allowed = _allowed()
     tasks = {t.pk: t for t in _history_tasks()}
     assert len(tasks) > 200
@@ -68,7 +68,7 @@ def test_every_historic_task_log_is_a_valid_timed_path(seeded):
         assert task.created_at <= rows[0].timestamp
 
 
-def test_runs_are_finished_with_consistent_times_and_span_weeks(seeded):
+def _runs_are_finished_with_consistent_times_and_span_weeks():
     runs = Run.objects.filter(inputs__has_key=MARK)
     assert runs.exclude(status__in=[RunStatus.COMPLETED, RunStatus.FAILED]).count() == 0
     assert runs.filter(finished_at__lt=F("started_at")).count() == 0
@@ -82,7 +82,7 @@ def test_runs_are_finished_with_consistent_times_and_span_weeks(seeded):
     assert set(runs.values_list("team__slug", flat=True)) == {"data-science", "platform"}
 
 
-def test_history_has_loop_backs_sla_misses_and_a_waiting_bottleneck(seeded):
+def _history_has_loop_backs_sla_misses_and_a_waiting_bottleneck():
     history = _history_tasks()
     assert history.filter(iteration__gte=2, step__key="train").exists()
     assert history.filter(outcome=Outcome.FAILED, step__key="evaluate").exists()
@@ -113,7 +113,7 @@ def test_history_has_loop_backs_sla_misses_and_a_waiting_bottleneck(seeded):
     assert per_person["alan"] > 4 * per_person.get("john", 0)
 
 
-def test_capacity_holds_and_a_rerun_adds_nothing(seeded, django_capture_on_commit_callbacks):
+def _capacity_holds_and_a_rerun_adds_nothing(django_capture_on_commit_callbacks):
     for m in Membership.objects.select_related("user"):
         active = Task.objects.filter(assignee=m.user, state__in=ACTIVE_STATES).count()
         assert active <= m.user.capacity, m.user
@@ -121,3 +121,13 @@ def test_capacity_holds_and_a_rerun_adds_nothing(seeded, django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         call_command("seed_demo", stdout=StringIO())
     assert (Task.objects.count(), StateLog.objects.count(), Run.objects.count()) == counts
+
+
+def test_the_demo_history_is_what_the_services_would_have_written(
+    seeded, django_capture_on_commit_callbacks
+):
+    """One seeded demo for every check (seeding costs seconds, on each database of CI)."""
+    _every_historic_task_log_is_a_valid_timed_path()
+    _runs_are_finished_with_consistent_times_and_span_weeks()
+    _history_has_loop_backs_sla_misses_and_a_waiting_bottleneck()
+    _capacity_holds_and_a_rerun_adds_nothing(django_capture_on_commit_callbacks)
