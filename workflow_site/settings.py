@@ -60,6 +60,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The unchanged board poll's 304 from one query, before the session and auth middleware
+    # (apps.boards.fast_poll); anything it is not sure of goes on down the stack.
+    "apps.boards.fast_poll.FastPollMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -57,3 +57,14 @@ class ReusableQuery:
         with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+    def sql_and_params(self, *, using: str = "default", **values) -> tuple[str, list]:
+        """The kept SQL and its parameters with these values, to run inside a larger query."""
+        compiled = self._compiled.get(using)
+        if compiled is None:
+            compiled = self._compiled[using] = self._compile(using)
+        sql, params, slots = compiled
+        params = list(params)
+        for position, name in slots:
+            params[position] = values[name]
+        return sql, params
