@@ -89,6 +89,7 @@ def demo(db, django_capture_on_commit_callbacks):
         "task": item.task.pk,
         "item_pk": item.pk,
         "run": run.pk,
+        "template_slug": run.template.slug,
         "notification": Notification.objects.filter(recipient=lead).first().pk,
     }
 
