@@ -128,6 +128,16 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     ),
     "assignment:workload": (GET, {"team_slug": "team"}, []),
     "assignment:auto_assign_pending": (POST, {"team_slug": "team"}, []),
+    "insight:workflow": (
+        GET,
+        {"team_slug": "team", "template_slug": "template_slug"},
+        ["last", "start", "end", "version"],
+    ),
+    "insight:workflow_csv": (
+        GET,
+        {"team_slug": "team", "template_slug": "template_slug"},
+        ["last", "start", "end", "version"],
+    ),
 }
 
 NUMBERS = [
@@ -250,6 +260,7 @@ def world(db) -> World:
     objects = {
         "time_off": [str(time_off.pk), "0", "9" * 25],
         "team": [team.slug, "elsewhere", "no-such-team"],
+        "template_slug": [template.slug, "no-such-workflow"],
         "task": [*tasks, "0", "2147483648", "9" * 25],
         "run": [str(run.pk), "0", "9" * 25],
         "notification": [str(notification.pk), "0", "9" * 25],
@@ -281,6 +292,8 @@ def world(db) -> World:
         "offset": ["0", "50"],
         "page": ["1", "2", "task", "last"],
         "due": ["overdue", "soon"],
+        "last": ["7", "30", "90"],
+        "version": ["1", "2"],
         "status": ["running", "completed", "failed", "cancelled"],
         "ctx": ["board", "drawer", "mywork", "reviews", "page"],
         "active": ["board", "mywork", "reviews"],
