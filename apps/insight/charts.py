@@ -67,18 +67,18 @@ def line_chart(*, series: dict, x_labels: list, title: str, desc: str, limits=No
         c, dash = k % 6 + 1, DASHES[k % 6]
         pts = " ".join(f"{x(i, n):.1f},{y(v):.1f}" for i, v in enumerate(values))
         body.append(
-            f'<polyline points="{pts}" fill="none" stroke="var(--chart-{c})" stroke-width="2" '
+            f'<polyline points="{pts}" fill="none" class="stroke-{c}" stroke-width="2" '
             f'stroke-dasharray="{dash}"><title>{escape(name)}</title></polyline>'
         )
         if values:
             body.append(
-                f'<text x="{W - PAD_R + 4}" y="{y(values[-1]) + 4:.1f}" fill="var(--chart-{c})">'
+                f'<text x="{W - PAD_R + 4}" y="{y(values[-1]) + 4:.1f}" class="fill-{c}">'
                 f"{escape(name)} {values[-1]:g}</text>"
             )
         if name in limits:
             body.append(
                 f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(limits[name]):.1f}" '
-                f'y2="{y(limits[name]):.1f}" stroke="var(--chart-{c})" stroke-dasharray="2 6" '
+                f'y2="{y(limits[name]):.1f}" class="stroke-{c}" stroke-dasharray="2 6" '
                 f'stroke-width="1"><title>{escape(name)} limit {limits[name]}</title></line>'
             )
     return _frame(title, desc, body, top, x_labels)
@@ -96,8 +96,8 @@ def stacked_area(*, series: dict, x_labels: list, title: str, desc: str) -> Safe
         pts += [f"{x(i, n):.1f},{y(below[i]):.1f}" for i in reversed(range(n))]
         c = k % 6 + 1
         body.append(
-            f'<polygon points="{" ".join(pts)}" fill="var(--chart-{c})" fill-opacity="0.75" '
-            f'stroke="var(--chart-ink)" stroke-width="0.5"><title>{escape(name)}</title></polygon>'
+            f'<polygon points="{" ".join(pts)}" class="fill-{c} area" '
+            f' stroke-width="0.5"><title>{escape(name)}</title></polygon>'
         )
         if n and values[-1]:
             body.append(
@@ -117,7 +117,7 @@ def bars(*, values: list, x_labels: list, title: str, desc: str) -> SafeString:
         cx = x(i, n)
         body.append(
             f'<rect x="{cx - width / 2:.1f}" y="{y(v):.1f}" width="{width:.1f}" '
-            f'height="{y(0) - y(v):.1f}" fill="var(--chart-1)"><title>{escape(x_labels[i])}: {v}'
+            f'height="{y(0) - y(v):.1f}" class="fill-1"><title>{escape(x_labels[i])}: {v}'
             f'</title></rect><text x="{cx:.1f}" y="{y(v) - 3:.1f}" text-anchor="middle">{v}</text>'
         )
     return _frame(title, desc, body, top, x_labels)
@@ -129,13 +129,13 @@ def scatter(*, points: list, x_labels: list, title: str, desc: str, lines=None) 
     x, y = _scale(top)
     n, body = len(x_labels), []
     for xi, v in points:
-        body.append(f'<circle cx="{x(xi, n):.1f}" cy="{y(v):.1f}" r="3" fill="var(--chart-1)"/>')
+        body.append(f'<circle cx="{x(xi, n):.1f}" cy="{y(v):.1f}" r="3" class="fill-1"/>')
     for k, (name, v) in enumerate(lines.items()):
         if v is None:
             continue
         body.append(
             f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-            f'stroke="var(--chart-{k + 2})" stroke-dasharray="{DASHES[k + 1]}"/>'
+            f'class="stroke-{k + 2}" stroke-dasharray="{DASHES[k + 1]}"/>'
             f'<text x="{W - PAD_R + 4}" y="{y(v) + 4:.1f}">{escape(name)} {v:g}</text>'
         )
     return _frame(title, desc, body, top, x_labels)
