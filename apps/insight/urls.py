@@ -3,12 +3,13 @@
 
 from django.urls import path
 
-from . import flow_views
+from . import flow_views, team_views
 
 app_name = "insight"
 
-urlpatterns: list = [
+urlpatterns = [
     # The team's charts (CFD, throughput, control chart, WIP, load): team_views.py.
+    path("teams/<slug:team_slug>/insight/", team_views.team_insight, name="team"),
     # A workflow's steps (waiting/working times, loop-backs, yield, bottleneck): flow_views.py.
     path(
         "teams/<slug:team_slug>/insight/workflows/<slug:template_slug>/",
