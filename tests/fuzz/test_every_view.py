@@ -128,6 +128,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     ),
     "assignment:workload": (GET, {"team_slug": "team"}, []),
     "assignment:auto_assign_pending": (POST, {"team_slug": "team"}, []),
+    "insight:team": (GET, {"team_slug": "team"}, ["weeks", "start", "end", "csv"]),
     "insight:workflow": (
         GET,
         {"team_slug": "team", "template_slug": "template_slug"},
