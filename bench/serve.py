@@ -319,7 +319,7 @@ def run(lead, team, tasks, port, floor_port, servers):
     pages = [
         ("board", board, {}, None),
         ("task page", reverse("tasks:task_detail", args=[shown.pk]), {}, 10),
-        ("team task list", reverse("tasks:team_tasks", args=[team.slug]), {}, None),
+        ("team task list", reverse("boards:task_list", args=[team.slug]), {}, None),
         ("My work", reverse("boards:my_work"), {}, None),
         ("review queue", reverse("boards:reviews"), {}, None),
         ("poll, unchanged (304)", poll, {"HX-Request": "true"}, 10),
