@@ -47,13 +47,7 @@ class ReusableQuery:
         return sql, list(params), slots
 
     def rows(self, *, using: str = "default", **values) -> Sequence[tuple]:
-        compiled = self._compiled.get(using)
-        if compiled is None:
-            compiled = self._compiled[using] = self._compile(using)
-        sql, params, slots = compiled
-        params = list(params)
-        for position, name in slots:
-            params[position] = values[name]
+        sql, params = self.sql_and_params(using=using, **values)
         with connections[using].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
