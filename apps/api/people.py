@@ -1,0 +1,5 @@
+"""API: people."""
+
+from ninja import Router
+
+router = Router(tags=["people"])

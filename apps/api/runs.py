@@ -1,0 +1,5 @@
+"""API: runs."""
+
+from ninja import Router
+
+router = Router(tags=["runs"])

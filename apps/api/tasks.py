@@ -1,0 +1,5 @@
+"""API: tasks."""
+
+from ninja import Router
+
+router = Router(tags=["tasks"])

@@ -1,0 +1,5 @@
+"""API: templates."""
+
+from ninja import Router
+
+router = Router(tags=["templates"])
