@@ -87,7 +87,9 @@ def test_a_body_over_the_limit_is_refused_unread(client, member, team, settings)
         headers=bearer(secret),
     )
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is larger than 1000 bytes, the API's limit."}
+    assert response.json() == {
+        "detail": "The request body is larger than 1000 bytes, the API's limit."
+    }
     assert not Task.objects.exists()
 
 
