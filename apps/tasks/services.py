@@ -159,7 +159,7 @@ def refuse_open_required_items(*, task: Task, by: User | None) -> None:
     """Finished work meets its step's criteria: refuse while a required item is open, naming
     them. An automated step's action and Relay automation tick nothing, so they aren't held to
     it (its checklist is what the action checks)."""
-    if task.is_automated_step or (by is not None and is_automation(by)):
+    if task.is_automated_step or task.is_external_step or (by is not None and is_automation(by)):
         return
     items = open_required_items(task)
     if items:
