@@ -13,12 +13,14 @@ from apps.people.selectors import led_team_ids
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from .diagram import StepState
-from .models import Run, RunStatus, StepDispatch, StepKind, WorkflowTemplate
+from .models import DispatchKind, Run, RunStatus, StepDispatch, StepKind, WorkflowTemplate
 
 
 def waiting_dispatches() -> QuerySet[StepDispatch]:
     """Automated steps whose action has not run yet: in a queue, or lost and due for a sweep."""
-    return StepDispatch.objects.filter(finished_at__isnull=True, task__state=State.IN_PROGRESS)
+    return StepDispatch.objects.filter(
+        kind=DispatchKind.AUTOMATED, finished_at__isnull=True, task__state=State.IN_PROGRESS
+    )
 
 
 def visible_runs(user: User) -> QuerySet[Run]:
