@@ -34,6 +34,7 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
+from . import events
 from .models import (
     FAILURE_OUTCOMES,
     AssignmentPolicy,
@@ -103,6 +104,7 @@ def start_run(
         owner=owner,
         inputs=inputs or {},
     )
+    events.started(run=run, by=by)
     _enter(run=run, step=template.steps.get(is_start=True), by=by)
     return run
 
@@ -165,13 +167,13 @@ def advance_run(*, task: Task) -> Run:
     routes = list(
         Route.objects.filter(from_step=step, outcome=task.outcome).select_related("to_step")
     )
+    loop_reason = None
     if task.outcome in FAILURE_OUTCOMES:
-        _alert(
-            run,
-            task,
-            reason=_("%(step)s finished %(outcome)s; the run loops back.")
-            % {"step": step.name, "outcome": task.get_outcome_display().lower()},
-        )
+        loop_reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
+            "step": step.name,
+            "outcome": task.get_outcome_display().lower(),
+        }
+        _alert(run, task, reason=loop_reason)
     if not routes:
         _fail(
             run,
@@ -180,6 +182,7 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
+    entered: list[Task] = []
     for route in routes:
         if run.status != RunStatus.RUNNING:
             break
@@ -188,9 +191,12 @@ def advance_run(*, task: Task) -> Run:
                 _finish(run, RunStatus.COMPLETED)
         elif route.to_step.is_join:
             if _join_ready(run, route.to_step):
-                _enter(run=run, step=route.to_step, by=None)
+                entered.append(_enter(run=run, step=route.to_step, by=None))
         else:
-            _enter(run=run, step=route.to_step, by=None)
+            entered.append(_enter(run=run, step=route.to_step, by=None))
+    entered = [t for t in entered if t is not None]
+    if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
+        events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
     return run
 
 
@@ -275,6 +281,7 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.failure_reason = reason
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "failure_reason", "finished_at"])
+    events.finished(run=run)
     if status == RunStatus.COMPLETED:
         notify(
             kind=Kind.RUN_COMPLETED,
