@@ -6,6 +6,7 @@ Celery. Its `delivery_id` is the same on every attempt and every redelivery, so 
 that sees one twice (at-least-once) can tell.
 """
 
+import json
 import secrets
 import uuid
 
@@ -96,4 +97,12 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} {self.delivery_id} → {self.webhook.url}"
+        return f"{self.event} {self.delivery_id} → {self.webhook_id}"
+
+    @property
+    def payload_pretty(self) -> str:
+        return json.dumps(self.payload, indent=2, sort_keys=True)
+
+    @property
+    def is_unsent(self) -> bool:
+        return self.status in (Status.PENDING, Status.SENDING)
