@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("apps.workflows.urls")),
     path("", include("apps.assignment.urls")),
     path("", include("apps.insight.urls")),
+    path("", include("apps.hooks.urls")),
 ]

@@ -40,6 +40,7 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
+from . import events
 from .models import (
     FAILURE_OUTCOMES,
     PASS_FAIL_OUTCOMES,
@@ -111,6 +112,7 @@ def start_run(
         owner=owner,
         inputs=inputs or {},
     )
+    events.started(run=run, by=by)
     _enter(run=run, step=template.steps.get(is_start=True), by=by)
     return run
 
@@ -173,14 +175,15 @@ def advance_run(*, task: Task) -> Run:
     routes = list(
         Route.objects.filter(from_step=step, outcome=task.outcome).select_related("to_step")
     )
+    loop_reason = None
     if task.outcome in FAILURE_OUTCOMES:
-        reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
+        loop_reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
             "step": step.name,
             "outcome": task.get_outcome_display().lower(),
         }
         if step.kind == StepKind.EXTERNAL:
-            reason = f"{reason} {_external_report_line(task)}".strip()
-        _alert(run, task, reason=reason)
+            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
+        _alert(run, task, reason=loop_reason)
     if not routes:
         _fail(
             run,
@@ -189,6 +192,7 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
+    entered: list[Task] = []
     for route in routes:
         if run.status != RunStatus.RUNNING:
             break
@@ -197,9 +201,12 @@ def advance_run(*, task: Task) -> Run:
                 _finish(run, RunStatus.COMPLETED)
         elif route.to_step.is_join:
             if _join_ready(run, route.to_step):
-                _enter(run=run, step=route.to_step, by=None)
+                entered.append(_enter(run=run, step=route.to_step, by=None))
         else:
-            _enter(run=run, step=route.to_step, by=None)
+            entered.append(_enter(run=run, step=route.to_step, by=None))
+    entered = [t for t in entered if t is not None]
+    if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
+        events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
     return run
 
 
@@ -289,6 +296,7 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.failure_reason = reason
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "failure_reason", "finished_at"])
+    events.finished(run=run)
     if status == RunStatus.COMPLETED:
         notify(
             kind=Kind.RUN_COMPLETED,
@@ -502,21 +510,9 @@ def wait_for_external(*, task: Task) -> str:
 
 
 def _announce_waiting(*, task: Task, token: str) -> None:
-    """Tell the team's webhooks that the step waits for its system (with the callback token)."""
-    payload = waiting_payload(task=task, token=token)
-    logger.debug("step.waiting for task %s (%s)", task.pk, payload["system"])
-
-
-def waiting_payload(*, task: Task, token: str) -> dict:
-    step, run = task.step, task.run
-    return {
-        "task": {"id": task.pk, "title": task.title, "iteration": task.iteration},
-        "run": {"id": run.pk, "title": run.title, "inputs": run.inputs},
-        "step": {"key": step.key, "name": step.name, "sla_hours": step.sla_hours},
-        "system": step.system,
-        "result_url": settings.SITE_URL + result_path(task.pk),
-        "callback_token": token,
-    }
+    """Tell the team's webhooks (event step.waiting) that the step waits for its system; the
+    delivery is written in this transaction, like every outbox row."""
+    events.step_waiting(task=task, token=token, result_path=result_path(task.pk))
 
 
 @dataclass(frozen=True)
