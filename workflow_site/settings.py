@@ -56,11 +56,17 @@ INSTALLED_APPS = [
     "apps.hooks",
     "apps.health",
     "apps.insight",
+    "apps.api",
+    # django-ninja: in INSTALLED_APPS so /api/docs serves its own Swagger UI files (the CSP
+    # allows no CDN).
+    "ninja",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /api/: a body over the limit refused unread (413), Django's own 404/500 pages as JSON.
+    "apps.api.middleware.ApiErrorsMiddleware",
     # The unchanged board poll's 304 from one query, before the session and auth middleware
     # (apps.boards.fast_poll); anything it is not sure of goes on down the stack.
     "apps.boards.fast_poll.FastPollMiddleware",
@@ -427,6 +433,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# --- API ---------------------------------------------------------------------------------------
+# Requests per caller (token, or signed-in person) per window of seconds (apps.api.limits),
+# counted in the cache: shared by every process when REDIS_URL is set.
+RELAY_API_RATE_LIMIT = int(os.environ.get("RELAY_API_RATE_LIMIT", "600"))
+RELAY_API_RATE_WINDOW = int(os.environ.get("RELAY_API_RATE_WINDOW", "60"))
+# The largest request body the API reads (bytes); a larger one is refused with 413 unread.
+RELAY_API_MAX_BODY_BYTES = int(os.environ.get("RELAY_API_MAX_BODY_BYTES", str(1024 * 1024)))
 
 # --- Workflows ---------------------------------------------------------------------------------
 # Actions automated steps may run (dotted paths); the admin offers only these.

@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("apps.assignment.urls")),
     path("", include("apps.insight.urls")),
     path("", include("apps.hooks.urls")),
+    path("", include("apps.api.urls")),
 ]
