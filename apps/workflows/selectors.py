@@ -160,3 +160,9 @@ def stranded_automated_steps(*, started_before: datetime) -> StrandedSteps:
     return StrandedSteps(
         count=summary["count"], oldest_started_at=summary["oldest"], oldest_run_id=oldest_run_id
     )
+
+
+def reported_task(*, pk: int) -> Task | None:
+    """The task an outside system reports on, whoever asks: report_external_result decides who
+    may (and answers another team's caller as if the task did not exist)."""
+    return Task.objects.select_related("team", "step", "run").filter(pk=pk).first()

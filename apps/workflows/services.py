@@ -625,8 +625,8 @@ def _authorise_reporter(*, task: Task, dispatch: StepDispatch, caller) -> str:
             _("This token may only read: reporting a result needs a write token."),
             status=HTTPStatus.FORBIDDEN,
         )
-    name = getattr(getattr(caller, "token", None), "name", "") or _("service token")
-    return _("%(name)s of %(team)s") % {"name": name, "team": team.name}
+    label = getattr(getattr(caller, "token", None), "actor_label", "")
+    return label or _("service token for %(team)s") % {"team": team.name}
 
 
 def _clean_report(*, outcome: str, message: str, link: str) -> tuple[str, str, str]:
