@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.assignment",
     "apps.boards",
     "apps.notifications",
+    "apps.hooks",
     "apps.health",
     "apps.insight",
     "apps.api",
@@ -256,6 +257,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.notifications.tasks.sweep",
         "schedule": float(os.environ.get("NOTIFICATIONS_SWEEP_EVERY", "60")),
     },
+    # Webhook deliveries whose message the broker never took, or whose worker died mid-send.
+    "hooks-sweep": {
+        "task": "apps.hooks.tasks.sweep",
+        "schedule": float(os.environ.get("RELAY_WEBHOOKS_SWEEP_EVERY", "60")),
+    },
     "tasks-overdue-reminders": {
         "task": "apps.tasks.tasks.overdue_reminders",
         "schedule": crontab(minute=5),
@@ -297,6 +303,16 @@ NOTIFICATIONS_RETRY_BACKOFF = float(os.environ.get("NOTIFICATIONS_RETRY_BACKOFF"
 NOTIFICATIONS_CLAIM_LEASE = float(os.environ.get("NOTIFICATIONS_CLAIM_LEASE", "300"))
 # The sweeper leaves rows younger than this to the task enqueued when they were committed.
 NOTIFICATIONS_SWEEP_GRACE = float(os.environ.get("NOTIFICATIONS_SWEEP_GRACE", "60"))
+
+# --- Webhooks (apps.hooks; README "Webhooks") ---------------------------------------------------
+# Deliveries to loopback/private/link-local/multicast/reserved addresses are refused (SSRF)
+# unless this is "1": only for a receiver on this machine or network on purpose.
+RELAY_WEBHOOKS_ALLOW_PRIVATE = os.environ.get("RELAY_WEBHOOKS_ALLOW_PRIVATE", "") == "1"
+# Attempts before a delivery is `failed` (a lead can still redeliver it); the first retry
+# waits RELAY_WEBHOOKS_RETRY_BACKOFF seconds, each next one twice as long.
+RELAY_WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("RELAY_WEBHOOKS_MAX_ATTEMPTS", "8"))
+RELAY_WEBHOOKS_RETRY_BACKOFF = float(os.environ.get("RELAY_WEBHOOKS_RETRY_BACKOFF", "30"))
+RELAY_WEBHOOKS_TIMEOUT = float(os.environ.get("RELAY_WEBHOOKS_TIMEOUT", "10"))
 
 # --- E-mail ----------------------------------------------------------------------------------
 # Django 6.1 mailers. EMAIL_HOST set: SMTP; else the console (or EMAIL_BACKEND if given).

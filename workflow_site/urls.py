@@ -24,4 +24,5 @@ urlpatterns = [
     # The REST API (its schema at /api/openapi.json, docs at /api/docs) and its tokens page.
     path("api/", api.urls),
     path("settings/tokens/", include("apps.api.urls")),
+    path("", include("apps.hooks.urls")),
 ]

@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from apps.tasks.models import OPEN_STATES, Priority, State, Task
+from apps.tasks.models import EXTERNAL_STEP_KIND, OPEN_STATES, Priority, State, Task
 
 # A card's priority badge: an arrow and the word, so it never rests on colour alone. Normal
 # priority, most cards, shows none (a badge on every card would say nothing).
@@ -43,6 +43,7 @@ class CardRenderer:
         self.overdue_prefix = esc(_("Overdue · "))
         self.checklist = esc(_("Checklist"))
         self.unassigned = esc(_("Unassigned"))
+        self.waiting_for = _("Waiting for %(system)s")
         self.move = _("Move %(title)s")
         self.iteration = _("Loop-back: iteration %(n)d")
         self.due = _("Due %(when)s")
@@ -117,6 +118,17 @@ class CardRenderer:
         return []
 
     def _person(self, task: Task) -> str:
+        if (
+            task.step_id
+            and task.step.kind == EXTERNAL_STEP_KIND
+            and task.state == State.IN_PROGRESS
+        ):
+            # Held by Relay automation until the outside system reports: nobody's work.
+            waiting = esc(self.waiting_for % {"system": task.step.system or _("a system")})
+            return (
+                f'<span class="spacer"></span><span class="waiting-for" '
+                f'data-testid="waiting-for">⏳ {waiting}</span>'
+            )
         if not task.assignee_id:
             return (
                 f'<span class="spacer"></span><span class="avatar sm nobody" '

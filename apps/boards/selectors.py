@@ -264,6 +264,8 @@ CARD_FIELDS = (
     "assignee__last_name",
     "run__title",
     "step__name",
+    "step__kind",
+    "step__system",
 )
 
 

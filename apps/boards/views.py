@@ -24,7 +24,7 @@ from django_htmx.http import trigger_client_event
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.core.refusals import Refused
 from apps.people import selectors as people
-from apps.people.models import Skill, Team
+from apps.people.models import Role, Skill, Team
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
 from apps.tasks.forms import CommentForm, TickForm
@@ -131,6 +131,7 @@ def board(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
         may_change_wip_limits=services.may_change_wip_limits(
             user=request.user, role=team.viewer_role
         ),
+        manages_webhooks=team.viewer_role == Role.LEAD,
         members=people.team_members(team=team),
         skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
         saved_views=SavedView.objects.filter(owner=request.user, team=team),

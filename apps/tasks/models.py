@@ -45,6 +45,8 @@ class State(models.TextChoices):
 REVIEW_STEP_KIND = "review"
 # workflows.StepKind.AUTOMATED: its task is done by a registered action, which ticks nothing.
 AUTOMATED_STEP_KIND = "automated"
+# workflows.StepKind.EXTERNAL: its task waits for an outside system's report, held by automation.
+EXTERNAL_STEP_KIND = "external"
 
 
 def state_label(state: str) -> str:
@@ -312,6 +314,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
     @property
     def is_automated_step(self) -> bool:
         return self.step_id is not None and self.step.kind == AUTOMATED_STEP_KIND
+
+    @property
+    def is_external_step(self) -> bool:
+        return self.step_id is not None and self.step.kind == EXTERNAL_STEP_KIND
 
     def returned_state(self, name: str) -> str:
         """The state a transition whose target is computed leaves this task in."""

@@ -28,7 +28,7 @@ from apps.people import selectors as people
 from apps.people.models import Role, User
 from apps.people.system import AUTOMATION_USERNAME, automation_user, is_automation
 
-from . import four_eyes, limits, markdown, positions, watches, writes
+from . import events, four_eyes, limits, markdown, positions, watches, writes
 from .models import ACTIVE_STATES, ChecklistItem, Comment, Outcome, Task, TaskWatch, state_label
 from .signals import task_transitioned
 
@@ -159,7 +159,7 @@ def refuse_open_required_items(*, task: Task, by: User | None) -> None:
     """Finished work meets its step's criteria: refuse while a required item is open, naming
     them. An automated step's action and Relay automation tick nothing, so they aren't held to
     it (its checklist is what the action checks)."""
-    if task.is_automated_step or (by is not None and is_automation(by)):
+    if task.is_automated_step or task.is_external_step or (by is not None and is_automation(by)):
         return
     items = open_required_items(task)
     if items:
@@ -243,7 +243,9 @@ def _apply(
         current = Task.objects.filter(pk=task.pk).values_list("state", flat=True).first()
         raise stale_refusal(state=current or "") from None
     log_id = writes.log_transition(task=locked, name=name, source=source, by=by, note=note)
-    _after_transition(task=locked, name=name, by=by, note=note, vetted=vetted, log_id=log_id)
+    _after_transition(
+        task=locked, name=name, by=by, note=note, vetted=vetted, log_id=log_id, source=source
+    )
     # Said next to the result (a soft limit, a send-back over the limit): see apps.tasks.limits.
     locked.wip_warning = wip.warning
     return locked
@@ -267,7 +269,7 @@ def _decision_recipients(task: Task) -> list[User]:
 
 
 def _after_transition(
-    *, task: Task, name: str, by: User | None, note: str, vetted: bool, log_id: int
+    *, task: Task, name: str, by: User | None, note: str, vetted: bool, log_id: int, source: str
 ) -> None:
     # The same decision apply_in_bulk makes for each of its tasks (apps.tasks.writes).
     told = writes.notices(told=_TOLD, task=task, name=name, by=by, note=note, log_id=log_id)
@@ -280,6 +282,7 @@ def _after_transition(
         _tell_watchers_of_decision(
             task=task, name=name, by=by, note=note, log_id=log_id, already=already
         )
+    events.transitioned(task=task, name=name, source=source, by=by, note=note)
     task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted)
 
 

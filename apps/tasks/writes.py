@@ -29,6 +29,7 @@ from apps.notifications.services.outbox import deliver_bulk_after_commit, set_bu
 from apps.people.models import User
 from apps.people.system import is_automation
 
+from . import events
 from .models import ACTIVE_STATES, Task
 from .signals import tasks_transitioned_in_bulk
 
@@ -260,6 +261,16 @@ def apply_in_bulk(
     if rows:
         insert_rows(Notification, set_bulk_statuses(rows=rows))
         deliver_bulk_after_commit(created_at=at)
+    events.transitioned_in_bulk(
+        task_ids=[task.pk for task in tasks],
+        team_ids=sorted({task.team_id for task in tasks}),
+        name=name,
+        source=source,
+        target=target,
+        by=by,
+        note=note,
+        at=at,
+    )
     tasks_transitioned_in_bulk.send(
         sender=Task,
         task_ids=[task.pk for task in tasks],

@@ -177,7 +177,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                     ("kind", "manual_outcomes", "action"),
                     ("is_start", "is_join", "is_split"),
                     ("required_skill", "min_level", "assignment_policy"),
-                    ("sla_hours", "max_iterations"),
+                    ("sla_hours", "max_iterations", "system"),
                     "not_done_by",
                 ]
             },
@@ -447,9 +447,20 @@ class RunAdmin(admin.ModelAdmin):
 @admin.register(StepDispatch)
 class StepDispatchAdmin(admin.ModelAdmin):
     """Where an automated step's run stands (queued, claimed by which worker, how often, why it
-    failed): read only, the engine and its sweeper are the only writers."""
+    failed), or what an external step's system reported: read only, the engine and its sweeper
+    are the only writers."""
 
-    list_display = ["key", "kind", "attempts", "queued_at", "claimed_by", "finished_at"]
+    list_display = [
+        "key",
+        "kind",
+        "attempts",
+        "queued_at",
+        "claimed_by",
+        "outcome",
+        "reported_by",
+        "finished_at",
+    ]
+    exclude = ["callback_token_hash"]
     list_filter = ["kind", ("finished_at", admin.EmptyFieldListFilter)]
     search_fields = ["key", "claimed_by"]
     list_select_related = ["task"]

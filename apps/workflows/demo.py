@@ -43,13 +43,30 @@ RUNS = {
             "ml-deployment",
             "ada",
             GOOD,
-            [("train", "done"), ("evaluate", "passed"), ("review", "approved")],
+            [
+                ("train", "done"),
+                ("evaluate", "passed"),
+                ("review", "approved"),
+                ("staging", "passed"),
+            ],
         ),
         (
             "pricing-v1 (below threshold on staging)",
             "ml-deployment",
             "ada",
             {**GOOD, "model": "pricing-v1", "metrics": {"auc": 0.71}},
+            [
+                ("train", "done"),
+                ("evaluate", "passed"),
+                ("review", "approved"),
+                ("staging", "failed"),
+            ],
+        ),
+        (
+            "recsys-v2 (waiting for CI)",
+            "ml-deployment",
+            "ada",
+            {**GOOD, "model": "recsys-v2"},
             [("train", "done"), ("evaluate", "passed"), ("review", "approved")],
         ),
         ("churn-v4 (abandoned)", "ml-deployment", "ada", {"model": "churn-v4"}, [CANCEL]),
@@ -81,8 +98,28 @@ RUNS = {
 }
 
 
+# What the demo's CI job says about staging, by outcome: (message, link to the job).
+CI_REPORTS = {
+    Outcome.PASSED: ("Integration tests passed (212 of 212).", "https://ci.example.com/jobs/4711"),
+    Outcome.FAILED: (
+        "Integration tests failed: AUC 0.71 on staging, below the 0.85 threshold.",
+        "https://ci.example.com/jobs/4712",
+    ),
+}
+
+
 def _finish(run: Run, key: str, outcome: str, lead) -> None:
     task = Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
+    if task.is_external_step:
+        message, link = CI_REPORTS[outcome]
+        services.report_external_result(
+            task=task,
+            outcome=outcome,
+            message=message,
+            link=link,
+            caller=services.TeamCaller(team=run.team),
+        )
+        return
     if task.state == State.TODO:
         # Steps left for a lead to pick, or nobody free when the run got there: the engine
         # picks now, as a lead pressing "auto-assign" would.

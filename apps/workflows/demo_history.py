@@ -62,7 +62,7 @@ def _hours(rng: random.Random, median: float) -> timedelta:
 
 
 def _doers(team, step, members):
-    if step.kind == StepKind.AUTOMATED:
+    if step.kind in (StepKind.AUTOMATED, StepKind.EXTERNAL):
         return None
     able = [
         (m.user, WEIGHTS.get(m.user.username, 1))
@@ -89,7 +89,7 @@ def _outcome(rng, step) -> str:
 def _walk(rng, task: Task, step, start, doer, bot, ct_id) -> tuple[list[dict], object]:
     """Fill `task` as finished and return its log rows and the time it finished."""
     waiting, working = TIMES.get(step.key, DEFAULT_TIMES)
-    automated = step.kind == StepKind.AUTOMATED
+    automated = step.kind in (StepKind.AUTOMATED, StepKind.EXTERNAL)
     who = bot if automated else doer
     assigned_at = start + (timedelta(0) if automated else _hours(rng, min(waiting, 2) / 2))
     started_at = start + (timedelta(seconds=1) if automated else _hours(rng, waiting))

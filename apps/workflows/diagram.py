@@ -300,8 +300,9 @@ def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) ->
     meta = {
         StepKind.REVIEW: "review",
         StepKind.AUTOMATED: "automated",
+        StepKind.EXTERNAL: f"waits for {step.system}" if step.system else "external",
     }.get(step.kind, "pass/fail" if step.manual_outcomes == "pass_fail" else "manual")
-    if step.required_skill_id and step.kind != StepKind.AUTOMATED:
+    if step.required_skill_id and step.kind not in (StepKind.AUTOMATED, StepKind.EXTERNAL):
         meta += f" · {step.required_skill.slug}"
     out = [
         f'<g class="{" ".join(classes)}" data-step="{escape(step.key)}">',

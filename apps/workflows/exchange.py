@@ -54,11 +54,13 @@ STEP_DEFAULTS: dict[str, Any] = {
     "sla_hours": None,
     "assignment_policy": AssignmentPolicy.AUTO.value,
     "action": "",
+    # External steps (absent in older documents).
+    "system": "",
     "max_iterations": 5,
     # Four-eyes across the run (absent in older documents: the default rule applies).
     "not_done_by": [],
 }
-TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action")
+TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action", "system")
 BOOL_FIELDS = ("is_start", "is_join", "is_split")
 CHOICES = {
     "kind": StepKind.values,
@@ -93,6 +95,7 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "sla_hours": s.sla_hours,
                 "assignment_policy": s.assignment_policy,
                 "action": s.action,
+                "system": s.system,
                 "max_iterations": s.max_iterations,
                 "not_done_by": list(s.not_done_by),
             }
@@ -381,6 +384,7 @@ def _step_instance(step: dict, *, skills: dict[str, Skill], position: int) -> St
         sla_hours=step["sla_hours"],
         assignment_policy=step["assignment_policy"],
         action=step["action"],
+        system=step["system"],
         max_iterations=step["max_iterations"],
         not_done_by=step["not_done_by"],
         position=position,
@@ -403,6 +407,8 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
                     s["required_skill"] and skills[s["required_skill"]].is_review_skill
                 ),
                 action=s["action"],
+                system=s["system"],
+                sla_hours=s["sla_hours"],
                 not_done_by=tuple(s["not_done_by"]),
             )
             for s in clean["steps"]

@@ -21,6 +21,8 @@ class StepKind(models.TextChoices):
     MANUAL = "manual", _("Manual")
     REVIEW = "review", _("Review")
     AUTOMATED = "automated", _("Automated")
+    # Finished by an outside system (a CI job, a data pipeline) reporting through the API.
+    EXTERNAL = "external", _("External system")
 
 
 class ManualOutcomes(models.TextChoices):
@@ -43,7 +45,10 @@ def outcomes_for(*, kind: str, manual_outcomes: str = ManualOutcomes.DONE) -> tu
     """The outcomes a step of this kind can finish with; each needs exactly one route."""
     if kind == StepKind.REVIEW:
         return tuple(REVIEW_OUTCOMES)
-    if kind == StepKind.AUTOMATED or manual_outcomes == ManualOutcomes.PASS_FAIL:
+    if (
+        kind in (StepKind.AUTOMATED, StepKind.EXTERNAL)
+        or manual_outcomes == ManualOutcomes.PASS_FAIL
+    ):
         return tuple(PASS_FAIL_OUTCOMES)
     return (Outcome.DONE,)
 
@@ -119,6 +124,14 @@ class Step(models.Model):
     )
     action = models.CharField(
         max_length=200, blank=True, help_text=_("Automated steps: a registered action's path.")
+    )
+    system = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text=_(
+            "External steps: the outside system that reports the result (e.g. 'CI'); the board "
+            "shows the task as waiting for it. Its SLA is how long Relay waits for the report."
+        ),
     )
     max_iterations = models.PositiveSmallIntegerField(
         default=5, help_text=_("The run fails instead of reaching this step more often.")
@@ -235,6 +248,7 @@ class Run(models.Model):
 
 class DispatchKind(models.TextChoices):
     AUTOMATED = "automated", _("Automated action")
+    EXTERNAL = "external", _("Waiting for an outside system")
 
 
 class StepDispatch(models.Model):
@@ -246,8 +260,12 @@ class StepDispatch(models.Model):
     row with one conditional UPDATE (unclaimed, or its lease expired), so a redelivered or
     re-enqueued message finds it taken or finished and does nothing. `key` is handed to the
     action, the same on every attempt, so an action re-run after a lost worker can recognise
-    its own earlier effect. `kind` leaves room for steps that wait for an outside system's
-    report (issue 11); today every row is an automated action.
+    its own earlier effect.
+
+    An external step's row (kind `external`) is the wait for an outside system's report: it
+    holds the one-time callback token's hash, and the report itself once it came (outcome,
+    message, link, who sent it), which is what makes a repeated report recognisable. Nothing
+    enqueues it; the sweeper fails it once the step's SLA has passed without a report.
     """
 
     task = models.OneToOneField("tasks.Task", on_delete=models.CASCADE, related_name="dispatch")
@@ -264,6 +282,13 @@ class StepDispatch(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # External steps only (see the class docstring).
+    callback_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    callback_token_used_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    message = models.TextField(blank=True)
+    link = models.URLField(max_length=500, blank=True)
+    reported_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         indexes = [

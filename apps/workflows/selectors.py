@@ -13,12 +13,14 @@ from apps.people.selectors import led_team_ids
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from .diagram import StepState
-from .models import Run, RunStatus, StepDispatch, StepKind, WorkflowTemplate
+from .models import DispatchKind, Run, RunStatus, StepDispatch, StepKind, WorkflowTemplate
 
 
 def waiting_dispatches() -> QuerySet[StepDispatch]:
     """Automated steps whose action has not run yet: in a queue, or lost and due for a sweep."""
-    return StepDispatch.objects.filter(finished_at__isnull=True, task__state=State.IN_PROGRESS)
+    return StepDispatch.objects.filter(
+        kind=DispatchKind.AUTOMATED, finished_at__isnull=True, task__state=State.IN_PROGRESS
+    )
 
 
 def visible_runs(user: User) -> QuerySet[Run]:
@@ -158,3 +160,9 @@ def stranded_automated_steps(*, started_before: datetime) -> StrandedSteps:
     return StrandedSteps(
         count=summary["count"], oldest_started_at=summary["oldest"], oldest_run_id=oldest_run_id
     )
+
+
+def reported_task(*, pk: int) -> Task | None:
+    """The task an outside system reports on, whoever asks: report_external_result decides who
+    may (and answers another team's caller as if the task did not exist)."""
+    return Task.objects.select_related("team", "step", "run").filter(pk=pk).first()

@@ -12,17 +12,23 @@ on (run, step, iteration) makes the database refuse a second task for the same a
 a caller forgot the lock.
 """
 
+import hashlib
 import logging
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from http import HTTPStatus
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Case, F, Q, TextField, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from apps.assignment.services import single as assignment
 from apps.core.refusals import Refused
@@ -34,9 +40,12 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
+from . import events
 from .models import (
     FAILURE_OUTCOMES,
+    PASS_FAIL_OUTCOMES,
     AssignmentPolicy,
+    DispatchKind,
     Route,
     Run,
     RunStatus,
@@ -103,6 +112,7 @@ def start_run(
         owner=owner,
         inputs=inputs or {},
     )
+    events.started(run=run, by=by)
     _enter(run=run, step=template.steps.get(is_start=True), by=by)
     return run
 
@@ -165,13 +175,15 @@ def advance_run(*, task: Task) -> Run:
     routes = list(
         Route.objects.filter(from_step=step, outcome=task.outcome).select_related("to_step")
     )
+    loop_reason = None
     if task.outcome in FAILURE_OUTCOMES:
-        _alert(
-            run,
-            task,
-            reason=_("%(step)s finished %(outcome)s; the run loops back.")
-            % {"step": step.name, "outcome": task.get_outcome_display().lower()},
-        )
+        loop_reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
+            "step": step.name,
+            "outcome": task.get_outcome_display().lower(),
+        }
+        if step.kind == StepKind.EXTERNAL:
+            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
+        _alert(run, task, reason=loop_reason)
     if not routes:
         _fail(
             run,
@@ -180,6 +192,7 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
+    entered: list[Task] = []
     for route in routes:
         if run.status != RunStatus.RUNNING:
             break
@@ -188,9 +201,12 @@ def advance_run(*, task: Task) -> Run:
                 _finish(run, RunStatus.COMPLETED)
         elif route.to_step.is_join:
             if _join_ready(run, route.to_step):
-                _enter(run=run, step=route.to_step, by=None)
+                entered.append(_enter(run=run, step=route.to_step, by=None))
         else:
-            _enter(run=run, step=route.to_step, by=None)
+            entered.append(_enter(run=run, step=route.to_step, by=None))
+    entered = [t for t in entered if t is not None]
+    if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
+        events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
     return run
 
 
@@ -240,6 +256,7 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
     if step.outputs:
         lines.append(_("Outputs: %(text)s") % {"text": step.outputs})
     automated = step.kind == StepKind.AUTOMATED
+    external = step.kind == StepKind.EXTERNAL
     task = task_services.create_task(
         team=run.team,
         title=f"{step.name}: {run.title}"[:200],
@@ -257,6 +274,10 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
         # Worked on by Relay automation from the moment it exists: assigned and started.
         task = task_services.hand_to_automation(task=task)
         dispatch_automated(task=task)
+    elif external:
+        # Nobody's work: held by Relay automation (no capacity counter) until the system reports.
+        task = task_services.hand_to_automation(task=task)
+        wait_for_external(task=task)
     elif step.assignment_policy == AssignmentPolicy.AUTO:
         # Four-eyes across the run (Step.not_done_by) is part of who is eligible: the engine
         # asks the same candidates every other way of assigning does.
@@ -275,6 +296,7 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.failure_reason = reason
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "failure_reason", "finished_at"])
+    events.finished(run=run)
     if status == RunStatus.COMPLETED:
         notify(
             kind=Kind.RUN_COMPLETED,
@@ -416,12 +438,15 @@ def sweep_dispatches(*, now: datetime | None = None) -> dict[str, int]:
     finished some other way (cancelled with their run, completed by a lead) are closed. Safe
     to run at any time and from several places at once: the worker's claim referees.
 
-    Returns how many were closed, failed and enqueued.
+    External steps waiting past their SLA are failed (time_out_external_steps).
+
+    Returns how many were closed, failed, enqueued and timed out.
     """
     now = now or timezone.now()
     unfinished = StepDispatch.objects.filter(finished_at__isnull=True)
     closed = unfinished.exclude(task__state__in=UNFINISHED_STATES).update(finished_at=now)
-    waiting = unfinished.filter(task__state=State.IN_PROGRESS).filter(
+    timed_out = time_out_external_steps(now=now)
+    waiting = unfinished.filter(kind=DispatchKind.AUTOMATED, task__state=State.IN_PROGRESS).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     )
     max_attempts = settings.RELAY_STEP_MAX_ATTEMPTS
@@ -443,7 +468,297 @@ def sweep_dispatches(*, now: datetime | None = None) -> dict[str, int]:
             break  # the broker is down: the next sweep tries again
         StepDispatch.objects.filter(pk=pk).update(enqueued_at=timezone.now())
         enqueued += 1
-    return {"closed": closed, "failed": failed, "enqueued": enqueued}
+    return {"closed": closed, "failed": failed, "enqueued": enqueued, "timed_out": timed_out}
+
+
+# --- external steps ----------------------------------------------------------------------------
+# An external step's task waits for an outside system (a CI job, a data pipeline) to report
+# `passed` or `failed` through the API. Entering the step creates the task, held by Relay
+# automation, and a StepDispatch (kind external) with the hash of a one-time callback token;
+# the raw token goes out once, in the team's "step.waiting" webhook event. The system reports
+# with that token or with a service token of the team (report_external_result); the report
+# finishes the task like a person's outcome would, so the run routes the same way. No report
+# within the step's SLA fails it (time_out_external_steps, from the beat sweeper).
+
+CALLBACK_TOKEN_PREFIX = "rcb_"
+MESSAGE_MAX = 2000
+LINK_MAX = StepDispatch._meta.get_field("link").max_length
+TIMEOUT_REPORTER = "Relay (timeout)"
+
+
+def hash_callback_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def result_path(task_id: int) -> str:
+    """Where the outside system reports (the API's steps router)."""
+    return f"/api/v1/steps/{task_id}/result"
+
+
+def wait_for_external(*, task: Task) -> str:
+    """Record the wait for the step's system and announce it; returns the raw callback token
+    (only its hash is stored)."""
+    token = CALLBACK_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    StepDispatch.objects.create(
+        task=task,
+        kind=DispatchKind.EXTERNAL,
+        key=f"external:task:{task.pk}",
+        callback_token_hash=hash_callback_token(token),
+    )
+    _announce_waiting(task=task, token=token)
+    return token
+
+
+def _announce_waiting(*, task: Task, token: str) -> None:
+    """Tell the team's webhooks (event step.waiting) that the step waits for its system; the
+    delivery is written in this transaction, like every outbox row."""
+    events.step_waiting(task=task, token=token, result_path=result_path(task.pk))
+
+
+@dataclass(frozen=True)
+class CallbackCaller:
+    """A report authenticated by a task's callback token rather than by an API token: the
+    API's extra auth for the steps router hands this to report_external_result, which checks
+    the token against the one task it was made for."""
+
+    callback_token: str
+    user: User | None = None
+    team: None = None
+    scope: str = "callback"
+    token: None = None
+
+
+@dataclass(frozen=True)
+class TeamCaller:
+    """Relay itself reporting for a team, as a write-scoped service token of the team would (the
+    demo's stand-in for a CI job). The API's own caller has the same attributes."""
+
+    team: object
+    user: User | None = None
+    scope: str = "write"
+    token: None = None
+
+
+@dataclass(frozen=True)
+class ExternalReport:
+    """What an external step was reported with; `repeated` when this call changed nothing."""
+
+    task: Task
+    outcome: str
+    message: str
+    link: str
+    reported_at: datetime
+    reported_by: str
+    repeated: bool = False
+
+
+class ExternalReportError(WorkflowError):
+    pass
+
+
+def _report_of(task: Task, dispatch: StepDispatch, *, repeated: bool) -> ExternalReport:
+    return ExternalReport(
+        task=task,
+        outcome=dispatch.outcome,
+        message=dispatch.message,
+        link=dispatch.link,
+        reported_at=dispatch.finished_at,
+        reported_by=dispatch.reported_by,
+        repeated=repeated,
+    )
+
+
+def _external_report_line(task: Task) -> str:
+    """The system's message and link, for the loop-back alert."""
+    dispatch = StepDispatch.objects.filter(task_id=task.pk, kind=DispatchKind.EXTERNAL).first()
+    if dispatch is None or not (dispatch.message or dispatch.link):
+        return ""
+    who = task.step.system or _("The system")
+    text = f"{who}: {dispatch.message}" if dispatch.message else who
+    return f"{text} ({dispatch.link})" if dispatch.link else text
+
+
+def _not_found(task_id: int) -> ExternalReportError:
+    return ExternalReportError(
+        _("No task %(id)d waits for a report from an outside system.") % {"id": task_id},
+        status=HTTPStatus.NOT_FOUND,
+    )
+
+
+def _authorise_reporter(*, task: Task, dispatch: StepDispatch, caller) -> str:
+    """Who reports (for the history), or a refusal: the task's unused callback token, or a
+    write-scoped service token of the task's team. Another team learns nothing (404)."""
+    callback = getattr(caller, "callback_token", None)
+    if callback:
+        expected = dispatch.callback_token_hash
+        if not expected or not secrets.compare_digest(expected, hash_callback_token(callback)):
+            raise ExternalReportError(
+                _("This callback token is not the one for task %(id)d.") % {"id": task.pk},
+                status=HTTPStatus.UNAUTHORIZED,
+            )
+        if dispatch.callback_token_used_at is not None:
+            raise ExternalReportError(
+                _(
+                    "This callback token was already used to report task %(id)d: it works "
+                    "once. Report again with a service token of the team."
+                )
+                % {"id": task.pk},
+                status=HTTPStatus.UNAUTHORIZED,
+            )
+        return _("%(system)s (callback token)") % {"system": task.step.system or _("system")}
+    team = getattr(caller, "team", None)
+    user = getattr(caller, "user", None)
+    if team is None or team.pk != task.team_id:
+        in_team = user is not None and people.role_in(team_id=task.team_id, user=user)
+        if team is not None or not in_team:
+            raise _not_found(task.pk)
+        raise ExternalReportError(
+            _(
+                "Only a service token of %(team)s or the task's callback token can report an "
+                "external step's result."
+            )
+            % {"team": task.team.name},
+            status=HTTPStatus.FORBIDDEN,
+        )
+    if getattr(caller, "scope", "write") != "write":
+        raise ExternalReportError(
+            _("This token may only read: reporting a result needs a write token."),
+            status=HTTPStatus.FORBIDDEN,
+        )
+    label = getattr(getattr(caller, "token", None), "actor_label", "")
+    return label or _("service token for %(team)s") % {"team": team.name}
+
+
+def _clean_report(*, outcome: str, message: str, link: str) -> tuple[str, str, str]:
+    if outcome not in PASS_FAIL_OUTCOMES:
+        raise ExternalReportError(
+            _("The outcome must be 'passed' or 'failed', not '%(outcome)s'.")
+            % {"outcome": str(outcome)[:40]},
+            status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        )
+    message = (message or "").strip()
+    if len(message) > MESSAGE_MAX or "\x00" in message:
+        raise ExternalReportError(
+            _("The message must be text of at most %(n)d characters.") % {"n": MESSAGE_MAX},
+            status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        )
+    link = (link or "").strip()
+    if link:
+        try:
+            if len(link) > LINK_MAX:
+                raise ValidationError("too long")
+            URLValidator(schemes=["http", "https"])(link)
+        except ValidationError:
+            raise ExternalReportError(
+                _("The link must be an http(s) address of at most %(n)d characters.")
+                % {"n": LINK_MAX},
+                status=HTTPStatus.UNPROCESSABLE_ENTITY,
+            ) from None
+    return outcome, message, link
+
+
+@transaction.atomic
+def report_external_result(
+    *, task: Task, outcome: str, message: str = "", link: str = "", caller
+) -> ExternalReport:
+    """An outside system reports an external step's result: the task finishes with it and the
+    run routes on it exactly as on a person's outcome (a failure loops back and alerts the
+    run's owner with the message and link).
+
+    The same result again is answered as the first time and changes nothing (a CI job that
+    retries after a lost response); a different one is refused. `caller` is the API's caller
+    (a service token of the task's team) or a CallbackCaller with the task's one-time token.
+    """
+    locked = Task.objects.select_for_update().select_related("step", "team").filter(pk=task.pk)
+    locked = locked.first()
+    dispatch = (
+        StepDispatch.objects.select_for_update()
+        .filter(task_id=task.pk, kind=DispatchKind.EXTERNAL)
+        .first()
+    )
+    if locked is None or dispatch is None:
+        raise _not_found(task.pk)
+    reporter = _authorise_reporter(task=locked, dispatch=dispatch, caller=caller)
+    outcome, message, link = _clean_report(outcome=outcome, message=message, link=link)
+    if dispatch.outcome:
+        if dispatch.outcome == outcome:
+            return _report_of(locked, dispatch, repeated=True)
+        raise ExternalReportError(
+            _(
+                "Task %(id)d was already reported %(outcome)s (%(by)s): a different result is "
+                "refused. Its run has moved on; report on the step's next task instead."
+            )
+            % {"id": locked.pk, "outcome": dispatch.outcome, "by": dispatch.reported_by},
+            status=HTTPStatus.CONFLICT,
+        )
+    if locked.state != State.IN_PROGRESS or dispatch.finished_at is not None:
+        raise ExternalReportError(
+            _("Task %(id)d is not waiting for a report: it is %(state)s.")
+            % {"id": locked.pk, "state": locked.get_state_display().lower()},
+            status=HTTPStatus.CONFLICT,
+        )
+    now = timezone.now()
+    dispatch.outcome, dispatch.message, dispatch.link = outcome, message, link
+    dispatch.reported_by, dispatch.finished_at = reporter[:200], now
+    if getattr(caller, "callback_token", None):
+        dispatch.callback_token_used_at = now
+    dispatch.save(
+        update_fields=[
+            "outcome",
+            "message",
+            "link",
+            "reported_by",
+            "finished_at",
+            "callback_token_used_at",
+        ]
+    )
+    note = " ".join(part for part in (message, link) if part)
+    finished = task_services.complete(
+        task=locked,
+        by=automation_user(),
+        outcome=outcome,
+        note=(_("%(by)s: %(note)s") % {"by": reporter, "note": note} if note else reporter)[:500],
+    )
+    return _report_of(finished, dispatch, repeated=False)
+
+
+def time_out_external_steps(*, now: datetime | None = None) -> int:
+    """Fail every external step still waiting after its SLA ("no report within N hours"); its
+    run routes as on a reported failure. Safe to run twice or at once from two places: each
+    is decided under the task's lock and a decided one is left alone."""
+    now = now or timezone.now()
+    waiting = StepDispatch.objects.filter(
+        kind=DispatchKind.EXTERNAL,
+        finished_at__isnull=True,
+        task__state=State.IN_PROGRESS,
+        task__step__sla_hours__isnull=False,
+    ).values_list("task_id", "queued_at", "task__step__sla_hours")
+    timed_out = 0
+    for task_id, queued_at, hours in waiting:
+        if queued_at + timedelta(hours=hours) <= now and _time_out(task_id=task_id, hours=hours):
+            timed_out += 1
+    return timed_out
+
+
+@transaction.atomic
+def _time_out(*, task_id: int, hours: int) -> bool:
+    task = Task.objects.select_for_update().filter(pk=task_id, state=State.IN_PROGRESS).first()
+    dispatch = (
+        StepDispatch.objects.select_for_update()
+        .filter(task_id=task_id, finished_at__isnull=True, outcome="")
+        .first()
+    )
+    if task is None or dispatch is None:
+        return False
+    message = ngettext("No report within %(n)d hour.", "No report within %(n)d hours.", hours) % {
+        "n": hours
+    }
+    dispatch.outcome, dispatch.message = Outcome.FAILED, message
+    dispatch.reported_by, dispatch.finished_at = TIMEOUT_REPORTER, timezone.now()
+    dispatch.save(update_fields=["outcome", "message", "reported_by", "finished_at"])
+    Task.objects.filter(pk=task_id).update(automation_error=message)
+    task_services.complete(task=task, by=automation_user(), outcome=Outcome.FAILED, note=message)
+    return True
 
 
 # --- template versions -------------------------------------------------------------------------

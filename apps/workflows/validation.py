@@ -27,6 +27,9 @@ class StepSpec:
     skill: str | None = None
     skill_is_review: bool = False
     action: str = ""
+    # External steps: the system they wait for, and how long (hours) before they fail.
+    system: str = ""
+    sla_hours: int | None = None
     # Keys of the steps whose doers may not do this one (four-eyes across the run).
     not_done_by: tuple[str, ...] = ()
 
@@ -71,6 +74,8 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                 skill=s.required_skill.slug if s.required_skill else None,
                 skill_is_review=bool(s.required_skill and s.required_skill.is_review_skill),
                 action=s.action,
+                system=s.system,
+                sla_hours=s.sla_hours,
                 not_done_by=tuple(s.not_done_by or ()),
             )
             for s in steps
@@ -200,6 +205,17 @@ def _step_problems(step: StepSpec, routes: list[RouteSpec]) -> list[str]:
             f"Automated step '{step.key}' needs a registered action, but {what}: pick one of "
             f"{', '.join(registered_actions()) or 'RELAY_ACTIONS (none are set)'}."
         )
+    if step.kind == StepKind.EXTERNAL:
+        if not step.system.strip():
+            problems.append(
+                f"External step '{step.key}' must name the system it waits for (e.g. 'CI'): "
+                "the board shows the task as waiting for it."
+            )
+        if not step.sla_hours:
+            problems.append(
+                f"External step '{step.key}' needs an SLA (sla_hours): it fails with 'no report "
+                "within N hours' once they pass, so a silent system never stalls the run."
+            )
     return problems
 
 

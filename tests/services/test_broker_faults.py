@@ -8,7 +8,6 @@ them instead of waiting for beat) and the test checks what people would notice: 
 each change recorded once in a valid history, each e-mail delivered once, the worker still up.
 """
 
-import copy
 import random
 import threading
 import time
@@ -42,7 +41,7 @@ from ..factories import (
     TeamFactory,
     UserFactory,
 )
-from ..workflows.helpers import tick_required
+from ..workflows.helpers import tick_required, with_automated_staging
 from .notification_harness import (
     Worker,
     database_url,
@@ -154,7 +153,9 @@ def crew(db):
         "draggers": [person(f"dora{i}", Role.MEMBER) for i in range(2)],
         "team": team,
     }
-    crew["template"] = exchange.import_template(copy.deepcopy(definitions.ML_DEPLOYMENT), team=team)
+    crew["template"] = exchange.import_template(
+        with_automated_staging(definitions.ML_DEPLOYMENT), team=team
+    )
     return crew
 
 

@@ -1,7 +1,6 @@
 """Automated steps on PostgreSQL: deliveries of one step at the same moment have one effect,
 and `seed_demo` with the broker down succeeds and strands no run once a sweep has run."""
 
-import copy
 import os
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from apps.workflows.tasks import run_automated_step
 
 from ..concurrency import run_together
 from ..factories import MembershipFactory, PersonSkillFactory, SkillFactory, TeamFactory
-from ..workflows.helpers import finish, open_task
+from ..workflows.helpers import finish, open_task, with_automated_staging
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -58,7 +57,9 @@ def deploy(settings):
             )
     path = f"{__name__}.slow_deploy"
     settings.RELAY_ACTIONS = [*settings.RELAY_ACTIONS, path]
-    template = exchange.import_template(copy.deepcopy(definitions.ML_DEPLOYMENT), team=team)
+    template = exchange.import_template(
+        with_automated_staging(definitions.ML_DEPLOYMENT), team=team
+    )
     template.steps.filter(key="deploy").update(action=path)
     lead = people["lead"]
     run = services.start_run(
@@ -122,5 +123,6 @@ def test_seed_demo_with_the_broker_down_exits_0_and_a_sweep_finishes_its_automat
     settings.RELAY_STEP_SWEEP_GRACE = 0  # later, with a working (here eager) Celery
     services.sweep_dispatches()
     assert not stranded.exists()
-    assert not StepDispatch.objects.filter(finished_at__isnull=True).exists()
+    # recsys-v2 waits for CI (an external step): nothing of its to sweep.
+    assert not StepDispatch.objects.filter(finished_at__isnull=True, kind="automated").exists()
     assert Deployment.objects.filter(run__title="sentiment-v3").count() == 1

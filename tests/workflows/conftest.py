@@ -6,6 +6,7 @@ from apps.people.models import Role
 from apps.workflows import definitions, exchange
 
 from ..factories import PersonSkillFactory, SkillFactory
+from .helpers import with_automated_staging
 
 
 @pytest.fixture
@@ -43,6 +44,12 @@ def definition():
 @pytest.fixture
 def ml_template(team, skills, trainer, ml_reviewer, lead):
     return exchange.import_template(copy.deepcopy(definitions.ML_DEPLOYMENT), team=team)
+
+
+@pytest.fixture
+def ml_automated_template(team, skills, trainer, ml_reviewer, lead):
+    """The ML template with both staging and deploy automated (see with_automated_staging)."""
+    return exchange.import_template(with_automated_staging(definitions.ML_DEPLOYMENT), team=team)
 
 
 GOOD_INPUTS = {"model": "churn-v3", "metrics": {"auc": 0.91}, "thresholds": {"auc": 0.85}}

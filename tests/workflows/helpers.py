@@ -1,5 +1,7 @@
 """Walking a run's tasks through the task services, as the people doing them would."""
 
+import copy
+
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 
@@ -34,3 +36,18 @@ def finish(run, key: str, outcome: str = "done", *, taker=None) -> Task:
     if task.is_review_step:
         return DECISIONS[outcome](task=task, by=task.assignee)
     return task_services.complete(task=task, by=task.assignee, outcome=outcome)
+
+
+def with_automated_staging(document: dict) -> dict:
+    """The ML document with its staging tests run by the registered action run_staging_tests
+    (as it shipped before a CI job reported them): what the automated-step tests exercise."""
+    document = copy.deepcopy(document)
+    staging = next(s for s in document["steps"] if s["key"] == "staging")
+    staging.update(
+        kind="automated",
+        action="apps.workflows.actions.run_staging_tests",
+        system="",
+        sla_hours=None,
+        instructions="Runs automatically: metrics must meet the run's thresholds.",
+    )
+    return document

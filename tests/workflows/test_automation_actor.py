@@ -19,6 +19,12 @@ from .helpers import finish, open_task
 
 
 @pytest.fixture
+def ml_template(ml_automated_template):
+    """These tests exercise automated steps: staging runs its registered action here."""
+    return ml_automated_template
+
+
+@pytest.fixture
 def run(ml_template, lead):
     return services.start_run(
         template=ml_template, title="churn-v3", owner=lead, by=lead, inputs=GOOD_INPUTS

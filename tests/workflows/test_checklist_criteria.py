@@ -2,8 +2,6 @@
 step (admin textarea, import/export) onto each task the step creates, and an automated step,
 which nobody ticks, is never held up by it."""
 
-import copy
-
 import pytest
 
 from apps.people.system import automation_user
@@ -13,7 +11,7 @@ from apps.workflows import definitions, exchange, services
 from apps.workflows.models import Step
 
 from .conftest import GOOD_INPUTS
-from .helpers import finish, open_task
+from .helpers import finish, open_task, with_automated_staging
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +56,7 @@ def test_a_steps_task_cannot_be_completed_until_its_required_items_are_ticked(
 def test_an_automated_step_finishes_with_its_required_items_unticked(
     team, skills, trainer, ml_reviewer, lead, django_capture_on_commit_callbacks
 ):
-    document = copy.deepcopy(definitions.ML_DEPLOYMENT)
+    document = with_automated_staging(definitions.ML_DEPLOYMENT)
     staging = next(s for s in document["steps"] if s["key"] == "staging")
     staging["checklist"] = [{"text": "Metrics meet thresholds", "required": True}]
     template = exchange.import_template(document, team=team)

@@ -1,4 +1,5 @@
-"""The ML deployment example end to end through the services."""
+"""The ML deployment example end to end through the services, its staging tests run by the
+registered action (tests/workflows/test_external_steps.py has them reported by CI)."""
 
 from http import HTTPStatus
 
@@ -11,6 +12,12 @@ from apps.workflows.models import Deployment, RunStatus
 
 from .conftest import GOOD_INPUTS
 from .helpers import finish, open_task
+
+
+@pytest.fixture
+def ml_template(ml_automated_template):
+    """These tests exercise automated steps: staging runs its registered action here."""
+    return ml_automated_template
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Automated steps: {steps['enqueued']} enqueued, {steps['failed']} failed after "
-                f"their last attempt, {steps['closed']} closed. E-mails: {emails} enqueued."
+                f"their last attempt, {steps['closed']} closed. External steps: "
+                f"{steps['timed_out']} failed without a report. E-mails: {emails} enqueued."
             )
         )
