@@ -8,6 +8,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -71,6 +72,7 @@ class TaskPage(Schema):
 
 
 class ChecklistItemOut(Schema):
+    id: int
     text: str
     required: bool
     done: bool
@@ -177,7 +179,7 @@ def task_detail_of(caller, pk: int) -> dict:
         "step": task.step.key if task.step_id else None,
         "actions": [a.name for a in task_selectors.available_actions(task=task, user=caller.user)],
         "checklist": [
-            {"text": i.text, "required": i.required, "done": i.done}
+            {"id": i.pk, "text": i.text, "required": i.required, "done": i.done}
             for i in task.checklist.order_by("position", "pk")
         ],
         "comments": comments,
@@ -388,4 +390,26 @@ def task_transition(request, task_id: Id, payload: TransitionIn):
         expected_state=form.cleaned_data["expected_state"] or None,
         **extra,
     )
+    return task_detail_of(caller, task.pk)
+
+
+class TickIn(Schema):
+    done: bool
+
+
+@router.post(
+    "tasks/{task_id}/checklist/{item_id}",
+    response={200: TaskDetail, **ERRORS},
+    summary="Tick or untick a checklist item",
+)
+def task_tick(request, task_id: Id, item_id: Id, payload: TickIn):
+    caller = request.auth
+    task = access.task(caller, task_id)
+    item = task.checklist.filter(pk=item_id).first()
+    if item is None:
+        raise Http404(
+            _("Task #%(task)d has no checklist item #%(item)d.")
+            % {"task": task_id, "item": item_id}
+        )
+    services.toggle_checklist_item(item=item, by=caller.user, done=payload.done)
     return task_detail_of(caller, task.pk)
