@@ -62,6 +62,8 @@ class TaskRow(Schema):
     required_skill: str | None
     min_level: int
     run: int | None
+    # The workflow step's key, for a run's task.
+    step: str | None
     updated_at: datetime
 
 
@@ -131,6 +133,7 @@ def _row(task: Task) -> dict:
         "required_skill": task.required_skill.slug if task.required_skill_id else None,
         "min_level": task.min_level,
         "run": task.run_id,
+        "step": task.step.key if task.step_id else None,
         "updated_at": task.updated_at,
     }
 
@@ -228,6 +231,7 @@ ROW_FIELDS = (
     "team_id",
     "updated_at",
     "required_skill__slug",
+    "step__key",
 )
 
 
@@ -251,7 +255,7 @@ def task_list(request, slug: Slug, filters: Annotated[TaskFilters, Query()]):
         state=form.cleaned_data["state"],
     )
     # A cursor on the primary key: a page costs its rows whichever page it is.
-    tasks = tasks.only(*ROW_FIELDS).order_by("pk")
+    tasks = tasks.select_related("step").only(*ROW_FIELDS).order_by("pk")
     if after:
         tasks = tasks.filter(pk__gt=after)
     rows = list(tasks[: filters.limit + 1])
