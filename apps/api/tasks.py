@@ -24,7 +24,7 @@ from apps.tasks.forms import CommentForm, TaskForm, TransitionForm
 from apps.tasks.models import Comment, Task
 
 from . import access
-from .access import Id, Slug
+from .access import SLUG_PATTERN, Id, Slug
 from .errors import ERRORS
 
 router = Router(tags=["tasks"])
@@ -278,7 +278,9 @@ def task_detail(request, task_id: Id):
 class TaskIn(Schema):
     title: str = Field(..., max_length=200)
     description: str = Field("", max_length=10000)
-    required_skill: str | None = Field(None, max_length=50, description="A skill's slug.")
+    required_skill: str | None = Field(
+        None, max_length=50, pattern=SLUG_PATTERN, description="A skill's slug."
+    )
     min_level: int = Field(1, ge=1, le=5)
     requires_review: bool = False
     priority: int = Field(2, ge=1, le=4)
@@ -351,7 +353,10 @@ class TransitionIn(Schema):
     note: str = Field("", max_length=2000)
     outcome: str = Field("", max_length=30, description="For complete: done, passed or failed.")
     assignee: str = Field(
-        "", max_length=150, description="For assign: a username (yourself when empty)."
+        "",
+        max_length=150,
+        pattern=r"^[\w.@+-]*$",
+        description="For assign: a username (yourself when empty).",
     )
 
 
