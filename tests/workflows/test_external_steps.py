@@ -258,3 +258,10 @@ def test_the_board_shows_the_card_as_waiting_for_its_system(run, client_for, lea
     card = board[board.index(f'id="card-{staging.pk}"') :]
     card = card[: card.index("</li>")]
     assert "Waiting for CI" in card
+
+
+def test_a_link_to_a_ci_server_by_its_bare_host_name_is_kept(run):
+    staging = into_staging(run)
+    assert report(staging, "passed", link="http://jenkins:8080/job/7/").link == (
+        "http://jenkins:8080/job/7/"
+    )
