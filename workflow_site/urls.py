@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from apps.api.api import api
 from apps.health import views as health_views
 from apps.tasks import views as task_views
 from apps.workflows.admin import team_admin_site
@@ -20,6 +21,8 @@ urlpatterns = [
     path("", include("apps.workflows.urls")),
     path("", include("apps.assignment.urls")),
     path("", include("apps.insight.urls")),
+    # The REST API (its schema at /api/openapi.json, docs at /api/docs) and its tokens page.
+    path("api/", api.urls),
+    path("settings/tokens/", include("apps.api.urls")),
     path("", include("apps.hooks.urls")),
-    path("", include("apps.api.urls")),
 ]

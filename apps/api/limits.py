@@ -10,6 +10,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from .errors import RateLimited
@@ -46,6 +47,5 @@ def check_rate(*, caller_key: str, now: float | None = None) -> None:
 
 
 def body_too_large_sentence() -> str:
-    return _("The request body is larger than %(kib)d KiB, the API's limit.") % {
-        "kib": settings.RELAY_API_MAX_BODY_BYTES // 1024
-    }
+    limit = filesizeformat(settings.RELAY_API_MAX_BODY_BYTES).replace("\xa0", " ")
+    return _("The request body is larger than %(limit)s, the API's limit.") % {"limit": limit}

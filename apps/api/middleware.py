@@ -33,10 +33,19 @@ class ApiErrorsMiddleware:
         if length > settings.RELAY_API_MAX_BODY_BYTES:
             return _json(body_too_large_sentence(), 413)
         response = self.get_response(request)
-        if response.status_code in (404, 500) and not response.get("Content-Type", "").startswith(
-            "application/json"
-        ):
-            if response.status_code == 404:
-                return _json(_("There is no such API address: see /api/docs."), 404)
-            return _json(_("Relay failed to answer this request; the error is logged."), 500)
-        return response
+        status = response.status_code
+        if status < 400 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if status == 404:
+            return _json(_("There is no such API address: see /api/docs."), 404)
+        if status == 405:
+            answer = _json(
+                _("This address does not take %(method)s: see /api/docs.")
+                % {"method": request.method},
+                405,
+            )
+            answer["Allow"] = response.get("Allow", "")
+            return answer
+        if status >= 500:
+            return _json(_("Relay failed to answer this request; the error is logged."), status)
+        return _json(_("The request was refused (HTTP %(status)d).") % {"status": status}, status)

@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from apps.api.models import ApiToken
+from apps.api.services import create_personal_token
 from apps.boards.models import SavedView
 from apps.notifications.models import Notification, NotificationSettings
 from apps.notifications.services import outbox
@@ -44,7 +46,8 @@ from ..factories import (
 
 # Django's admin is fuzzed by its own tests (and team-scoped by the lead admin); these are
 # Relay's pages.
-NOT_FUZZED_NAMESPACES = {"admin", "team_admin"}
+# The REST API is fuzzed against its own schema by schemathesis (tests/api/test_schemathesis.py).
+NOT_FUZZED_NAMESPACES = {"admin", "team_admin", "api"}
 
 # name → (the methods it answers, its path kwargs as the world names them, the parameters its
 # views and forms read)
@@ -77,6 +80,14 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         ["time_zone", "digest_enabled", "digest_hour", "channel_assigned", "channel_overdue"],
     ),
     "people:availability": (GET, {}, []),
+    "api_tokens:tokens": (GET, {}, []),
+    "api_tokens:create": (POST, {}, ["personal-name", "personal-scope", "personal-days"]),
+    "api_tokens:create_service": (
+        POST,
+        {},
+        ["service-team", "service-name", "service-scope", "service-days"],
+    ),
+    "api_tokens:revoke": (POST, {"pk": "api_token"}, []),
     "people:set_away": (POST, {}, ["away"]),
     "people:book_time_off": (POST, {}, ["first_day", "last_day", "reason"]),
     "people:cancel_time_off": (POST, {"pk": "time_off"}, []),
@@ -199,6 +210,7 @@ SNAPSHOT = [
     WipLimits,
     NotificationSettings,
     Notification,
+    ApiToken,
     StateLog,
     Membership,
 ]
@@ -257,6 +269,7 @@ def world(db) -> World:
         starts=timezone.now() + timedelta(days=3),
         ends=timezone.now() + timedelta(days=5),
     )
+    api_token, _secret = create_personal_token(user=member, name="laptop")
     tasks = [str(t.pk) for t in Task.objects.all()]
     objects = {
         "time_off": [str(time_off.pk), "0", "9" * 25],
@@ -267,6 +280,7 @@ def world(db) -> World:
         "notification": [str(notification.pk), "0", "9" * 25],
         "checklist_item": [str(item.pk) if item else "1", "0", "9" * 25],
         "saved_view": [str(saved.pk), "0", "9" * 25],
+        "api_token": [str(api_token.pk), "0", "9" * 25],
         "attachment": [str(attachment.pk), "0", "9" * 25],
         "action": [*task_services.ACTIONS, "delete", "save"],
     }
@@ -274,6 +288,13 @@ def world(db) -> World:
     ids = [*tasks, str(run.pk), str(template.pk)]
     # What each parameter means, so that one bad value can sit among good ones.
     good = {
+        "personal-name": ["laptop"],
+        "service-name": ["CI"],
+        "personal-scope": ["read", "write"],
+        "service-scope": ["read", "write"],
+        "personal-days": ["7", "90"],
+        "service-days": ["30"],
+        "service-team": [str(team.pk)],
         "state": states,
         "from_state": states,
         "to": states,

@@ -61,6 +61,9 @@ def forbidden_markup(html: str) -> list[str]:
 
 
 ADMIN_SITES = {"admin", "team_admin"}
+# The REST API answers JSON (its docs page is read by its own test below); schemathesis runs
+# every operation against the schema (tests/api/test_schemathesis.py).
+JSON_NAMESPACES = {"api"}
 
 
 def app_routes(patterns=None, namespace=None):
@@ -68,7 +71,7 @@ def app_routes(patterns=None, namespace=None):
     (their pages are read by the admin test below)."""
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(pattern, URLResolver):
-            if pattern.namespace not in ADMIN_SITES:
+            if pattern.namespace not in ADMIN_SITES | JSON_NAMESPACES:
                 yield from app_routes(pattern.url_patterns, pattern.namespace or namespace)
         elif pattern.name:
             name = f"{namespace}:{pattern.name}" if namespace else pattern.name
@@ -91,14 +94,22 @@ def demo(db, django_capture_on_commit_callbacks):
         "run": run.pk,
         "template_slug": run.template.slug,
         "notification": Notification.objects.filter(recipient=lead).first().pk,
+        "token": personal_token(lead),
     }
+
+
+def personal_token(user) -> int:
+    from apps.api.services import create_personal_token
+
+    token, _secret = create_personal_token(user=user, name="laptop")
+    return token.pk
 
 
 def url_for(name, converters, demo):
     kwargs = {}
     for converter in converters:
         if converter == "pk":
-            kind = {"workflows": "run", "notifications": "notification"}.get(
+            kind = {"workflows": "run", "notifications": "notification", "api_tokens": "token"}.get(
                 name.split(":")[0], "task"
             )
             kwargs["pk"] = demo[kind]
@@ -140,6 +151,22 @@ def test_every_page_of_the_app_carries_the_policy_and_needs_nothing_it_forbids(c
                 seen += response.status_code == 200
     assert problems == {}
     assert seen > 40  # the pages did render, not only refuse
+
+
+def test_the_api_docs_carry_the_policy_and_load_only_relays_own_files(client, demo):
+    """/api/docs is django-ninja's Swagger UI from Relay's static files (no CDN); its one
+    inline <script> is the settings as JSON, which no browser runs."""
+    client.force_login(demo["lead"])
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert_policy(response, "/api/docs")
+    html = response.content.decode()
+    found = [f for f in forbidden_markup(html) if f != "an inline <script>"]
+    assert found == []
+    assert html.count("<script") == html.count('<script src="/static/') + html.count(
+        '<script type="application/json"'
+    )
+    assert "https://" not in html.split("</head>")[0]
 
 
 def test_the_login_and_lockout_pages_carry_the_policy(client, demo):
