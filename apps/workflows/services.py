@@ -383,7 +383,9 @@ def claim_dispatch(*, task: Task, token: str) -> StepDispatch | None:
         return None
     now = timezone.now()
     taken = (
-        StepDispatch.objects.filter(task_id=task.pk, finished_at__isnull=True)
+        StepDispatch.objects.filter(
+            task_id=task.pk, kind=DispatchKind.AUTOMATED, finished_at__isnull=True
+        )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .filter(attempts__lt=settings.RELAY_STEP_MAX_ATTEMPTS)
         .update(
