@@ -681,7 +681,11 @@ def report_external_result(
     retries after a lost response); a different one is refused. `caller` is the API's caller
     (a service token of the task's team) or a CallbackCaller with the task's one-time token.
     """
-    locked = Task.objects.select_for_update().select_related("step", "team").filter(pk=task.pk)
+    locked = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("step", "team")
+        .filter(pk=task.pk)
+    )
     locked = locked.first()
     dispatch = (
         StepDispatch.objects.select_for_update()
