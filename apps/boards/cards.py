@@ -127,7 +127,7 @@ class CardRenderer:
             waiting = esc(self.waiting_for % {"system": task.step.system or _("a system")})
             return (
                 f'<span class="spacer"></span><span class="waiting-for" '
-                f'data-testid="waiting-for">⏳ {waiting}</span>'
+                f'data-testid="waiting-for">{waiting}</span>'
             )
         if not task.assignee_id:
             return (

@@ -47,9 +47,11 @@ def _kind_of_private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str |
         return _("a multicast address")
     if ip.is_unspecified:
         return _("an unspecified address")
+    if ip.is_reserved:
+        return _("a reserved address")
     if ip.is_private:
         return _("a private address")
-    if ip.is_reserved or not ip.is_global:
+    if not ip.is_global:
         return _("a reserved address")
     return None
 

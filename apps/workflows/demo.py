@@ -117,7 +117,7 @@ def _finish(run: Run, key: str, outcome: str, lead) -> None:
             outcome=outcome,
             message=message,
             link=link,
-            caller=services.TeamCaller(team=run.team),
+            caller=services.TeamCaller(team=run.team, label="CI (demo)"),
         )
         return
     if task.state == State.TODO:

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import Case, F, Q, TextField, Value, When
 from django.urls import reverse
@@ -384,7 +383,9 @@ def claim_dispatch(*, task: Task, token: str) -> StepDispatch | None:
         return None
     now = timezone.now()
     taken = (
-        StepDispatch.objects.filter(task_id=task.pk, finished_at__isnull=True)
+        StepDispatch.objects.filter(
+            task_id=task.pk, kind=DispatchKind.AUTOMATED, finished_at__isnull=True
+        )
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .filter(attempts__lt=settings.RELAY_STEP_MAX_ATTEMPTS)
         .update(
@@ -534,6 +535,7 @@ class TeamCaller:
     demo's stand-in for a CI job). The API's own caller has the same attributes."""
 
     team: object
+    label: str = ""  # how the history names the reporter
     user: User | None = None
     scope: str = "write"
     token: None = None
@@ -625,7 +627,9 @@ def _authorise_reporter(*, task: Task, dispatch: StepDispatch, caller) -> str:
             _("This token may only read: reporting a result needs a write token."),
             status=HTTPStatus.FORBIDDEN,
         )
-    label = getattr(getattr(caller, "token", None), "actor_label", "")
+    label = getattr(getattr(caller, "token", None), "actor_label", "") or getattr(
+        caller, "label", ""
+    )
     return label or _("service token for %(team)s") % {"team": team.name}
 
 
@@ -644,16 +648,24 @@ def _clean_report(*, outcome: str, message: str, link: str) -> tuple[str, str, s
         )
     link = (link or "").strip()
     if link:
+        # Not URLValidator: a CI server's address is often a bare host name (http://jenkins/…).
         try:
-            if len(link) > LINK_MAX:
-                raise ValidationError("too long")
-            URLValidator(schemes=["http", "https"])(link)
-        except ValidationError:
+            parts = urlsplit(link)
+            host = parts.hostname
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts, host = None, None
+        if (
+            parts is None
+            or len(link) > LINK_MAX
+            or parts.scheme not in ("http", "https")
+            or not host
+            or any(ch.isspace() or ord(ch) < 32 for ch in link)
+        ):
             raise ExternalReportError(
                 _("The link must be an http(s) address of at most %(n)d characters.")
                 % {"n": LINK_MAX},
                 status=HTTPStatus.UNPROCESSABLE_ENTITY,
-            ) from None
+            )
     return outcome, message, link
 
 
@@ -669,7 +681,11 @@ def report_external_result(
     retries after a lost response); a different one is refused. `caller` is the API's caller
     (a service token of the task's team) or a CallbackCaller with the task's one-time token.
     """
-    locked = Task.objects.select_for_update().select_related("step", "team").filter(pk=task.pk)
+    locked = (
+        Task.objects.select_for_update(of=("self",))
+        .select_related("step", "team")
+        .filter(pk=task.pk)
+    )
     locked = locked.first()
     dispatch = (
         StepDispatch.objects.select_for_update()

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
@@ -25,6 +26,8 @@ from hypothesis import strategies as st
 from apps.api.models import ApiToken
 from apps.api.services import create_personal_token
 from apps.boards.models import SavedView
+from apps.hooks.models import Delivery, Webhook
+from apps.hooks.services import emit_event
 from apps.notifications.models import Notification, NotificationSettings
 from apps.notifications.services import outbox
 from apps.people.models import Membership, Role, TimeOff
@@ -64,6 +67,7 @@ EDIT = [
     "version",
 ]
 MOVE = ["from_state", "to", "action", "expected_state", "note", "outcome", "order", "ctx"]
+HOOK_FIELDS = ["url", "events", "description", "is_active"]
 ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "home": (GET, {}, []),
     "healthz": (GET, {}, ["checks"]),
@@ -150,6 +154,15 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         {"team_slug": "team", "template_slug": "template_slug"},
         ["last", "start", "end", "version"],
     ),
+    "hooks:list": (BOTH, {"team_slug": "team"}, HOOK_FIELDS),
+    "hooks:detail": (BOTH, {"team_slug": "team", "pk": "webhook"}, [*HOOK_FIELDS, "part"]),
+    "hooks:secret": (POST, {"team_slug": "team", "pk": "webhook"}, ["rotate"]),
+    "hooks:delete": (POST, {"team_slug": "team", "pk": "webhook"}, []),
+    "hooks:redeliver": (
+        POST,
+        {"team_slug": "team", "pk": "webhook", "delivery_pk": "delivery"},
+        [],
+    ),
 }
 
 NUMBERS = [
@@ -213,6 +226,8 @@ SNAPSHOT = [
     ApiToken,
     StateLog,
     Membership,
+    Webhook,
+    Delivery,
 ]
 
 
@@ -270,6 +285,13 @@ def world(db) -> World:
         ends=timezone.now() + timedelta(days=5),
     )
     api_token, _secret = create_personal_token(user=member, name="laptop")
+    # Public IP literals: registering them needs no DNS, and nothing is sent (the test's
+    # transaction never commits).
+    webhook = Webhook.objects.create(
+        team=team, url="https://93.184.215.14/relay", events=["run.started"], created_by=lead
+    )
+    with transaction.atomic():
+        [delivery] = emit_event(team=team, event="run.started", payload={"run": {"id": run.pk}})
     tasks = [str(t.pk) for t in Task.objects.all()]
     objects = {
         "time_off": [str(time_off.pk), "0", "9" * 25],
@@ -282,6 +304,8 @@ def world(db) -> World:
         "saved_view": [str(saved.pk), "0", "9" * 25],
         "api_token": [str(api_token.pk), "0", "9" * 25],
         "attachment": [str(attachment.pk), "0", "9" * 25],
+        "webhook": [str(webhook.pk), "0", "9" * 25],
+        "delivery": [str(delivery.pk), "0", "9" * 25],
         "action": [*task_services.ACTIONS, "delete", "save"],
     }
     states = ["todo", "assigned", "in_progress", "in_review", "done", "on_hold", "cancelled"]
@@ -330,6 +354,11 @@ def world(db) -> World:
         "password": ["pw-for-tests-1"],
         "next": ["/", "/my-work/", "https://evil.example/"],
         "checks": ["database", "database,broker", "outbox,stranded_runs,worker"],
+        "url": ["https://93.184.215.14/hook", "http://127.0.0.1:8000/x", "ftp://x/"],
+        "events": ["task.transitioned", "run.started", "step.waiting"],
+        "is_active": ["on", ""],
+        "part": ["log"],
+        "rotate": ["1"],
     }
     return World(people=people, objects=objects, good=good)
 

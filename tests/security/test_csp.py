@@ -12,9 +12,12 @@ from io import StringIO
 import pytest
 from django.contrib import admin
 from django.core.management import call_command
+from django.db import transaction
 from django.test import RequestFactory
 from django.urls import URLResolver, get_resolver, reverse
 
+from apps.hooks.models import Webhook
+from apps.hooks.services import emit_event
 from apps.notifications.models import Notification
 from apps.people.models import Team, User
 from apps.tasks.models import ChecklistItem, State
@@ -95,6 +98,7 @@ def demo(db, django_capture_on_commit_callbacks):
         "template_slug": run.template.slug,
         "notification": Notification.objects.filter(recipient=lead).first().pk,
         "token": personal_token(lead),
+        **_webhook_with_a_delivery(team, lead),
     }
 
 
@@ -105,13 +109,26 @@ def personal_token(user) -> int:
     return token.pk
 
 
+def _webhook_with_a_delivery(team, lead) -> dict:
+    """The hook pages show the log: one delivery written, never sent (no commit runs it)."""
+    hook = Webhook.objects.create(
+        team=team, url="https://93.184.215.14/relay", events=["run.started"], created_by=lead
+    )
+    with transaction.atomic():
+        [delivery] = emit_event(team=team, event="run.started", payload={"run": {"id": 1}})
+    return {"webhook": hook.pk, "delivery_pk": delivery.pk}
+
+
 def url_for(name, converters, demo):
     kwargs = {}
     for converter in converters:
         if converter == "pk":
-            kind = {"workflows": "run", "notifications": "notification", "api_tokens": "token"}.get(
-                name.split(":")[0], "task"
-            )
+            kind = {
+                "workflows": "run",
+                "notifications": "notification",
+                "api_tokens": "token",
+                "hooks": "webhook",
+            }.get(name.split(":")[0], "task")
             kwargs["pk"] = demo[kind]
         elif converter == "action":
             kwargs["action"] = "start"

@@ -38,6 +38,13 @@ def test_the_template_page_shows_the_diagram_and_that_it_is_valid(admin_client, 
     assert "Valid: runs can start." in html
 
 
+def test_the_template_page_shows_the_external_step_and_its_system(admin_client, ml_template):
+    html = admin_client.get(_change_url(ml_template)).content.decode()
+    assert "waits for CI" in html  # the diagram's node
+    assert 'name="steps-3-system" value="CI"' in html  # the step's form, editable
+    assert '<option value="external" selected>' in html
+
+
 def test_saving_an_invalid_template_keeps_it_inactive_and_lists_the_problem(admin_client, team):
     data = {
         "team": team.pk,

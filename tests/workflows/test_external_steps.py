@@ -21,6 +21,7 @@ from apps.tasks.models import State, Task
 from apps.workflows import definitions, exchange, services
 from apps.workflows.diagram import render
 from apps.workflows.models import DispatchKind, RunStatus, StepDispatch
+from apps.workflows.tasks import run_automated_step
 
 from ..factories import TeamFactory
 from .conftest import GOOD_INPUTS
@@ -258,3 +259,17 @@ def test_the_board_shows_the_card_as_waiting_for_its_system(run, client_for, lea
     card = board[board.index(f'id="card-{staging.pk}"') :]
     card = card[: card.index("</li>")]
     assert "Waiting for CI" in card
+
+
+def test_a_link_to_a_ci_server_by_its_bare_host_name_is_kept(run):
+    staging = into_staging(run)
+    assert report(staging, "passed", link="http://jenkins:8080/job/7/").link == (
+        "http://jenkins:8080/job/7/"
+    )
+
+
+def test_a_stray_automated_step_message_for_an_external_step_does_nothing(run):
+    staging = into_staging(run)
+    assert run_automated_step(staging.pk) == "skipped"
+    staging.refresh_from_db()
+    assert staging.state == State.IN_PROGRESS
