@@ -118,7 +118,8 @@ def test_batch_query_count_does_not_grow_with_team(
     # The log rows' content type is looked up once per process, then cached: warm it, or the
     # count depends on which test ran first in this worker.
     ContentType.objects.get_for_model(Task)
-    with django_assert_max_num_queries(20):
+    # (one of them reads the team's webhooks, once for the whole batch)
+    with django_assert_max_num_queries(21):
         result = batch_services.auto_assign_pending(team=team)
     assert result.assigned == min(30, people * 2)
 
