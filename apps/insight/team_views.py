@@ -119,7 +119,7 @@ def team_insight(request, team_slug: str) -> HttpResponse:
             desc="Tasks done each week (weeks start on Monday).",
         ),
         "cycle_svg": charts.scatter(
-            points=[(index[d], c) for _, _, d, c in flow.cycle],
+            points=[(index[d], c) for _, _, d, c in flow.cycle_shown],
             x_labels=labels,
             title="Cycle time",
             desc="Days from first in progress to done, per task done.",
