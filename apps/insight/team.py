@@ -29,6 +29,8 @@ from django_fsm_log.models import StateLog
 from apps.people.models import Team, User
 from apps.tasks.models import ACTIVE_STATES, LIFECYCLE_ORDER, State, Task, WipLimits
 
+from .flow import fetch_all
+
 FINAL_STATES = (State.DONE, State.CANCELLED)
 # The control chart and its table draw the latest tasks only (a year of a busy team is
 # 100,000 points); its percentiles and the CSV use every task.
@@ -134,9 +136,7 @@ def _moves_per_day(*, team: Team, since: datetime, until: datetime) -> list[tupl
     kind = ContentType.objects.get_for_model(Task).pk
     params = [*created_params, State.TODO, *live_params]
     params += [*moved_params, kind, until, *live_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return fetch_all(sql, params)
 
 
 def _done_in(*, team: Team, since: datetime, until: datetime) -> list[tuple]:
@@ -155,9 +155,7 @@ def _done_in(*, team: Team, since: datetime, until: datetime) -> list[tuple]:
     )
     kind = ContentType.objects.get_for_model(Task).pk
     params = [kind, State.IN_PROGRESS, kind, State.DONE, since, until, *live_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return fetch_all(sql, params)
 
 
 def team_flow(*, team: Team, start: date, end: date) -> TeamFlow:
