@@ -17,7 +17,28 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 40, 110, 14, 28
-DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4"]
+DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2"]
+COLOURS = len(DASHES)  # --chart-1 … --chart-7: the seven board states each get their own
+LABEL_GAP = 12  # px between two end labels' baselines (the font is 11 px)
+
+
+def _end_labels(labels: list[tuple[float, str, str]]) -> list[str]:
+    """Labels at the right end of the plot, [(wanted y, text, css class)], moved apart so that
+    none overlaps the next: each keeps its place where there is room, close ones are pushed
+    down (then up from the bottom edge), in the order of their values."""
+    ordered = sorted(labels, key=lambda label: label[0])
+    ys: list[float] = []
+    for wanted, _text, _cls in ordered:
+        ys.append(max(wanted, ys[-1] + LABEL_GAP) if ys else max(wanted, PAD_T + 4))
+    bottom = H - PAD_B + 4  # the zero line's label, as it would sit unmoved
+    for i in range(len(ys) - 1, -1, -1):
+        limit = bottom if i == len(ys) - 1 else ys[i + 1] - LABEL_GAP
+        ys[i] = min(ys[i], limit)
+    out = []
+    for y, (_wanted, text, cls) in zip(ys, ordered, strict=True):
+        css = f' class="{cls}"' if cls else ""
+        out.append(f'<text x="{W - PAD_R + 4}" y="{y:.1f}"{css}>{escape(text)}</text>')
+    return out
 
 
 def _scale(top: float):
@@ -62,26 +83,23 @@ def line_chart(*, series: dict, x_labels: list, title: str, desc: str, limits=No
     limits = limits or {}
     top = _top([v for vs in series.values() for v in vs] + list(limits.values()))
     x, y = _scale(top)
-    n, body = len(x_labels), []
+    n, body, labels = len(x_labels), [], []
     for k, (name, values) in enumerate(series.items()):
-        c, dash = k % 6 + 1, DASHES[k % 6]
+        c, dash = k % COLOURS + 1, DASHES[k % COLOURS]
         pts = " ".join(f"{x(i, n):.1f},{y(v):.1f}" for i, v in enumerate(values))
         body.append(
             f'<polyline points="{pts}" fill="none" class="stroke-{c}" stroke-width="2" '
             f'stroke-dasharray="{dash}"><title>{escape(name)}</title></polyline>'
         )
         if values:
-            body.append(
-                f'<text x="{W - PAD_R + 4}" y="{y(values[-1]) + 4:.1f}" class="fill-{c}">'
-                f"{escape(name)} {values[-1]:g}</text>"
-            )
+            labels.append((y(values[-1]) + 4, f"{name} {values[-1]:g}", f"fill-{c}"))
         if name in limits:
             body.append(
                 f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(limits[name]):.1f}" '
                 f'y2="{y(limits[name]):.1f}" class="stroke-{c}" stroke-dasharray="2 6" '
                 f'stroke-width="1"><title>{escape(name)} limit {limits[name]}</title></line>'
             )
-    return _frame(title, desc, body, top, x_labels)
+    return _frame(title, desc, body + _end_labels(labels), top, x_labels)
 
 
 def stacked_area(*, series: dict, x_labels: list, title: str, desc: str) -> SafeString:
@@ -89,23 +107,20 @@ def stacked_area(*, series: dict, x_labels: list, title: str, desc: str) -> Safe
     totals = [sum(vs[i] for vs in series.values()) for i in range(n)]
     top = _top(totals)
     x, y = _scale(top)
-    below, body = [0] * n, []
+    below, body, labels = [0] * n, [], []
     for k, (name, values) in enumerate(series.items()):
         upper = [below[i] + values[i] for i in range(n)]
         pts = [f"{x(i, n):.1f},{y(upper[i]):.1f}" for i in range(n)]
         pts += [f"{x(i, n):.1f},{y(below[i]):.1f}" for i in reversed(range(n))]
-        c = k % 6 + 1
+        c = k % COLOURS + 1
         body.append(
             f'<polygon points="{" ".join(pts)}" class="fill-{c} area" '
             f' stroke-width="0.5"><title>{escape(name)}</title></polygon>'
         )
         if n and values[-1]:
-            body.append(
-                f'<text x="{W - PAD_R + 4}" y="{y((below[-1] + upper[-1]) / 2) + 4:.1f}">'
-                f"{escape(name)} {values[-1]}</text>"
-            )
+            labels.append((y((below[-1] + upper[-1]) / 2) + 4, f"{name} {values[-1]}", ""))
         below = upper
-    return _frame(title, desc, body, top, x_labels)
+    return _frame(title, desc, body + _end_labels(labels), top, x_labels)
 
 
 def bars(*, values: list, x_labels: list, title: str, desc: str) -> SafeString:
@@ -127,7 +142,7 @@ def scatter(*, points: list, x_labels: list, title: str, desc: str, lines=None) 
     lines = lines or {}
     top = _top([p[1] for p in points] + [v for v in lines.values() if v is not None])
     x, y = _scale(top)
-    n, body = len(x_labels), []
+    n, body, labels = len(x_labels), [], []
     for xi, v in points:
         body.append(f'<circle cx="{x(xi, n):.1f}" cy="{y(v):.1f}" r="3" class="fill-1"/>')
     for k, (name, v) in enumerate(lines.items()):
@@ -136,6 +151,6 @@ def scatter(*, points: list, x_labels: list, title: str, desc: str, lines=None) 
         body.append(
             f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
             f'class="stroke-{k + 2}" stroke-dasharray="{DASHES[k + 1]}"/>'
-            f'<text x="{W - PAD_R + 4}" y="{y(v) + 4:.1f}">{escape(name)} {v:g}</text>'
         )
-    return _frame(title, desc, body, top, x_labels)
+        labels.append((y(v) + 4, f"{name} {v:g}", ""))
+    return _frame(title, desc, body + _end_labels(labels), top, x_labels)
