@@ -1,6 +1,7 @@
 """The SVG chart kit: what a reader of the chart can tell apart."""
 
 import re
+from itertools import pairwise
 
 from apps.insight import charts
 from apps.tasks.models import LIFECYCLE_ORDER
@@ -22,7 +23,7 @@ def test_end_labels_of_close_lines_do_not_overlap():
     )
     ys = end_label_ys(svg)
     assert len(ys) == 4
-    assert all(b - a >= charts.LABEL_GAP for a, b in zip(ys, ys[1:], strict=False))
+    assert all(b - a >= charts.LABEL_GAP for a, b in pairwise(ys))
     assert all(charts.PAD_T <= y <= charts.H - charts.PAD_B + 4 for y in ys)
 
 
@@ -32,7 +33,7 @@ def test_end_labels_of_thin_cumulative_flow_bands_do_not_overlap():
     svg = charts.stacked_area(series=series, x_labels=DAYS, title="Cumulative flow", desc="")
     ys = end_label_ys(svg)
     assert len(ys) == len(LIFECYCLE_ORDER)
-    assert all(b - a >= charts.LABEL_GAP for a, b in zip(ys, ys[1:], strict=False))
+    assert all(b - a >= charts.LABEL_GAP for a, b in pairwise(ys))
 
 
 def test_a_label_with_room_stays_beside_its_line():
