@@ -16,7 +16,8 @@ Each returns SafeString markup; the numbers behind it belong in a table next to 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 40, 110, 14, 28
+W, H, PAD_L, PAD_R, PAD_T, PAD_B = 640, 240, 40, 130, 14, 28
+LABEL_CHARS = 18  # a longer end label's name is cut (…), its number kept, to fit the chart
 DASHES = ["", "6 3", "2 3", "8 3 2 3", "1 2", "10 4", "4 2 1 2"]
 COLOURS = len(DASHES)  # --chart-1 … --chart-7: the seven board states each get their own
 LABEL_GAP = 12  # px between two end labels' baselines (the font is 11 px)
@@ -37,7 +38,14 @@ def _end_labels(labels: list[tuple[float, str, str]]) -> list[str]:
     out = []
     for y, (_wanted, text, cls) in zip(ys, ordered, strict=True):
         css = f' class="{cls}"' if cls else ""
-        out.append(f'<text x="{W - PAD_R + 4}" y="{y:.1f}"{css}>{escape(text)}</text>')
+        name, _, value = text.rpartition(" ")
+        shown = (
+            text if len(text) <= LABEL_CHARS else f"{name[: LABEL_CHARS - len(value) - 2]}… {value}"
+        )
+        out.append(
+            f'<text x="{W - PAD_R + 4}" y="{y:.1f}"{css}><title>{escape(text)}</title>'
+            f"{escape(shown)}</text>"
+        )
     return out
 
 
@@ -54,12 +62,20 @@ def _scale(top: float):
     return x, y
 
 
-def _frame(title: str, desc: str, body: list[str], top: float, x_labels: list[str]) -> SafeString:
+def _slot(i: int, n: int) -> float:
+    """The centre of the i-th of n equal slots across the plot: a bar stays inside it."""
+    return PAD_L + (W - PAD_L - PAD_R) * (i + 0.5) / max(n, 1)
+
+
+def _frame(
+    title: str, desc: str, body: list[str], top: float, x_labels: list[str], slots=False
+) -> SafeString:
     x, y = _scale(top)
     n = len(x_labels)
     step = max(1, n // 8)
+    at = _slot if slots else x
     ticks = [
-        f'<text x="{x(i, n):.1f}" y="{H - 8}" text-anchor="middle">{escape(label)}</text>'
+        f'<text x="{at(i, n):.1f}" y="{H - 8}" text-anchor="middle">{escape(label)}</text>'
         for i, label in enumerate(x_labels)
         if i % step == 0
     ]
@@ -125,17 +141,17 @@ def stacked_area(*, series: dict, x_labels: list, title: str, desc: str) -> Safe
 
 def bars(*, values: list, x_labels: list, title: str, desc: str) -> SafeString:
     top = _top(values)
-    x, y = _scale(top)
+    _x, y = _scale(top)
     n, body = len(values), []
     width = (W - PAD_L - PAD_R) / max(n, 1) * 0.6
     for i, v in enumerate(values):
-        cx = x(i, n)
+        cx = _slot(i, n)
         body.append(
             f'<rect x="{cx - width / 2:.1f}" y="{y(v):.1f}" width="{width:.1f}" '
             f'height="{y(0) - y(v):.1f}" class="fill-1"><title>{escape(x_labels[i])}: {v}'
             f'</title></rect><text x="{cx:.1f}" y="{y(v) - 3:.1f}" text-anchor="middle">{v}</text>'
         )
-    return _frame(title, desc, body, top, x_labels)
+    return _frame(title, desc, body, top, x_labels, slots=True)
 
 
 def scatter(*, points: list, x_labels: list, title: str, desc: str, lines=None) -> SafeString:

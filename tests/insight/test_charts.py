@@ -49,3 +49,11 @@ def test_every_board_state_has_its_own_colour_in_the_cumulative_flow():
     svg = charts.stacked_area(series=series, x_labels=DAYS, title="Cumulative flow", desc="")
     colours = re.findall(r'<polygon [^>]*class="(fill-\d+) area"', svg)
     assert len(colours) == len(LIFECYCLE_ORDER) == len(set(colours))
+
+
+def test_a_long_name_is_cut_but_its_number_is_kept():
+    svg = charts.line_chart(
+        series={"Katherine Johnson-Goble": [1, 2, 3]}, x_labels=DAYS, title="Load", desc=""
+    )
+    assert "Katherine Johns… 3</text>" in svg
+    assert "<title>Katherine Johnson-Goble 3</title>" in svg

@@ -117,3 +117,10 @@ def test_the_period_select_keeps_the_chosen_period(client_for, member, team, tem
     page = client_for(member).get(url(team, template), {"last": "7"}).content.decode()
     assert '<option value="7" selected>Last 7 days</option>' in page
     assert '<option value="30">Last 30 days</option>' in page
+
+
+def test_thick_heat_map_arrows_keep_small_arrowheads(client_for, member, team, template):
+    # Sized by the stroke (SVG's default), a 7 px arrow grew a 49 px head over its label.
+    page = client_for(member).get(url(team, template)).content.decode()
+    markers = page.count('<marker id="wf-arrow')
+    assert markers == 2 and page.count('markerUnits="userSpaceOnUse"') == markers
