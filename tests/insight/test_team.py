@@ -155,6 +155,23 @@ def test_csv_download_has_a_filename_and_the_numbers(client_for, member, team, h
     assert response.content.decode().splitlines() == ["week_starting,done", "2026-11-02,2"]
 
 
+def test_the_cycle_and_cfd_csvs_have_the_pages_numbers(client_for, member, team, history):
+    url = reverse("insight:team", args=[team.slug])
+    period = {"start": "2026-11-02", "end": "2026-11-08"}
+    cycle = client_for(member).get(url, {**period, "csv": "cycle"}).content.decode()
+    rows = [line.split(",")[1:] for line in cycle.splitlines()[1:]]
+    assert rows == [["D", "2026-11-03", "0.5"], ["A", "2026-11-05", "2.0"]]
+    cfd = client_for(member).get(url, {**period, "csv": "cfd"}).content.decode().splitlines()
+    heads = cfd[0].split(",")
+    third = dict(zip(heads, cfd[3].split(","), strict=True))  # 4 Nov
+    assert (third["day"], third["todo"], third["in_progress"], third["done"]) == (
+        "2026-11-04",
+        "1",
+        "2",
+        "1",
+    )
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
