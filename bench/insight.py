@@ -2,9 +2,11 @@
 
 Builds the data once on PostgreSQL, in the database `relay_insight_bench` (kept, and re-used
 when present: building takes a few minutes), with COPY; then prints the p50 and p90 of the
-insight pages (the workflow page, its CSV, and the team page when it exists: "not there" on a
-404) and their query counts, in-process (Django's test client), next to a reference measured
-in the same run: the team's task list page.
+insight pages — the workflow page and its CSV for each period its form offers (7, 30, 90 days
+and a year), the team page and its cumulative-flow and control-chart CSVs for each (4, 12, 26
+weeks and a year) — and their query counts, in-process (Django's test client), next to a
+reference measured in the same run: the team's task list page. Under load the reference
+moves too; the "x the reference" column is the figure to compare between runs.
 
     .venv/bin/python bench/insight.py                       # PostgreSQL at 127.0.0.1:5432
     BENCH_REBUILD=1 .venv/bin/python bench/insight.py       # drop the data and build again
@@ -201,7 +203,7 @@ def build():
             ],
             logs,
         )
-        raw.execute("ANALYZE")
+        raw.execute("VACUUM ANALYZE")  # as autovacuum would: index-only scans need it
     print(
         f"built {len(tasks):,} tasks, {len(logs):,} log rows in "
         f"{time.perf_counter() - started:.0f} s"
