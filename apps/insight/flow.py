@@ -28,11 +28,23 @@ Definitions (the page says them too):
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Min, OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404
 from django.utils import timezone
 from django_fsm_log.models import StateLog
@@ -93,30 +105,16 @@ class StepFigures:
     runs: int = 0
     tasks: int = 0
     finished: int = 0
-    waiting: list[float] = field(default_factory=list, repr=False)
-    working: list[float] = field(default_factory=list, repr=False)
+    waiting_median: float | None = None
+    waiting_p85: float | None = None
+    working_median: float | None = None
+    working_p85: float | None = None
     loop_backs: int = 0
     first_attempts: int = 0
     first_pass: int = 0
     sla_tracked: int = 0
     sla_missed: int = 0
     time_spent: float = 0.0  # seconds, waiting + working, all tasks
-
-    @property
-    def waiting_median(self) -> float | None:
-        return percentile(self.waiting, 50)
-
-    @property
-    def waiting_p85(self) -> float | None:
-        return percentile(self.waiting, 85)
-
-    @property
-    def working_median(self) -> float | None:
-        return percentile(self.working, 50)
-
-    @property
-    def working_p85(self) -> float | None:
-        return percentile(self.working, 85)
 
     @property
     def median_total(self) -> float | None:
@@ -219,6 +217,134 @@ def task_rows(*, step_ids: list[int], period: Period) -> list[dict]:
     )
 
 
+@dataclass
+class StepTimes:
+    """The figures of one step (key) that need each task's first start."""
+
+    tasks: int = 0
+    runs: int = 0
+    waiting_median: float | None = None
+    waiting_p85: float | None = None
+    working_median: float | None = None
+    working_p85: float | None = None
+    time_spent: float = 0.0
+    sla_tracked: int = 0
+    sla_missed: int = 0
+
+
+STEP_TIMES_SQL = """
+WITH rows AS MATERIALIZED (
+    SELECT s.key, t.run_id, t.created_at, t.due_at, t.finished_at,
+           (t.state = %(done)s AND t.finished_at IS NOT NULL) AS done,
+           (SELECT MIN(l.timestamp) FROM {log} l WHERE l.content_type_id = %(kind)s
+              AND l.object_id = t.id AND l.state = %(in_progress)s) AS started
+    FROM {task} t JOIN {step} s ON s.id = t.step_id
+    WHERE t.step_id = ANY(%(steps)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
+), spans AS (
+    SELECT key, run_id, due_at, done, finished_at, started,
+           EXTRACT(EPOCH FROM CASE WHEN started IS NOT NULL THEN started - created_at
+                                   WHEN done THEN finished_at - created_at END) AS waiting,
+           EXTRACT(EPOCH FROM CASE WHEN started IS NOT NULL AND done
+                                   THEN finished_at - started END) AS working,
+           EXTRACT(EPOCH FROM CASE WHEN done THEN finished_at - created_at
+                                   WHEN started IS NOT NULL THEN %(now)s - created_at END) AS spent
+    FROM rows
+)
+SELECT key, COUNT(*), COUNT(DISTINCT run_id),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY waiting),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY working),
+       COALESCE(SUM(spent), 0), COUNT(due_at),
+       COUNT(*) FILTER (WHERE CASE WHEN done THEN finished_at ELSE %(now)s END > due_at)
+FROM spans GROUP BY key
+"""
+
+
+def fetch_all(sql: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _step_times_in_sql(*, step_ids: list[int], period: Period, now: datetime) -> dict:
+    """PostgreSQL: every step's times in one query, percentile_cont per step (the same
+    interpolation as percentile() here)."""
+    sql = STEP_TIMES_SQL.format(
+        log=StateLog._meta.db_table, task=Task._meta.db_table, step=Step._meta.db_table
+    )
+    params = {
+        "done": State.DONE,
+        "in_progress": State.IN_PROGRESS,
+        "kind": ContentType.objects.get_for_model(Task).pk,
+        "steps": step_ids,
+        "start": period.start,
+        "end": period.end,
+        "now": now,
+    }
+    times = {}
+    for key, tasks, runs, waiting, working, spent, tracked, missed in fetch_all(sql, params):
+        waiting, working = waiting or [None, None], working or [None, None]
+        times[key] = StepTimes(
+            tasks=tasks,
+            runs=runs,
+            waiting_median=waiting[0],
+            waiting_p85=waiting[1],
+            working_median=working[0],
+            working_p85=working[1],
+            time_spent=float(spent),
+            sla_tracked=tracked,
+            sla_missed=missed,
+        )
+    return times
+
+
+def _step_times_in_python(*, by_id: dict, period: Period, now: datetime) -> dict:
+    """SQLite (no percentile aggregate): the tasks' rows, and the same figures computed here."""
+    waiting, working = defaultdict(list), defaultdict(list)
+    runs: dict[str, set] = defaultdict(set)
+    times: dict[str, StepTimes] = defaultdict(StepTimes)
+    for row in task_rows(step_ids=list(by_id), period=period):
+        key = by_id[row["step_id"]].key
+        f = times[key]
+        f.tasks += 1
+        runs[key].add(row["run_id"])
+        created, started, finished = row["created_at"], row["started_at"], row["finished_at"]
+        done = row["state"] == State.DONE and finished is not None
+        if started is not None:
+            waiting[key].append((started - created).total_seconds())
+            if done:
+                working[key].append((finished - started).total_seconds())
+                f.time_spent += (finished - created).total_seconds()
+            else:
+                f.time_spent += (now - created).total_seconds()
+        elif done:
+            waiting[key].append((finished - created).total_seconds())
+            f.time_spent += (finished - created).total_seconds()
+        if row["due_at"] is not None:
+            f.sla_tracked += 1
+            if (finished if done else now) > row["due_at"]:
+                f.sla_missed += 1
+    for key, f in times.items():
+        f.runs = len(runs[key])
+        f.waiting_median, f.waiting_p85 = percentile(waiting[key], 50), percentile(waiting[key], 85)
+        f.working_median, f.working_p85 = percentile(working[key], 50), percentile(working[key], 85)
+    return dict(times)
+
+
+def _lead_times(*, runs: QuerySet[Run]) -> list[float]:
+    """Seconds from start to finish of each run (completed ones, as `runs` says)."""
+    if connection.vendor == "postgresql":
+        seconds = Func(
+            F("finished_at") - F("started_at"),
+            template="EXTRACT(EPOCH FROM %(expressions)s)",
+            output_field=FloatField(),
+        )
+        return [float(v) for v in runs.annotate(seconds=seconds).values_list("seconds", flat=True)]
+    return [
+        (end - begin).total_seconds()
+        for begin, end in runs.values_list("started_at", "finished_at")
+    ]
+
+
 def workflow_insight(
     *, versions: list[WorkflowTemplate], chosen: WorkflowTemplate | None, period: Period
 ) -> WorkflowInsight:
@@ -247,34 +373,32 @@ def workflow_insight(
         figures.setdefault(s.key, StepFigures(key=s.key, name=s.name))
 
     now = timezone.now()
-    runs_at: dict[str, set] = defaultdict(set)
+    if connection.vendor == "postgresql":
+        times = _step_times_in_sql(step_ids=list(by_id), period=period, now=now)
+    else:
+        times = _step_times_in_python(by_id=by_id, period=period, now=now)
+    for key, t in times.items():
+        f = figures[key]
+        f.tasks, f.runs, f.time_spent = t.tasks, t.runs, t.time_spent
+        f.waiting_median, f.waiting_p85 = t.waiting_median, t.waiting_p85
+        f.working_median, f.working_p85 = t.working_median, t.working_p85
+        f.sla_tracked, f.sla_missed = t.sla_tracked, t.sla_missed
+
+    # Finished tasks per step and outcome (first attempts apart): loop-backs, yield, arrows.
+    in_period = Q(created_at__gte=period.start, created_at__lt=period.end)
+    finished = (
+        Task.objects.filter(in_period, step_id__in=list(by_id), state=State.DONE)
+        .exclude(finished_at=None)
+        .values("step_id", "outcome")
+        .annotate(n=Count("pk"), first=Count("pk", filter=Q(iteration=1)))
+    )
     loops: dict[tuple[str, str], int] = defaultdict(int)
     edge_runs: dict = defaultdict(int)
-    looped_runs: set = set()
-    for row in task_rows(step_ids=list(by_id), period=period):
-        step = by_id[row["step_id"]]
+    looping = Q(pk__in=[])
+    for row in finished:
+        step, n, first = by_id[row["step_id"]], row["n"], row["first"]
         f = figures[step.key]
-        f.tasks += 1
-        runs_at[step.key].add(row["run_id"])
-        created, started, finished = row["created_at"], row["started_at"], row["finished_at"]
-        done = row["state"] == State.DONE and finished is not None
-        if started is not None:
-            f.waiting.append((started - created).total_seconds())
-            if done:
-                f.working.append((finished - started).total_seconds())
-                f.time_spent += (finished - created).total_seconds()
-            else:
-                f.time_spent += (now - created).total_seconds()
-        elif done:
-            f.waiting.append((finished - created).total_seconds())
-            f.time_spent += (finished - created).total_seconds()
-        if row["due_at"] is not None:
-            f.sla_tracked += 1
-            if (finished if done else now) > row["due_at"]:
-                f.sla_missed += 1
-        if not done:
-            continue
-        f.finished += 1
+        f.finished += n
         targets = route_to.get((step.pk, row["outcome"]), [])
         back_to = [t for t in targets if (step.pk, t) in back]
         for t in targets:
@@ -282,35 +406,30 @@ def workflow_insight(
             a = drawn_key.get(step.key)
             b = drawn_key.get(target_key) if target_key else "end"
             if a is not None and b is not None:
-                edge_runs[(a, b)] += 1
+                edge_runs[(a, b)] += n
+        f.first_attempts += first
         if back_to:
-            f.loop_backs += 1
-            looped_runs.add(row["run_id"])
-            loops[(step.key, by_id[back_to[0]].key)] += 1
-        if row["iteration"] == 1:
-            f.first_attempts += 1
-            f.first_pass += 0 if back_to else 1
-    for key, run_ids in runs_at.items():
-        figures[key].runs = len(run_ids)
+            f.loop_backs += n
+            loops[(step.key, by_id[back_to[0]].key)] += n
+            looping |= Q(step_id=step.pk, outcome=row["outcome"])
+        else:
+            f.first_pass += first
 
-    finished_runs = list(
-        Run.objects.filter(
-            template__in=counted,
-            finished_at__gte=period.start,
-            finished_at__lt=period.end,
-            status__in=[RunStatus.COMPLETED, RunStatus.FAILED],
-        ).values_list("pk", "status", "started_at", "finished_at")
+    finished_runs = Run.objects.filter(
+        template__in=counted,
+        finished_at__gte=period.start,
+        finished_at__lt=period.end,
+        status__in=[RunStatus.COMPLETED, RunStatus.FAILED],
     )
-    lead_times = [
-        (end - begin).total_seconds()
-        for _pk, status, begin, end in finished_runs
-        if status == RunStatus.COMPLETED
-    ]
-    first_pass_runs = sum(
-        1
-        for pk, status, *_ in finished_runs
-        if status == RunStatus.COMPLETED and pk not in looped_runs
+    completed = finished_runs.filter(status=RunStatus.COMPLETED)
+    looped = Task.objects.filter(
+        looping, in_period, run=OuterRef("pk"), state=State.DONE, finished_at__isnull=False
     )
+    counts = finished_runs.aggregate(
+        finished=Count("pk"),
+        first_pass=Count("pk", filter=Q(status=RunStatus.COMPLETED) & ~Q(Exists(looped))),
+    )
+    lead_times = _lead_times(runs=completed)
     shown = [f for f in figures.values() if f.tasks or f.key in drawn_key]
     total_time = sum(f.time_spent for f in shown)
     bottleneck = max(shown, key=lambda f: f.time_spent, default=None) if total_time else None
@@ -332,8 +451,8 @@ def workflow_insight(
         ],
         edge_runs=dict(edge_runs),
         lead_times=lead_times,
-        runs_finished=len(finished_runs),
-        runs_first_pass=first_pass_runs,
+        runs_finished=counts["finished"],
+        runs_first_pass=counts["first_pass"],
         bottleneck=bottleneck,
         bottleneck_share=bottleneck.time_spent / total_time if bottleneck else None,
         diagram_steps=sorted(drawn_steps, key=lambda s: (s.position, s.pk)),

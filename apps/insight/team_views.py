@@ -93,9 +93,12 @@ def team_insight(request, team_slug: str) -> HttpResponse:
             {"team": team, "form": form, "nav_active": "insight"},
             status=400,
         )
-    flow = team_flow(team=team, start=form.cleaned_data["start"], end=form.cleaned_data["end"])
-    if form.cleaned_data.get("csv"):
-        return _csv(flow, form.cleaned_data["csv"], team.slug)
+    chart = form.cleaned_data.get("csv") or None
+    flow = team_flow(
+        team=team, start=form.cleaned_data["start"], end=form.cleaned_data["end"], only=chart
+    )
+    if chart:
+        return _csv(flow, chart, team.slug)
     labels = [d.strftime("%-d %b") for d in flow.days]
     index = {d: i for i, d in enumerate(flow.days)}
     cfd_named = {state_label(s): v for s, v in reversed(list(flow.cfd.items()))}
@@ -119,7 +122,7 @@ def team_insight(request, team_slug: str) -> HttpResponse:
             desc="Tasks done each week (weeks start on Monday).",
         ),
         "cycle_svg": charts.scatter(
-            points=[(index[d], c) for _, _, d, c in flow.cycle],
+            points=[(index[d], c) for _, _, d, c in flow.cycle_shown],
             x_labels=labels,
             title="Cycle time",
             desc="Days from first in progress to done, per task done.",

@@ -196,10 +196,14 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
         f'<svg class="wf" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'viewBox="0 0 {layout.width} {layout.height}" width="{layout.width}" '
         f'aria-label="{escape(title)}: steps and routes">',
-        '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#64748b"/>'
+        # Arrowheads in the diagram's own units: sized by the stroke (the default), the heat
+        # map's thick arrows grew heads that hid the labels beside them.
+        '<defs><marker id="wf-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" '
+        'markerHeight="10" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
+        '<path d="M0,0L10,5L0,10z" fill="#64748b"/>'
         '</marker><marker id="wf-arrow-loop" viewBox="0 0 10 10" refX="9" refY="5" '
-        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+        'markerWidth="10" markerHeight="10" markerUnits="userSpaceOnUse" '
+        'orient="auto-start-reverse">'
         '<path d="M0,0L10,5L0,10z" fill="#ea580c"/></marker></defs>',
     ]
     grouped: dict = defaultdict(list)

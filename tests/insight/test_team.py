@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from apps.insight.team import percentile, team_flow
+from apps.insight.team import CYCLE_SHOWN, percentile, team_flow
 from apps.tasks.models import Task, WipLimits
 
 START, END = date(2026, 11, 2), date(2026, 11, 8)  # Monday to Sunday
@@ -102,6 +102,46 @@ def test_the_page_shows_every_chart_in_a_few_queries(
     assert history["D"][1].display_name in idle_sentence
 
 
+def test_queries_do_not_grow_with_tasks_or_the_period(
+    client_for, member, other_member, team, history, make_task, django_assert_max_num_queries
+):
+    ct = ContentType.objects.get_for_model(Task)
+    for i in range(30):
+        task = make_task(title=f"more {i}")
+        Task.objects.filter(pk=task.pk).update(
+            created_at=at(2, 9), assignee=member if i % 2 else other_member
+        )
+        for source, state, day in [("todo", "assigned", 3), ("assigned", "in_progress", 4)]:
+            StateLog.objects.create(
+                timestamp=at(day, 9 + i % 5),
+                source_state=source,
+                state=state,
+                transition="t",
+                content_type=ct,
+                object_id=task.pk,
+            )
+    client = client_for(member)
+    url = reverse("insight:team", args=[team.slug])
+    for params in [
+        {"start": "2026-11-02", "end": "2026-11-08"},
+        {"start": "2025-11-09", "end": "2026-11-08"},
+        {"weeks": "26"},
+        {"start": "2026-11-02", "end": "2026-11-08", "csv": "cycle"},
+        {"start": "2026-11-02", "end": "2026-11-08", "csv": "load"},
+    ]:
+        with django_assert_max_num_queries(14):
+            assert client.get(url, params).status_code == 200
+    flow = team_flow(team=team, start=START, end=END)
+    assert flow.cfd["in_progress"][2:4] == [2 + 30, 1 + 30]  # the 30 started on the 4th
+
+
+def test_the_control_chart_draws_the_latest_tasks_and_counts_them_all(team, history):
+    flow = team_flow(team=team, start=START, end=END)
+    assert len(flow.cycle_shown) == len(flow.cycle) == 2
+    flow.cycle.extend([(0, "x", END, 1.0)] * CYCLE_SHOWN)
+    assert len(flow.cycle_shown) == CYCLE_SHOWN and flow.cycle_shown[-1][1] == "x"
+
+
 def test_csv_download_has_a_filename_and_the_numbers(client_for, member, team, history):
     response = client_for(member).get(
         reverse("insight:team", args=[team.slug]),
@@ -113,6 +153,23 @@ def test_csv_download_has_a_filename_and_the_numbers(client_for, member, team, h
         in response["Content-Disposition"]
     )
     assert response.content.decode().splitlines() == ["week_starting,done", "2026-11-02,2"]
+
+
+def test_the_cycle_and_cfd_csvs_have_the_pages_numbers(client_for, member, team, history):
+    url = reverse("insight:team", args=[team.slug])
+    period = {"start": "2026-11-02", "end": "2026-11-08"}
+    cycle = client_for(member).get(url, {**period, "csv": "cycle"}).content.decode()
+    rows = [line.split(",")[1:] for line in cycle.splitlines()[1:]]
+    assert rows == [["D", "2026-11-03", "0.5"], ["A", "2026-11-05", "2.0"]]
+    cfd = client_for(member).get(url, {**period, "csv": "cfd"}).content.decode().splitlines()
+    heads = cfd[0].split(",")
+    third = dict(zip(heads, cfd[3].split(","), strict=True))  # 4 Nov
+    assert (third["day"], third["todo"], third["in_progress"], third["done"]) == (
+        "2026-11-04",
+        "1",
+        "2",
+        "1",
+    )
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,25 @@ def test_queries_do_not_grow_with_runs(
         )
     with django_assert_max_num_queries(12):
         assert client.get(url(team, template)).status_code == 200
+
+
+def test_the_period_select_shows_the_30_days_the_page_shows_by_default(
+    client_for, member, team, template
+):
+    page = client_for(member).get(url(team, template)).content.decode()
+    assert '<option value="30" selected>Last 30 days</option>' in page
+    assert '<option value="7">Last 7 days</option>' in page
+    assert "Last 30 days" in page and "last 30 days" in page.lower()
+
+
+def test_the_period_select_keeps_the_chosen_period(client_for, member, team, template):
+    page = client_for(member).get(url(team, template), {"last": "7"}).content.decode()
+    assert '<option value="7" selected>Last 7 days</option>' in page
+    assert '<option value="30">Last 30 days</option>' in page
+
+
+def test_thick_heat_map_arrows_keep_small_arrowheads(client_for, member, team, template):
+    # Sized by the stroke (SVG's default), a 7 px arrow grew a 49 px head over its label.
+    page = client_for(member).get(url(team, template)).content.decode()
+    markers = page.count('<marker id="wf-arrow')
+    assert markers == 2 and page.count('markerUnits="userSpaceOnUse"') == markers
