@@ -67,7 +67,7 @@ format: install
 	$(PY) -m ruff check --fix .
 
 bench: install
-	@for script in bench/assignment.py bench/board.py bench/notifications.py bench/workflows_engine.py; do \
+	@for script in bench/assignment.py bench/board.py bench/hooks.py bench/notifications.py bench/workflows_engine.py; do \
 	  echo "== $$script"; $(PY) $$script || exit 1; done
 
 # Every page under gunicorn + wrk next to the floor (../shared/floor); DATABASE_URL picks

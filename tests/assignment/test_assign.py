@@ -4,6 +4,7 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.models import StateLog
@@ -15,7 +16,7 @@ from apps.assignment.services.single import assign, assign_with_decision
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Role, User
 from apps.tasks import services as task_services
-from apps.tasks.models import State
+from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
 
 from ..factories import (
@@ -309,8 +310,12 @@ def test_auto_assign_query_count_does_not_grow_with_team(
         MembershipFactory(team=team, user=user, role=Role.MEMBER)
         PersonSkillFactory(user=user, skill=skill, level=3)
     task = ml_task()
-    # 8 of them savepoints; one reads the team for the decision's "why not the others"
-    with django_assert_max_num_queries(20):
+    # The log row's content type is cached per process: warm it, or the count depends on which
+    # test ran first in this worker (as in test_batch).
+    ContentType.objects.get_for_model(Task)
+    # 8 of them savepoints; one reads the team for the decision's "why not the others", one
+    # the team's webhooks that want the transition (apps.hooks.services.emit_event)
+    with django_assert_max_num_queries(21):
         assert assign(task=task) is not None
 
 

@@ -16,6 +16,7 @@ from apps.assignment.models import AssignmentDecision, Mode, WaitingTask
 from apps.assignment.services import batch as batch_services
 from apps.assignment.services.single import assign
 from apps.core.refusals import Refused
+from apps.hooks.models import Delivery, Webhook
 from apps.notifications.models import Kind, Notification
 from apps.people.models import Membership, PersonSkill, Role, Skill, Team, User
 from apps.tasks import services as task_services
@@ -54,6 +55,21 @@ def test_batch_assigns_and_keeps_counters_logs_and_notifications(make_person, ml
         decision = AssignmentDecision.objects.get(task=task)
         assert decision.mode == Mode.BATCH and decision.assignee == task.assignee
     assert Notification.objects.filter(kind=Kind.ASSIGNED).count() == 4
+
+
+def test_batch_reports_each_assignment_to_the_teams_webhooks(make_person, ml_task, team, settings):
+    settings.RELAY_WEBHOOKS_ALLOW_PRIVATE = True
+    hook = Webhook.objects.create(
+        team=team, url="http://127.0.0.1:8831/x", events=["task.transitioned"]
+    )
+    make_person("ann")
+    tasks = [ml_task(title=f"t{i}") for i in range(3)]
+    batch_services.auto_assign_pending(team=team)
+    reported = [d.payload["data"] for d in Delivery.objects.filter(webhook=hook)]
+    assert sorted(d["task"]["id"] for d in reported) == sorted(t.pk for t in tasks)
+    assert {(d["transition"]["name"], d["task"]["assignee"]["username"]) for d in reported} == {
+        ("assign", "ann")
+    }
 
 
 def test_batch_follows_priority_then_due_date(make_person, ml_task, team):
@@ -118,7 +134,8 @@ def test_batch_query_count_does_not_grow_with_team(
     # The log rows' content type is looked up once per process, then cached: warm it, or the
     # count depends on which test ran first in this worker.
     ContentType.objects.get_for_model(Task)
-    with django_assert_max_num_queries(20):
+    # (one of them reads the team's webhooks, once for the whole batch)
+    with django_assert_max_num_queries(21):
         result = batch_services.auto_assign_pending(team=team)
     assert result.assigned == min(30, people * 2)
 
