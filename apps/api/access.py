@@ -24,7 +24,8 @@ from .auth import Caller
 # Ids and slugs as the schema declares them: a value outside these never reaches SQL.
 MAX_ID = 2**63 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Slug = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[-a-zA-Z0-9_]+$")]
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+Slug = Annotated[str, Field(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
 
 
 def teams(caller: Caller) -> QuerySet[Team]:

@@ -17,7 +17,7 @@ from apps.workflows.forms import CancelRunForm, StartRunForm
 from apps.workflows.models import Run, RunStatus
 
 from . import access
-from .access import Id, Slug
+from .access import SLUG_PATTERN, Id, Slug
 from .errors import ERRORS
 from .tasks import TaskRow, _row
 
@@ -118,7 +118,9 @@ def run_list(
 
 
 class RunIn(Schema):
-    template: str = Field(..., max_length=80, description="The workflow template's slug.")
+    template: str = Field(
+        ..., max_length=80, pattern=SLUG_PATTERN, description="The workflow template's slug."
+    )
     title: str = Field(..., max_length=200)
     inputs: dict[str, Any] = Field(default_factory=dict)
 

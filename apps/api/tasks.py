@@ -8,6 +8,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated
 
+from django.http import Http404
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -23,7 +24,7 @@ from apps.tasks.forms import CommentForm, TaskForm, TransitionForm
 from apps.tasks.models import Comment, Task
 
 from . import access
-from .access import Id, Slug
+from .access import SLUG_PATTERN, Id, Slug
 from .errors import ERRORS
 
 router = Router(tags=["tasks"])
@@ -61,6 +62,8 @@ class TaskRow(Schema):
     required_skill: str | None
     min_level: int
     run: int | None
+    # The workflow step's key, for a run's task.
+    step: str | None
     updated_at: datetime
 
 
@@ -71,6 +74,7 @@ class TaskPage(Schema):
 
 
 class ChecklistItemOut(Schema):
+    id: int
     text: str
     required: bool
     done: bool
@@ -129,6 +133,7 @@ def _row(task: Task) -> dict:
         "required_skill": task.required_skill.slug if task.required_skill_id else None,
         "min_level": task.min_level,
         "run": task.run_id,
+        "step": task.step.key if task.step_id else None,
         "updated_at": task.updated_at,
     }
 
@@ -177,7 +182,7 @@ def task_detail_of(caller, pk: int) -> dict:
         "step": task.step.key if task.step_id else None,
         "actions": [a.name for a in task_selectors.available_actions(task=task, user=caller.user)],
         "checklist": [
-            {"text": i.text, "required": i.required, "done": i.done}
+            {"id": i.pk, "text": i.text, "required": i.required, "done": i.done}
             for i in task.checklist.order_by("position", "pk")
         ],
         "comments": comments,
@@ -226,6 +231,7 @@ ROW_FIELDS = (
     "team_id",
     "updated_at",
     "required_skill__slug",
+    "step__key",
 )
 
 
@@ -249,7 +255,7 @@ def task_list(request, slug: Slug, filters: Annotated[TaskFilters, Query()]):
         state=form.cleaned_data["state"],
     )
     # A cursor on the primary key: a page costs its rows whichever page it is.
-    tasks = tasks.only(*ROW_FIELDS).order_by("pk")
+    tasks = tasks.select_related("step").only(*ROW_FIELDS).order_by("pk")
     if after:
         tasks = tasks.filter(pk__gt=after)
     rows = list(tasks[: filters.limit + 1])
@@ -272,7 +278,9 @@ def task_detail(request, task_id: Id):
 class TaskIn(Schema):
     title: str = Field(..., max_length=200)
     description: str = Field("", max_length=10000)
-    required_skill: str | None = Field(None, max_length=50, description="A skill's slug.")
+    required_skill: str | None = Field(
+        None, max_length=50, pattern=SLUG_PATTERN, description="A skill's slug."
+    )
     min_level: int = Field(1, ge=1, le=5)
     requires_review: bool = False
     priority: int = Field(2, ge=1, le=4)
@@ -345,7 +353,10 @@ class TransitionIn(Schema):
     note: str = Field("", max_length=2000)
     outcome: str = Field("", max_length=30, description="For complete: done, passed or failed.")
     assignee: str = Field(
-        "", max_length=150, description="For assign: a username (yourself when empty)."
+        "",
+        max_length=150,
+        pattern=r"^[\w.@+-]*$",
+        description="For assign: a username (yourself when empty).",
     )
 
 
@@ -388,4 +399,26 @@ def task_transition(request, task_id: Id, payload: TransitionIn):
         expected_state=form.cleaned_data["expected_state"] or None,
         **extra,
     )
+    return task_detail_of(caller, task.pk)
+
+
+class TickIn(Schema):
+    done: bool
+
+
+@router.post(
+    "tasks/{task_id}/checklist/{item_id}",
+    response={200: TaskDetail, **ERRORS},
+    summary="Tick or untick a checklist item",
+)
+def task_tick(request, task_id: Id, item_id: Id, payload: TickIn):
+    caller = request.auth
+    task = access.task(caller, task_id)
+    item = task.checklist.filter(pk=item_id).first()
+    if item is None:
+        raise Http404(
+            _("Task #%(task)d has no checklist item #%(item)d.")
+            % {"task": task_id, "item": item_id}
+        )
+    services.toggle_checklist_item(item=item, by=caller.user, done=payload.done)
     return task_detail_of(caller, task.pk)

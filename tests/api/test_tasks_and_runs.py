@@ -165,3 +165,20 @@ def test_a_template_exports_and_imports_back(api, lead, ml_template):
     broken = {**document, "steps": []}
     refused = api.post(T + "/templates/import", broken)
     assert refused.status_code == 422
+
+
+@pytest.mark.parametrize("others", [0, 200])
+def test_a_transition_costs_the_same_queries_however_many_tasks(
+    as_member, team, lead, member, make_task, others, django_assert_max_num_queries
+):
+    Task.objects.bulk_create(
+        Task(team=team, title=f"Bulk {i}", created_by=lead, position=i) for i in range(others)
+    )
+    task = make_task(title="Mine")
+    services.assign_to(task=task, assignee=member, by=lead)
+    as_member.get("/me")
+    with django_assert_max_num_queries(15):
+        response = as_member.post(
+            f"/tasks/{task.pk}/transitions", {"action": "start", "expected_state": "assigned"}
+        )
+    assert response.json()["state"] == "in_progress"
