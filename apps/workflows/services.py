@@ -555,7 +555,7 @@ class ExternalReport:
 
 
 class ExternalReportError(WorkflowError):
-    pass
+    """A refused report: 401 (callback token), 403, 404, 409 or 422, with the sentence."""
 
 
 def _report_of(task: Task, dispatch: StepDispatch, *, repeated: bool) -> ExternalReport:
