@@ -3,6 +3,7 @@ import socket
 from urllib.parse import urlparse
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -164,4 +165,13 @@ def _version_bumps_immediate(request):
             request.getfixturevalue("db")
             with connection.cursor() as cursor:
                 cursor.execute(f"SET CONSTRAINTS {', '.join(constraint_names())} IMMEDIATE")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test's database starts again from the same ids and counters, so a cache kept
+    from the previous test would answer for data that no longer exists (in a deployment
+    counters only go up; after restoring a database, clear the cache: README)."""
+    cache.clear()
     yield

@@ -1,0 +1,64 @@
+"""The board's grid (column heads and every cell's cards), rendered once per team version.
+
+Fetching and rendering 250 cards is most of a board page; between two changes of the team it
+is the same HTML for everyone who asks with the same filters. So the grid is kept in the
+cache under the team's version counter (people.TeamVersion, bumped by the database in the
+same transaction as any change the grid shows), the filters, the five-minute window the
+ETag uses too (overdue marks and the Done window move with the clock) and the language.
+
+Nothing of the viewer is in the grid: a card's moves come from its menu (boards:card_menu,
+asked when opened), the WIP-limits button, saved views, header counts and the ETag are
+rendered around it for each request. The one filter that depends on who asks ("assignee=me")
+puts the viewer's id into the key.
+"""
+
+import hashlib
+
+from django.core.cache import cache
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+
+from apps.people.models import Team, User
+
+from . import selectors
+from .selectors import BoardFilters
+
+# The window the ETag uses (selectors.etag_for): a grid is never older than a 304 would be.
+WINDOW_SECONDS = 300
+
+
+def grid_key(*, team: Team, version: int, user: User, filters: BoardFilters, now=None) -> str:
+    now = now or timezone.now()
+    viewer = user.pk if filters.assignee == "me" else ""
+    raw = f"{filters.query_string()}|{viewer}|{translation.get_language()}"
+    digest = hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
+    window = int(now.timestamp() // WINDOW_SECONDS)
+    return f"board-grid:{team.pk}:{version}:{window}:{digest}"
+
+
+def board_grid(
+    *, team: Team, version: int | None, user: User, filters: BoardFilters, context: dict
+) -> SafeString:
+    """The grid's HTML: from the cache when this team version has been rendered with these
+    filters, else rendered (selectors.board) and kept. `context` has the card renderer."""
+    key = (
+        None
+        if version is None
+        else grid_key(team=team, version=version, user=user, filters=filters)
+    )
+    if key is not None:
+        html = cache.get(key)
+        if html is not None:
+            return mark_safe(html)
+    limits = selectors.settings_of(team)
+    board = selectors.board(
+        team=team, user=user, filters=filters, limits=dict(limits.limits) if limits else {}
+    )
+    html = render_to_string(
+        "boards/board.html#board-grid",
+        {**context, "team": team, "board": board, "filters": filters},
+    )
+    if key is not None:
+        cache.set(key, html)
+    return mark_safe(html)
