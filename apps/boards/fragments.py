@@ -28,13 +28,28 @@ from .selectors import BoardFilters
 WINDOW_SECONDS = 300
 
 
-def grid_key(*, team: Team, version: int, user: User, filters: BoardFilters, now=None) -> str:
+def _key(part: str, *, team: Team, version: int, user: User, filters: BoardFilters, now=None):
     now = now or timezone.now()
     viewer = user.pk if filters.assignee == "me" else ""
     raw = f"{filters.query_string()}|{viewer}|{translation.get_language()}"
     digest = hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
     window = int(now.timestamp() // WINDOW_SECONDS)
-    return f"board-grid:{team.pk}:{version}:{window}:{digest}"
+    return f"board-{part}:{team.pk}:{version}:{window}:{digest}"
+
+
+def _cached(part: str, *, team: Team, version: int | None, user, filters, render) -> SafeString:
+    """The fragment from the cache, or rendered by `render()` and kept. No version (a team
+    without its counter row): rendered every time."""
+    key = None
+    if version is not None:
+        key = _key(part, team=team, version=version, user=user, filters=filters)
+        html = cache.get(key)
+        if html is not None:
+            return mark_safe(html)  # rendered by a template below, escaped there
+    html = render()
+    if key is not None:
+        cache.set(key, html)
+    return mark_safe(html)
 
 
 def board_grid(
@@ -42,23 +57,30 @@ def board_grid(
 ) -> SafeString:
     """The grid's HTML: from the cache when this team version has been rendered with these
     filters, else rendered (selectors.board) and kept. `context` has the card renderer."""
-    key = (
-        None
-        if version is None
-        else grid_key(team=team, version=version, user=user, filters=filters)
-    )
-    if key is not None:
-        html = cache.get(key)
-        if html is not None:
-            return mark_safe(html)
-    limits = selectors.settings_of(team)
-    board = selectors.board(
-        team=team, user=user, filters=filters, limits=dict(limits.limits) if limits else {}
-    )
-    html = render_to_string(
-        "boards/board.html#board-grid",
-        {**context, "team": team, "board": board, "filters": filters},
-    )
-    if key is not None:
-        cache.set(key, html)
-    return mark_safe(html)
+
+    def render() -> str:
+        limits = selectors.settings_of(team)
+        board = selectors.board(
+            team=team, user=user, filters=filters, limits=dict(limits.limits) if limits else {}
+        )
+        return render_to_string(
+            "boards/board.html#board-grid",
+            {**context, "team": team, "board": board, "filters": filters},
+        )
+
+    return _cached("grid", team=team, version=version, user=user, filters=filters, render=render)
+
+
+def filter_controls(
+    *, team: Team, version: int | None, user: User, filters: BoardFilters, context: dict
+) -> SafeString:
+    """The filter form's fields: the team's members, workflows and running runs, the skills
+    (a skill's edit bumps every team), with the current filters selected. `context` holds
+    them as unevaluated querysets: a cached answer runs none of them."""
+
+    def render() -> str:
+        return render_to_string(
+            "boards/board.html#filter-controls", {**context, "team": team, "filters": filters}
+        )
+
+    return _cached("filters", team=team, version=version, user=user, filters=filters, render=render)

@@ -129,18 +129,25 @@ def board(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
         query = filters.query_string()
         response["HX-Push-Url"] = request.path + (f"?{query}" if query else "")
         return response
+    choices = {
+        "members": people.team_members(team=team),
+        "skills": Skill.objects.filter(is_review_skill=False).only("slug", "name"),
+        "templates": WorkflowTemplate.objects.filter(team=team, is_current=True).only(
+            "slug", "name"
+        ),
+        "runs": Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
+        "lanes": selectors.LANES,
+        "due_choices": selectors.DUE_CHOICES,
+    }
     context.update(
         nav_active="board",
         may_change_wip_limits=services.may_change_wip_limits(
             user=request.user, role=team.viewer_role
         ),
-        members=people.team_members(team=team),
-        skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
         saved_views=SavedView.objects.filter(owner=request.user, team=team),
-        templates=WorkflowTemplate.objects.filter(team=team, is_current=True).only("slug", "name"),
-        runs=Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
-        lanes=selectors.LANES,
-        due_choices=selectors.DUE_CHOICES,
+        filter_controls=fragments.filter_controls(
+            team=team, version=team.v_team, user=request.user, filters=filters, context=choices
+        ),
         open_task=_open_task(request),
         done_window_days=selectors.DONE_WINDOW.days,
     )
