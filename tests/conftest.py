@@ -1,13 +1,14 @@
 import os
 import socket
+import uuid
 from urllib.parse import urlparse
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from apps.boards import fragments
 from apps.people.models import Role
 from apps.people.version_triggers import constraint_names
 from apps.tasks import services
@@ -169,9 +170,9 @@ def _version_bumps_immediate(request):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
-    """Each test's database starts again from the same ids and counters, so a cache kept
-    from the previous test would answer for data that no longer exists (in a deployment
-    counters only go up; after restoring a database, clear the cache: README)."""
-    cache.clear()
-    yield
+def _board_fragments_of_this_test(monkeypatch):
+    """Each test's database starts again from the same ids and counters, so a board fragment
+    cached by an earlier test would answer for data that no longer exists (in a deployment
+    counters only go up; after restoring a database, clear the cache: README). A key prefix
+    of its own per test, rather than clearing a cache that parallel workers share."""
+    monkeypatch.setattr(fragments, "KEY_PREFIX", f"board-{uuid.uuid4().hex}")

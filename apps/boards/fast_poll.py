@@ -30,6 +30,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import parse_etags
 from django.utils.module_loading import import_string
 
+from apps.core.reusable_sql import fetch_prepared
 from apps.people.models import User
 
 from . import selectors
@@ -199,6 +200,5 @@ class FastPollMiddleware:
                 "WHERE s.session_key = %s AND s.expire_date > %s"
             )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [user_id, *version_params, session_key, now])
-            return cursor.fetchone()
+        rows = fetch_prepared(sql, [user_id, *version_params, session_key, now])
+        return rows[0] if rows else None

@@ -15,6 +15,7 @@ puts the viewer's id into the key.
 import hashlib
 
 from django.core.cache import cache
+from django.db import connection
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
@@ -24,6 +25,7 @@ from apps.people.models import Team, User
 from . import selectors
 from .selectors import BoardFilters
 
+KEY_PREFIX = "board"
 # The window the ETag uses (selectors.etag_for): a grid is never older than a 304 would be.
 WINDOW_SECONDS = 300
 
@@ -31,10 +33,12 @@ WINDOW_SECONDS = 300
 def _key(part: str, *, team: Team, version: int, user: User, filters: BoardFilters, now=None):
     now = now or timezone.now()
     viewer = user.pk if filters.assignee == "me" else ""
-    raw = f"{filters.query_string()}|{viewer}|{translation.get_language()}"
+    # The database too: test runs in parallel share one Redis with databases of their own.
+    database = connection.settings_dict["NAME"]
+    raw = f"{database}|{filters.query_string()}|{viewer}|{translation.get_language()}"
     digest = hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()
     window = int(now.timestamp() // WINDOW_SECONDS)
-    return f"board-{part}:{team.pk}:{version}:{window}:{digest}"
+    return f"{KEY_PREFIX}-{part}:{team.pk}:{version}:{window}:{digest}"
 
 
 def _cached(part: str, *, team: Team, version: int | None, user, filters, render) -> SafeString:

@@ -482,7 +482,7 @@ def _versioned_teams(*, user: User, is_staff: bool, team_slug: str) -> QuerySet[
     work, the inbox), and the sum of the counters of the person's teams (tasks of other teams
     move the review count too). Counters only go up, and joining or leaving a team bumps the
     person's, so (person, sum) changes whenever any of them does."""
-    teams = Team.objects.filter(slug=team_slug)
+    teams = Team.objects.filter(slug=team_slug).order_by()
     if not is_staff:
         teams = teams.filter(Exists(Membership.objects.filter(team=OuterRef("pk"), user=user)))
     return teams.annotate(
@@ -492,7 +492,9 @@ def _versioned_teams(*, user: User, is_staff: bool, team_slug: str) -> QuerySet[
         v_team=F("version__n"),
         v_person=Subquery(PersonVersion.objects.filter(user=user).values("n")[:1]),
         v_teams=Subquery(
-            TeamVersion.objects.filter(team__memberships__user=user)
+            TeamVersion.objects.filter(
+                team_id__in=Membership.objects.filter(user=user).values("team_id")
+            )
             .order_by()
             .values(total=Func(F("n"), function="SUM", output_field=IntegerField()))
         ),
