@@ -1,5 +1,6 @@
 import os
 import socket
+import uuid
 from urllib.parse import urlparse
 
 import pytest
@@ -7,7 +8,9 @@ from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from apps.boards import fragments
 from apps.people.models import Role
+from apps.people.version_triggers import constraint_names
 from apps.tasks import services
 
 from .factories import PASSWORD, MembershipFactory, TaskFactory, TeamFactory, UserFactory
@@ -146,3 +149,30 @@ def _attachments_in_tmp(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "attachments")},
         },
     }
+
+
+@pytest.fixture(autouse=True)
+def _version_bumps_immediate(request):
+    """On PostgreSQL the version counters are bumped at commit (deferred constraint triggers,
+    apps.people.version_triggers); a test inside one never-committed transaction makes them
+    immediate so that it sees the bumps of what it just did, as a committed request would."""
+    if connection.vendor == "postgresql":
+        marker = request.node.get_closest_marker("django_db")
+        uses_db = marker is not None or "db" in request.fixturenames
+        transactional = (
+            marker is not None and marker.kwargs.get("transaction")
+        ) or "transactional_db" in request.fixturenames
+        if uses_db and not transactional:
+            request.getfixturevalue("db")
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET CONSTRAINTS {', '.join(constraint_names())} IMMEDIATE")
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _board_fragments_of_this_test(monkeypatch):
+    """Each test's database starts again from the same ids and counters, so a board fragment
+    cached by an earlier test would answer for data that no longer exists (in a deployment
+    counters only go up; after restoring a database, clear the cache: README). A key prefix
+    of its own per test, rather than clearing a cache that parallel workers share."""
+    monkeypatch.setattr(fragments, "KEY_PREFIX", f"board-{uuid.uuid4().hex}")
