@@ -1,0 +1,341 @@
+"""A person's own pages answered again from this process's memory while nothing they show changed.
+
+The task page, the drawer, the team task list, My work and the review queue are read far
+more often than anything on them changes, and most of their cost is not their own query but
+the session and user loads, eight middleware and the template. `PageCacheMiddleware` (just
+after FastPollMiddleware, before SessionMiddleware) keeps the HTML the normal view produced
+for one session and one exact request, and answers the same GET again from one query (the
+session row and the person's row) and the person's versions (apps.people.versions), as long as
+
+- the session row, unexpired, still holds exactly the data it held when the page was made,
+  and the person's row is exactly as it was (password hash, so the session-auth hash check;
+  is_active, is_staff, names, capacity…) — a logout, an expiry, a password change or an edit
+  of the person misses;
+- the person's version and every one of their teams' versions are the ones read *before* the
+  page was rendered: every service bumps them in the transaction of its change, so a change
+  by anyone the page could show (or a team joined or left) misses;
+- the page is younger than `RELAY_PAGE_CACHE_SECONDS` (what time alone changes: "overdue",
+  "3 minutes ago");
+- the request is the same: path and query string, the CSRF cookie, the htmx headers, host,
+  scheme and Accept-Language.
+
+A hit is the stored body with a freshly masked CSRF token where the page had one, the stored
+headers and the CSRF cookie renewed as CsrfViewMiddleware does. Only GETs of the views in
+PAGES are kept, only 200s whose cookies are that renewal and whose headers are the ones named
+in _KEPT_HEADERS, never with a flash message pending, never for staff (who see teams they are
+not in, whose versions are not the person's). Anything else goes down the stack untouched.
+"""
+
+import re
+import time
+from collections import OrderedDict
+from typing import NamedTuple
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import connection
+from django.http import HttpResponse
+from django.middleware.csrf import (
+    CSRF_ALLOWED_CHARS,
+    CSRF_SECRET_LENGTH,
+    _mask_cipher_secret,
+    _unmask_cipher_token,
+)
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+
+from apps.people.models import User
+
+# The views whose GETs are kept: URL name and a stand-in for each argument (its converter).
+PAGES = {
+    "tasks:task_detail": ("int",),
+    "boards:drawer": ("int",),
+    "boards:task_list": ("slug",),
+    "boards:my_work": (),
+    "boards:reviews": (),
+}
+_CONVERTERS = {"int": ("987654321", "[0-9]+"), "slug": ("stand-in-slug", "[-a-zA-Z0-9_]+")}
+# Headers the inner middleware and these views set that a kept page repeats as they were.
+_KEPT_HEADERS = {"content-type", "content-length", "vary", "x-frame-options", "hx-push-url"}
+_VARY_KEPT = {"cookie", "hx-request", "hx-target", "hx-trigger", "hx-current-url"}
+# Request headers that make the same URL another page (partial or whole, the filters shown).
+_KEYED_META = (
+    "HTTP_HOST",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_HX_REQUEST",
+    "HTTP_HX_BOOSTED",
+    "HTTP_HX_TARGET",
+    "HTTP_HX_TRIGGER",
+    "HTTP_HX_TRIGGER_NAME",
+    "HTTP_HX_CURRENT_URL",
+    "HTTP_HX_HISTORY_RESTORE_REQUEST",
+    "HTTP_HX_PROMPT",
+    "HTTP_X_FORWARDED_PROTO",
+    "wsgi.url_scheme",
+)
+# A preconditional GET is the view's to answer (it may say 304).
+_PRECONDITIONS = (
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+)
+_TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
+_SECRET = re.compile(f"[{re.escape(CSRF_ALLOWED_CHARS)}]{{{CSRF_SECRET_LENGTH}}}")
+_MESSAGES_SESSION_KEY = "_messages"
+# Where a pending flash message can wait: the cookie and the session, both looked at.
+_MESSAGE_STORAGES = {
+    "django.contrib.messages.storage.fallback.FallbackStorage",
+    "django.contrib.messages.storage.cookie.CookieStorage",
+    "django.contrib.messages.storage.session.SessionStorage",
+}
+
+
+class Entry(NamedTuple):
+    """One kept page and what it was made from."""
+
+    user_id: int
+    row: tuple  # the session data and the person's row, as read before the view ran
+    versions: tuple
+    made: float  # time.monotonic()
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    parts: tuple[bytes, ...]  # the body, split where the masked CSRF token was
+    size: int
+    renews_csrf: bool  # the page used the token, so CsrfViewMiddleware renewed the cookie
+
+
+def _page_patterns() -> list[re.Pattern]:
+    patterns = []
+    for name, converters in PAGES.items():
+        stand_ins = [_CONVERTERS[c][0] for c in converters]
+        pattern = re.escape(reverse(name, args=stand_ins))
+        for converter in converters:
+            stand_in, regex = _CONVERTERS[converter]
+            pattern = pattern.replace(re.escape(stand_in), regex, 1)
+        patterns.append(re.compile(pattern))
+    return patterns
+
+
+def _default_versions_reader():
+    try:
+        from apps.people.versions import read_versions
+    except ImportError:  # no versions, no way to know a page is still right
+        return None
+
+    def read(user_id: int) -> tuple:
+        versions = read_versions(user_id)
+        return (versions.person, tuple(sorted(versions.teams.items())))
+
+    return read
+
+
+class PageCacheMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.seconds = settings.RELAY_PAGE_CACHE_SECONDS
+        self.budget = settings.RELAY_PAGE_CACHE_BYTES
+        self.enabled = (
+            self.seconds > 0
+            and settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+            and not settings.SESSION_SAVE_EVERY_REQUEST
+            and not settings.CSRF_USE_SESSIONS
+            and User.get_session_auth_hash is AbstractBaseUser.get_session_auth_hash
+            and settings.MESSAGE_STORAGE in _MESSAGE_STORAGES
+        )
+        self.read_versions = _default_versions_reader() if self.enabled else None
+        self.enabled = self.read_versions is not None
+        self.patterns = _page_patterns()
+        self.entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self.size = 0
+        users = connection.ops.quote_name(User._meta.db_table)
+        self.sql = (
+            f"SELECT s.session_data, u.* FROM django_session s INNER JOIN {users} u ON u.id = %s "
+            "WHERE s.session_key = %s AND s.expire_date > %s"
+        )
+        self.session_sql = (
+            "SELECT session_data FROM django_session WHERE session_key = %s AND expire_date > %s"
+        )
+
+    def __call__(self, request):
+        if not self.enabled or request.method != "GET":
+            return self.get_response(request)
+        key = self._key(request)
+        if key is None:
+            return self.get_response(request)
+        entry = self.entries.get(key)
+        if entry is not None:
+            if (
+                time.monotonic() - entry.made < self.seconds
+                and self._row(key[0], entry.user_id) == entry.row
+                and self.read_versions(entry.user_id) == entry.versions
+            ):
+                self.entries.move_to_end(key)
+                return self._replay(entry, key[1])
+            self._drop(key)
+        return self._render_and_keep(request, key)
+
+    def _key(self, request) -> tuple | None:
+        meta = request.META
+        cookies = request.COOKIES
+        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+        secret = cookies.get(settings.CSRF_COOKIE_NAME)
+        if (
+            not session_key
+            or not secret
+            or not _SECRET.fullmatch(secret)
+            or CookieStorage.cookie_name in cookies
+            or any(name in meta for name in _PRECONDITIONS)
+        ):
+            return None
+        path = request.path_info
+        if not any(pattern.fullmatch(path) for pattern in self.patterns):
+            return None
+        return (
+            session_key,
+            secret,
+            path,
+            meta.get("QUERY_STRING", ""),
+            tuple(meta.get(name) for name in _KEYED_META),
+        )
+
+    def _row(self, session_key: str, user_id: int) -> tuple | None:
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [user_id, session_key, now])
+            return cursor.fetchone()
+
+    def _session_user(self, session_key: str) -> int | None:
+        """Who the session names (the view checks the rest; what it renders is kept only if
+        the person it authenticated is this one)."""
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(self.session_sql, [session_key, now])
+            found = cursor.fetchone()
+        if found is None:
+            return None
+        data = SessionStore().decode(found[0])
+        if _MESSAGES_SESSION_KEY in data:
+            return None
+        try:
+            return int(data.get(SESSION_KEY))
+        except (TypeError, ValueError):
+            return None
+
+    def _render_and_keep(self, request, key):
+        session_key, secret = key[0], key[1]
+        user_id = self._session_user(session_key)
+        if user_id is None:
+            return self.get_response(request)
+        # Read before the view: a change that lands while it renders leaves the page keyed on
+        # the versions before it, so the next request misses and renders again.
+        row = self._row(session_key, user_id)
+        versions = self.read_versions(user_id)
+        response = self.get_response(request)
+        entry = self._entry(request, response, key, user_id, row, versions)
+        if entry is not None:
+            self._keep(key, entry)
+        return response
+
+    def _entry(self, request, response, key, user_id, row, versions) -> Entry | None:
+        session_key, secret = key[0], key[1]
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if (
+            row is None
+            or response.status_code != 200
+            or response.streaming
+            or user is None
+            or not user.is_authenticated
+            or user.pk != user_id
+            or user.is_staff
+            or session is None
+            or session.session_key != session_key
+            or session.modified
+            or request.META.get("CSRF_COOKIE") != secret
+        ):
+            return None
+        cookies = response.cookies
+        if any(name != settings.CSRF_COOKIE_NAME for name in cookies) or (
+            settings.CSRF_COOKIE_NAME in cookies
+            and cookies[settings.CSRF_COOKIE_NAME].value != secret
+        ):
+            return None
+        headers = tuple(response.headers.items())
+        if any(name.lower() not in _KEPT_HEADERS for name, _ in headers):
+            return None
+        vary = {v.strip().lower() for v in response.headers.get("Vary", "").split(",") if v}
+        if not vary <= _VARY_KEPT:
+            return None
+        parts = tuple(_split_on_tokens(response.content, secret))
+        return Entry(
+            user_id=user_id,
+            row=row,
+            versions=versions,
+            made=time.monotonic(),
+            status=response.status_code,
+            headers=headers,
+            parts=parts,
+            size=sum(len(p) for p in parts),
+            renews_csrf=settings.CSRF_COOKIE_NAME in cookies,
+        )
+
+    def _keep(self, key, entry: Entry) -> None:
+        if entry.size > self.budget:
+            return
+        self._drop(key)
+        while self.entries and self.size + entry.size > self.budget:
+            _, oldest = self.entries.popitem(last=False)
+            self.size -= oldest.size
+        self.entries[key] = entry
+        self.size += entry.size
+
+    def _drop(self, key) -> None:
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.size -= entry.size
+
+    def _replay(self, entry: Entry, secret: str) -> HttpResponse:
+        if len(entry.parts) > 1:
+            token = _mask_cipher_secret(secret).encode()
+            body = token.join(entry.parts)
+        else:
+            body = entry.parts[0]
+        response = HttpResponse(body, status=entry.status)
+        for name, value in entry.headers:
+            response.headers[name] = value
+        if entry.renews_csrf:
+            self._renew_csrf_cookie(response, secret)
+        return response
+
+    @staticmethod
+    def _renew_csrf_cookie(response: HttpResponse, secret: str) -> None:
+        """What CsrfViewMiddleware does to every page that used the token: the same cookie
+        with its expiry pushed on."""
+        response.set_cookie(
+            settings.CSRF_COOKIE_NAME,
+            secret,
+            max_age=settings.CSRF_COOKIE_AGE,
+            domain=settings.CSRF_COOKIE_DOMAIN,
+            path=settings.CSRF_COOKIE_PATH,
+            secure=settings.CSRF_COOKIE_SECURE,
+            httponly=settings.CSRF_COOKIE_HTTPONLY,
+            samesite=settings.CSRF_COOKIE_SAMESITE,
+        )
+        patch_vary_headers(response, ("Cookie",))
+
+
+def _split_on_tokens(body: bytes, secret: str) -> list[bytes]:
+    """The body cut where a CSRF token masking `secret` stood (each hit masks it afresh)."""
+    parts, start = [], 0
+    for match in _TOKEN.finditer(body):
+        token = match.group().decode()
+        if _unmask_cipher_token(token) == secret:
+            parts.append(body[start : match.start()])
+            start = match.end()
+    parts.append(body[start:])
+    return parts
