@@ -227,7 +227,7 @@ class PageCacheMiddleware:
             return None
 
     def _render_and_keep(self, request, key):
-        session_key, secret = key[0], key[1]
+        session_key = key[0]
         user_id = self._session_user(session_key)
         if user_id is None:
             return self.get_response(request)
