@@ -8,6 +8,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from apps.people.models import Role
+from apps.people.version_triggers import constraint_names
 from apps.tasks import services
 
 from .factories import PASSWORD, MembershipFactory, TaskFactory, TeamFactory, UserFactory
@@ -146,3 +147,21 @@ def _attachments_in_tmp(settings, tmp_path):
             "OPTIONS": {"location": str(tmp_path / "attachments")},
         },
     }
+
+
+@pytest.fixture(autouse=True)
+def _version_bumps_immediate(request):
+    """On PostgreSQL the version counters are bumped at commit (deferred constraint triggers,
+    apps.people.version_triggers); a test inside one never-committed transaction makes them
+    immediate so that it sees the bumps of what it just did, as a committed request would."""
+    if connection.vendor == "postgresql":
+        marker = request.node.get_closest_marker("django_db")
+        uses_db = marker is not None or "db" in request.fixturenames
+        transactional = (
+            marker is not None and marker.kwargs.get("transaction")
+        ) or "transactional_db" in request.fixturenames
+        if uses_db and not transactional:
+            request.getfixturevalue("db")
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET CONSTRAINTS {', '.join(constraint_names())} IMMEDIATE")
+    yield

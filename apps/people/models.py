@@ -148,3 +148,33 @@ class TimeOff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.starts:%Y-%m-%d} → {self.ends:%Y-%m-%d}"
+
+
+class TeamVersion(models.Model):
+    """A counter that goes up in the same transaction as every change that shows on the team's
+    pages (a task, its comments and log, a member's name, the WIP limits…). Written only by
+    database triggers (apps.people.version_triggers), so no code path — a service, the admin,
+    a queryset's update() — can change what the team's pages show and leave it behind. An
+    unchanged counter means unchanged pages: what polls answer 304 on and caches are keyed on."""
+
+    team = models.OneToOneField(
+        Team, primary_key=True, on_delete=models.CASCADE, related_name="version"
+    )
+    n = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.team_id}: {self.n}"
+
+
+class PersonVersion(models.Model):
+    """The same for what one person's header shows (My work and review counts, unread
+    notifications) and their own settings: bumped for the old and new assignee and reviewer
+    of a changed task, their memberships, notifications, saved views."""
+
+    user = models.OneToOneField(
+        User, primary_key=True, on_delete=models.CASCADE, related_name="version"
+    )
+    n = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.n}"
