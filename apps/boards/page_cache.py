@@ -4,8 +4,8 @@ The task page, the drawer, the team task list, My work and the review queue are 
 more often than anything on them changes, and most of their cost is not their own query but
 the session and user loads, eight middleware and the template. `PageCacheMiddleware` (just
 after FastPollMiddleware, before SessionMiddleware) keeps the HTML the normal view produced
-for one session and one exact request, and answers the same GET again from one query (the
-session row and the person's row) and the person's versions (apps.people.versions), as long as
+for one session and one exact request, and answers the same GET again from ONE query (the
+session row, the person's row and the person's versions, apps.people.versions), as long as
 
 - the session row, unexpired, still holds exactly the data it held when the page was made,
   and the person's row is exactly as it was (password hash, so the session-auth hash check;
@@ -49,6 +49,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from apps.people.models import User
+from apps.people.versions import VERSIONS_QUERY, versions_from_rows
 
 # The views whose GETs are kept: URL name and a stand-in for each argument (its converter).
 PAGES = {
@@ -121,19 +122,6 @@ def _page_patterns() -> list[re.Pattern]:
     return patterns
 
 
-def _default_versions_reader():
-    try:
-        from apps.people.versions import read_versions
-    except ImportError:  # no versions, no way to know a page is still right
-        return None
-
-    def read(user_id: int) -> tuple:
-        versions = read_versions(user_id)
-        return (versions.person, tuple(sorted(versions.teams.items())))
-
-    return read
-
-
 class PageCacheMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -147,16 +135,11 @@ class PageCacheMiddleware:
             and User.get_session_auth_hash is AbstractBaseUser.get_session_auth_hash
             and settings.MESSAGE_STORAGE in _MESSAGE_STORAGES
         )
-        self.read_versions = _default_versions_reader() if self.enabled else None
-        self.enabled = self.read_versions is not None
         self.patterns = _page_patterns()
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
         self.size = 0
-        users = connection.ops.quote_name(User._meta.db_table)
-        self.sql = (
-            f"SELECT s.session_data, u.* FROM django_session s INNER JOIN {users} u ON u.id = %s "
-            "WHERE s.session_key = %s AND s.expire_date > %s"
-        )
+        self.width = 1 + len(User._meta.concrete_fields)
+        self.sql: dict[str, str] = {}
         self.session_sql = (
             "SELECT session_data FROM django_session WHERE session_key = %s AND expire_date > %s"
         )
@@ -169,11 +152,9 @@ class PageCacheMiddleware:
             return self.get_response(request)
         entry = self.entries.get(key)
         if entry is not None:
-            if (
-                time.monotonic() - entry.made < self.seconds
-                and self._row(key[0], entry.user_id) == entry.row
-                and self.read_versions(entry.user_id) == entry.versions
-            ):
+            if time.monotonic() - entry.made < self.seconds and self._read(
+                key[0], entry.user_id
+            ) == (entry.row, entry.versions):
                 self.entries.move_to_end(key)
                 return self._replay(entry, key[1])
             self._drop(key)
@@ -203,11 +184,30 @@ class PageCacheMiddleware:
             tuple(meta.get(name) for name in _KEYED_META),
         )
 
-    def _row(self, session_key: str, user_id: int) -> tuple | None:
+    def _read(self, session_key: str, user_id: int) -> tuple[tuple, tuple] | None:
+        """(the session data and the person's row, their versions); None for no session."""
+        versions_sql, params = VERSIONS_QUERY.sql_and_params(user=user_id)
+        sql = self.sql.get(versions_sql)
+        if sql is None:
+            quote = connection.ops.quote_name
+            columns = ", ".join(f"u.{quote(f.column)}" for f in User._meta.concrete_fields)
+            # The session, the whole person row and the versions (a row per team), one query.
+            sql = self.sql[versions_sql] = (
+                f"SELECT s.session_data, {columns}, v.* "
+                f"FROM django_session s INNER JOIN {quote(User._meta.db_table)} u ON u.id = %s "
+                f"LEFT JOIN ({versions_sql}) v ON 1 = 1 "
+                "WHERE s.session_key = %s AND s.expire_date > %s"
+            )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [user_id, session_key, now])
-            return cursor.fetchone()
+            cursor.execute(sql, [user_id, *params, session_key, now])
+            rows = cursor.fetchall()
+        if not rows:
+            return None
+        versions = versions_from_rows([row[self.width :] for row in rows])
+        if versions is None or versions.person is None:
+            return None
+        return rows[0][: self.width], (versions.person, tuple(sorted(versions.teams.items())))
 
     def _session_user(self, session_key: str) -> int | None:
         """Who the session names (the view checks the rest; what it renders is kept only if
@@ -233,10 +233,9 @@ class PageCacheMiddleware:
             return self.get_response(request)
         # Read before the view: a change that lands while it renders leaves the page keyed on
         # the versions before it, so the next request misses and renders again.
-        row = self._row(session_key, user_id)
-        versions = self.read_versions(user_id)
+        read = self._read(session_key, user_id)
         response = self.get_response(request)
-        entry = self._entry(request, response, key, user_id, row, versions)
+        entry = read and self._entry(request, response, key, user_id, *read)
         if entry is not None:
             self._keep(key, entry)
         return response
@@ -246,8 +245,7 @@ class PageCacheMiddleware:
         user = getattr(request, "user", None)
         session = getattr(request, "session", None)
         if (
-            row is None
-            or response.status_code != 200
+            response.status_code != 200
             or response.streaming
             or user is None
             or not user.is_authenticated
