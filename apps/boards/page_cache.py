@@ -12,8 +12,9 @@ session row, the person's row and the person's versions, apps.people.versions), 
   is_active, is_staff, names, capacity…) — a logout, an expiry, a password change or an edit
   of the person misses;
 - the person's version and every one of their teams' versions are the ones read *before* the
-  page was rendered: every service bumps them in the transaction of its change, so a change
-  by anyone the page could show (or a team joined or left) misses;
+  page was rendered: database triggers (apps.people.version_triggers) bump them in the
+  transaction of every change, so a change by anyone to what the page could show (or a team
+  joined or left) misses;
 - the page is younger than `RELAY_PAGE_CACHE_SECONDS` (what time alone changes: "overdue",
   "3 minutes ago");
 - the request is the same: path and query string, the CSRF cookie, the htmx headers, host,

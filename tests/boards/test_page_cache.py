@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.boards import page_cache
 from apps.boards import services as board_services
+from apps.notifications.services import inbox
 from apps.people.models import Membership, Role, User
 from apps.tasks import attachments, edits, services
 from apps.tasks.models import ChecklistItem
@@ -162,6 +163,7 @@ CHANGES = {
             t.pk,
         ],
     ),
+    "notifications read": lambda t, m, lead: inbox.mark_all_read(user=m),
     "the person away": lambda t, m, lead: User.objects.filter(pk=m.pk).update(is_away=True),
     "complete": lambda t, m, lead: (
         services.submit(task=t, by=m),
@@ -195,6 +197,18 @@ def test_after_a_change_every_page_shows_it(change, in_progress, member, lead):
     CHANGES[change](in_progress, member, lead)
     for url, headers in pages:
         _assert_current(client, url, headers)
+
+
+def test_a_notification_shows_in_the_header_of_a_kept_page(in_progress, member, lead):
+    client = _login(member)
+    url = reverse("tasks:task_detail", args=[in_progress.pk])
+    _warm(client, url)
+    before = _text(client.get(url))
+    services.add_comment(task=in_progress, author=lead, body=f"@{member.username} look")
+    after = _text(_assert_current(client, url))
+    assert re.findall(r"unread-badge.*?</a>", before, re.S) != re.findall(
+        r"unread-badge.*?</a>", after, re.S
+    )
 
 
 def test_a_change_shows_on_the_reviewers_queue(in_progress, member, make_member):
