@@ -23,11 +23,13 @@ session row, the person's row and the person's versions, apps.people.versions), 
 A hit is the stored body with a freshly masked CSRF token where the page had one, the stored
 headers and the CSRF cookie renewed as CsrfViewMiddleware does. Only GETs of the views in
 PAGES are kept, only 200s whose cookies are that renewal and whose headers are the ones named
-in _KEPT_HEADERS, never with a flash message pending, never for staff (who see teams they are
-not in, whose versions are not the person's). Anything else goes down the stack untouched.
+in _KEPT_HEADERS, never with a flash message pending, never for staff or superusers (who see
+teams they are not in, whose versions are not the person's). Anything else goes down the
+stack untouched.
 """
 
 import re
+import threading
 import time
 from collections import OrderedDict
 from typing import NamedTuple
@@ -138,6 +140,7 @@ class PageCacheMiddleware:
         )
         self.patterns = _page_patterns()
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self.lock = threading.Lock()  # a threaded server's requests share the entries
         self.size = 0
         self.width = 1 + len(User._meta.concrete_fields)
         self.sql: dict[str, str] = {}
@@ -156,7 +159,9 @@ class PageCacheMiddleware:
             if time.monotonic() - entry.made < self.seconds and self._read(
                 key[0], entry.user_id
             ) == (entry.row, entry.versions):
-                self.entries.move_to_end(key)
+                with self.lock:
+                    if key in self.entries:
+                        self.entries.move_to_end(key)
                 return self._replay(entry, key[1])
             self._drop(key)
         return self._render_and_keep(request, key)
@@ -252,6 +257,7 @@ class PageCacheMiddleware:
             or not user.is_authenticated
             or user.pk != user_id
             or user.is_staff
+            or user.is_superuser
             or session is None
             or session.session_key != session_key
             or session.modified
@@ -284,16 +290,22 @@ class PageCacheMiddleware:
         )
 
     def _keep(self, key, entry: Entry) -> None:
+        """Keep it, the least recently answered ones making room within the budget."""
         if entry.size > self.budget:
             return
-        self._drop(key)
-        while self.entries and self.size + entry.size > self.budget:
-            _, oldest = self.entries.popitem(last=False)
-            self.size -= oldest.size
-        self.entries[key] = entry
-        self.size += entry.size
+        with self.lock:
+            self._pop(key)
+            while self.entries and self.size + entry.size > self.budget:
+                _, oldest = self.entries.popitem(last=False)
+                self.size -= oldest.size
+            self.entries[key] = entry
+            self.size += entry.size
 
     def _drop(self, key) -> None:
+        with self.lock:
+            self._pop(key)
+
+    def _pop(self, key) -> None:
         entry = self.entries.pop(key, None)
         if entry is not None:
             self.size -= entry.size
