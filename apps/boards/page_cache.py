@@ -20,6 +20,10 @@ session row, the person's row and the person's versions, apps.people.versions), 
 - the request is the same: path and query string, the CSRF cookie, the htmx headers, host,
   scheme and Accept-Language.
 
+A miss reads that one query before the view (so a change landing while the view renders
+makes the next request miss again); a session's first page in a process is rendered as usual
+and tells the process whom to read for it.
+
 A hit is the stored body with a freshly masked CSRF token where the page had one, the stored
 headers and the CSRF cookie renewed as CsrfViewMiddleware does. Only GETs of the views in
 PAGES are kept, only 200s whose cookies are that renewal and whose headers are the ones named
@@ -35,10 +39,8 @@ from collections import OrderedDict
 from typing import NamedTuple
 
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 from django.http import HttpResponse
 from django.middleware.csrf import (
@@ -90,7 +92,7 @@ _PRECONDITIONS = (
 )
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 _SECRET = re.compile(f"[{re.escape(CSRF_ALLOWED_CHARS)}]{{{CSRF_SECRET_LENGTH}}}")
-_MESSAGES_SESSION_KEY = "_messages"
+_HINTS_MAX = 10_000
 # Where a pending flash message can wait: the cookie and the session, both looked at.
 _MESSAGE_STORAGES = {
     "django.contrib.messages.storage.fallback.FallbackStorage",
@@ -144,9 +146,9 @@ class PageCacheMiddleware:
         self.size = 0
         self.width = 1 + len(User._meta.concrete_fields)
         self.sql: dict[str, str] = {}
-        self.session_sql = (
-            "SELECT session_data FROM django_session WHERE session_key = %s AND expire_date > %s"
-        )
+        # session key -> the id of the person it was last seen to be: only which person row
+        # and versions to read; a page is kept only if the view authenticated that person.
+        self.hints: dict[str, int] = {}
 
     def __call__(self, request):
         if not self.enabled or request.method != "GET":
@@ -215,28 +217,18 @@ class PageCacheMiddleware:
             return None
         return rows[0][: self.width], (versions.person, tuple(sorted(versions.teams.items())))
 
-    def _session_user(self, session_key: str) -> int | None:
-        """Who the session names (the view checks the rest; what it renders is kept only if
-        the person it authenticated is this one)."""
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(self.session_sql, [session_key, now])
-            found = cursor.fetchone()
-        if found is None:
-            return None
-        data = SessionStore().decode(found[0])
-        if _MESSAGES_SESSION_KEY in data:
-            return None
-        try:
-            return int(data.get(SESSION_KEY))
-        except (TypeError, ValueError):
-            return None
-
     def _render_and_keep(self, request, key):
         session_key = key[0]
-        user_id = self._session_user(session_key)
+        user_id = self.hints.get(session_key)
         if user_id is None:
-            return self.get_response(request)
+            # The session's first page here: the view reads the session and says who it is.
+            response = self.get_response(request)
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated and not request.session.modified:
+                if len(self.hints) >= _HINTS_MAX:
+                    self.hints.clear()
+                self.hints[session_key] = user.pk
+            return response
         # Read before the view: a change that lands while it renders leaves the page keyed on
         # the versions before it, so the next request misses and renders again.
         read = self._read(session_key, user_id)
@@ -244,6 +236,11 @@ class PageCacheMiddleware:
         entry = read and self._entry(request, response, key, user_id, *read)
         if entry is not None:
             self._keep(key, entry)
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            self.hints.pop(session_key, None)
+        elif user.pk != user_id:
+            self.hints[session_key] = user.pk
         return response
 
     def _entry(self, request, response, key, user_id, row, versions) -> Entry | None:

@@ -55,8 +55,9 @@ def _login(user) -> Client:
 
 
 def _warm(client, url, headers=None):
-    """Twice: the first page sets the CSRF cookie (not kept), the second is kept."""
-    for _ in range(2):
+    """Three times: the first page sets the CSRF cookie, the second tells the process who the
+    session is, the third is kept."""
+    for _ in range(3):
         response = client.get(url, headers=headers or {})
         assert response.status_code == 200
     return response
