@@ -8,9 +8,8 @@ for one session and one exact request, and answers the same GET again from ONE q
 session row, the person's row and the person's versions, apps.people.versions), as long as
 
 - the session row, unexpired, still holds exactly the data it held when the page was made,
-  and the person's row is exactly as it was (password hash, so the session-auth hash check;
-  is_active, is_staff, names, capacity…) — a logout, an expiry, a password change or an edit
-  of the person misses;
+  and the person's password hash, is_active, is_staff and is_superuser are as they were (the
+  session-auth hash check) — a logout, an expiry or a password change misses;
 - the person's version and every one of their teams' versions are the ones read *before* the
   page was rendered: database triggers (apps.people.version_triggers) bump them in the
   transaction of every change, so a change by anyone to what the page could show (or a team
@@ -93,6 +92,10 @@ _PRECONDITIONS = (
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{64}(?![A-Za-z0-9])")
 _SECRET = re.compile(f"[{re.escape(CSRF_ALLOWED_CHARS)}]{{{CSRF_SECRET_LENGTH}}}")
 _HINTS_MAX = 10_000
+# What of the person's row a kept page is checked against besides their version (which the
+# triggers bump for everything pages show of a person: names, availability, load, is_active,
+# is_staff): the password hash (the session-auth hash check) and what decides being kept.
+_PERSON_COLUMNS = ("password", "is_active", "is_staff", "is_superuser")
 # Where a pending flash message can wait: the cookie and the session, both looked at.
 _MESSAGE_STORAGES = {
     "django.contrib.messages.storage.fallback.FallbackStorage",
@@ -144,7 +147,7 @@ class PageCacheMiddleware:
         self.entries: OrderedDict[tuple, Entry] = OrderedDict()
         self.lock = threading.Lock()  # a threaded server's requests share the entries
         self.size = 0
-        self.width = 1 + len(User._meta.concrete_fields)
+        self.width = 1 + len(_PERSON_COLUMNS)
         self.sql: dict[str, str] = {}
         # session key -> the id of the person it was last seen to be: only which person row
         # and versions to read; a page is kept only if the view authenticated that person.
@@ -198,7 +201,7 @@ class PageCacheMiddleware:
         sql = self.sql.get(versions_sql)
         if sql is None:
             quote = connection.ops.quote_name
-            columns = ", ".join(f"u.{quote(f.column)}" for f in User._meta.concrete_fields)
+            columns = ", ".join(f"u.{quote(column)}" for column in _PERSON_COLUMNS)
             # The session, the whole person row and the versions (a row per team), one query.
             sql = self.sql[versions_sql] = (
                 f"SELECT s.session_data, {columns}, v.* "

@@ -165,6 +165,9 @@ CHANGES = {
         ],
     ),
     "notifications read": lambda t, m, lead: inbox.mark_all_read(user=m),
+    "the person renamed": lambda t, m, lead: User.objects.filter(pk=m.pk).update(
+        first_name="Renamed"
+    ),
     "the person away": lambda t, m, lead: User.objects.filter(pk=m.pk).update(is_away=True),
     "complete": lambda t, m, lead: (
         services.submit(task=t, by=m),
