@@ -1,5 +1,6 @@
 import os
 import socket
+import uuid
 from urllib.parse import urlparse
 
 import pytest
@@ -7,6 +8,7 @@ from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from apps.boards import fragments
 from apps.people.models import Role
 from apps.people.version_triggers import constraint_names
 from apps.tasks import services
@@ -165,3 +167,12 @@ def _version_bumps_immediate(request):
             with connection.cursor() as cursor:
                 cursor.execute(f"SET CONSTRAINTS {', '.join(constraint_names())} IMMEDIATE")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _board_fragments_of_this_test(monkeypatch):
+    """Each test's database starts again from the same ids and counters, so a board fragment
+    cached by an earlier test would answer for data that no longer exists (in a deployment
+    counters only go up; after restoring a database, clear the cache: README). A key prefix
+    of its own per test, rather than clearing a cache that parallel workers share."""
+    monkeypatch.setattr(fragments, "KEY_PREFIX", f"board-{uuid.uuid4().hex}")

@@ -49,7 +49,7 @@ def test_embedded_default_needs_no_services():
     )
     result = run_manage("shell", "-c", script, env={"DEBUG": "1"})
     assert result.stdout.split()[-3:] == [
-        "django.db.backends.sqlite3",
+        "workflow_site.sqlite",  # Django's SQLite backend (workflow_site/sqlite/base.py)
         "True",
         "django.core.mail.backends.console.EmailBackend",
     ], result.stderr

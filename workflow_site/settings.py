@@ -103,6 +103,8 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's, keeping the version counters' triggers across table remakes (its docstring).
+    DATABASES["default"]["ENGINE"] = "workflow_site.sqlite"
     # Concurrent writers (web + eager Celery + tests with threads) wait instead of failing,
     # and IMMEDIATE transactions take the write lock up front so read-then-write is safe.
     DATABASES["default"]["OPTIONS"] = {

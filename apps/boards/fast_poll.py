@@ -21,7 +21,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpResponseNotModified
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +30,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.http import parse_etags
 from django.utils.module_loading import import_string
 
+from apps.core.reusable_sql import fetch_prepared
 from apps.people.models import User
 
 from . import selectors
@@ -115,7 +116,12 @@ class FastPollMiddleware:
             if hint is None:
                 return None
         user_id, is_staff = hint
-        row = self._read(session_key, user_id, is_staff, team_slug)
+        try:
+            row = self._read(session_key, user_id, is_staff, team_slug)
+        except DatabaseError:
+            # Its prepared query skips Django's per-request health check (a round trip): a
+            # connection that broke meanwhile is the normal path's to check and reopen.
+            return None
         if row is None:
             return None
         data, password, is_active, row_staff, present, *version = row
@@ -199,6 +205,5 @@ class FastPollMiddleware:
                 "WHERE s.session_key = %s AND s.expire_date > %s"
             )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [user_id, *version_params, session_key, now])
-            return cursor.fetchone()
+        rows = fetch_prepared(sql, [user_id, *version_params, session_key, now], health_check=False)
+        return rows[0] if rows else None

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
@@ -33,7 +34,7 @@ from apps.tasks.views import edit_task_view, task_context, typed
 from apps.workflows import selectors as workflow_selectors
 from apps.workflows.models import Run, RunStatus, WorkflowTemplate
 
-from . import selectors, services
+from . import fragments, selectors, services
 from .cards import CardRenderer, QueueCardRenderer
 from .forms import (
     LIST_SORTS,
@@ -102,12 +103,14 @@ def _board_filters_from_page(request: HtmxHttpRequest) -> BoardFilters:
 
 
 def _board_context(request: HtmxHttpRequest, team: Team, filters: BoardFilters) -> dict:
-    board = selectors.board(team=team, user=request.user, filters=filters, limits=_limits(team))
+    cards = _cards(filters)
     return {
         "team": team,
-        "board": board,
         "filters": filters,
-        **_cards(filters),
+        **cards,
+        "board_grid": fragments.board_grid(
+            team=team, version=team.v_team, user=request.user, filters=filters, context=cards
+        ),
         "etag": selectors.etag_for(
             version=selectors.version_of(team), user=request.user, filters=filters
         ),
@@ -126,18 +129,25 @@ def board(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
         query = filters.query_string()
         response["HX-Push-Url"] = request.path + (f"?{query}" if query else "")
         return response
+    choices = {
+        "members": people.team_members(team=team),
+        "skills": Skill.objects.filter(is_review_skill=False).only("slug", "name"),
+        "templates": WorkflowTemplate.objects.filter(team=team, is_current=True).only(
+            "slug", "name"
+        ),
+        "runs": Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
+        "lanes": selectors.LANES,
+        "due_choices": selectors.DUE_CHOICES,
+    }
     context.update(
         nav_active="board",
         may_change_wip_limits=services.may_change_wip_limits(
             user=request.user, role=team.viewer_role
         ),
-        members=people.team_members(team=team),
-        skills=Skill.objects.filter(is_review_skill=False).only("slug", "name"),
         saved_views=SavedView.objects.filter(owner=request.user, team=team),
-        templates=WorkflowTemplate.objects.filter(team=team, is_current=True).only("slug", "name"),
-        runs=Run.objects.filter(team=team, status=RunStatus.RUNNING).only("pk", "title")[:200],
-        lanes=selectors.LANES,
-        due_choices=selectors.DUE_CHOICES,
+        filter_controls=fragments.filter_controls(
+            team=team, version=team.v_team, user=request.user, filters=filters, context=choices
+        ),
         open_task=_open_task(request),
         done_window_days=selectors.DONE_WINDOW.days,
     )
@@ -170,8 +180,7 @@ def poll(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     filters = BoardFilters.from_query(request.GET)
     team = _team_for(request, team_slug)
     context = _board_context(request, team, filters)
-    # The header counts the fingerprint was made of (not another query that could differ).
-    context["counts"] = {"mine": team.v_mine, "review": team.v_review}
+    context["counts"] = task_selectors.work_counts(user=request.user)
     return render(request, "boards/board.html#poll", context)
 
 
@@ -306,15 +315,21 @@ def _columns_context(request: HtmxHttpRequest, task: Task, states: set[str]) -> 
         limits=_limits(team),
         states=None if whole else tuple(s for s in filters.states if s in states),
     )
-    return {
+    cards = _cards(filters)
+    context = {
         "team": team,
         "board": board,
         "filters": filters,
         "oob": True,
         "whole_board": whole,
         "etag": "",  # the next poll brings the fresh version
-        **_cards(filters),
+        **cards,
     }
+    if whole:
+        context["board_grid"] = render_to_string(
+            "boards/board.html#board-grid", {**context, "oob": False}
+        )
+    return context
 
 
 @require_GET

@@ -13,6 +13,7 @@ checks both when it is built, so a queryset that folded a value into the SQL tex
 once instead of answering for someone else.
 """
 
+import time
 from collections.abc import Callable, Sequence
 
 from django.db import connections
@@ -48,9 +49,7 @@ class ReusableQuery:
 
     def rows(self, *, using: str = "default", **values) -> Sequence[tuple]:
         sql, params = self.sql_and_params(using=using, **values)
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+        return fetch_prepared(sql, params, using=using)
 
     def sql_and_params(self, *, using: str = "default", **values) -> tuple[str, list]:
         """The kept SQL and its parameters with these values, to run inside a larger query."""
@@ -62,3 +61,44 @@ class ReusableQuery:
         for position, name in slots:
             params[position] = values[name]
         return sql, params
+
+
+_ASKED_ONLY = 2**31 - 1
+
+
+def fetch_prepared(
+    sql: str, params: Sequence, *, using: str = "default", health_check: bool = True
+) -> list[tuple]:
+    """Run a hot query and fetch its rows; on PostgreSQL as a prepared statement.
+
+    Django's psycopg cursors bind on the client, so PostgreSQL plans every query again: for
+    the poll's one query, planning took ~2 ms of a 2.5 ms answer, execution 0.1 ms. A
+    server-binding psycopg cursor with prepare=True keeps the plan per connection (psycopg's
+    own statement cache, keyed by the SQL text), inside the same transaction as the ORM's.
+    Logged like Django's own queries (connection.queries, query-count tests). Django's
+    per-request health check (CONN_HEALTH_CHECKS, a round trip) runs first, as for a cursor
+    of its own, unless the caller has a fallback for a broken connection (health_check=False).
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    import psycopg
+
+    if health_check:
+        connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # Django's default, which disables preparing even when asked: prepare what is asked
+        # for (prepare=True) and nothing of the ORM's client-bound queries.
+        connection.connection.prepare_threshold = _ASKED_ONLY
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {"sql": f"{sql} {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"}
+        )
+    return rows

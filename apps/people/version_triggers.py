@@ -209,7 +209,8 @@ def run(statements: list[str]):
     return apply
 
 
-def _present(connection) -> int:
+def present(connection) -> int:
+    """How many of the triggers exist (0 before the migration that creates them)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE %s", [f"{PREFIX}%"])
@@ -238,7 +239,7 @@ def heal(*, using: str = "default", **kwargs) -> None:
         connection
     ).applied_migrations():
         return
-    if _present(connection) == expected_count(connection.vendor):
+    if present(connection) == expected_count(connection.vendor):
         return
     with connection.cursor() as cursor:
         for statement in drop_sql(connection.vendor) + create_sql(connection.vendor):

@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.sessions.models import Session
+from django.db import DatabaseError
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.boards import fast_poll
 from apps.tasks import services
 
 from ..factories import PASSWORD, UserFactory
@@ -61,6 +63,18 @@ def test_a_change_through_a_service_makes_it_the_board(polling, poll_url, task, 
     response = _poll(client, poll_url, etag)
     assert response.status_code == 200
     assert response["ETag"] != etag
+
+
+def test_a_database_error_in_the_fast_path_is_the_views_to_answer(polling, poll_url, monkeypatch):
+    client, etag = polling
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(fast_poll, "fetch_prepared", broken)
+    response = _poll(client, poll_url, etag)
+    assert response.status_code == 304  # from the view, which checks its connection first
+    assert response["ETag"] == etag
 
 
 def test_a_logged_out_session_goes_to_the_login_page(polling, poll_url):

@@ -55,17 +55,16 @@ def test_poll_matches_its_etag_among_several(client_for, poll_url, task, member)
     assert response.status_code == 304
 
 
-def test_a_changed_board_poll_reads_the_fingerprint_then_the_team_once(
+def test_a_changed_board_poll_reads_the_versions_then_the_team_once(
     client_for, poll_url, task, member, django_assert_max_num_queries
 ):
     client = client_for(member)
     with django_assert_max_num_queries(20) as captured:
         assert client.get(poll_url, headers={"If-None-Match": '"stale"'}).status_code == 200
-    # The fast path's one query (apps.boards.fast_poll: session, person and fingerprint), which
-    # finds the board changed and hands over to the view; the view's fingerprint (the poll's
-    # raw query); then the team with its settings to render the board (the header counts come
-    # with it, not in a query of their own).
-    team_reads = [q for q in captured.captured_queries if "updated_at" in q["sql"]]
+    # The fast path's one query (apps.boards.fast_poll: session, person and versions), which
+    # finds the board changed and hands over to the view; the view's version (the poll's raw
+    # query); then the team with its version to render the board.
+    team_reads = [q for q in captured.captured_queries if "people_teamversion" in q["sql"]]
     assert len([q for q in team_reads if '"people_team"' in q["sql"]]) == 3
 
 

@@ -93,3 +93,19 @@ def test_missing_triggers_are_created_again_after_migrate(db):
                 "AND name LIKE 'relay_v_%'"
             )
         assert cursor.fetchone()[0] == expected_count(connection.vendor)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_counters_survive_a_migration_that_remakes_the_tasks_table(team, lead):
+    """SQLite remakes a table for most ALTERs (and drops its triggers with it): a migration of
+    tasks_task from any branch must leave the counters working."""
+    task = services.create_task(team=team, title="Train", by=lead)
+    if connection.vendor == "sqlite":
+        with connection.schema_editor() as editor:
+            editor._remake_table(Task)
+    else:
+        with connection.schema_editor() as editor:
+            editor.execute("ALTER TABLE tasks_task ALTER COLUMN title TYPE varchar(200)")
+    before = read_versions(lead.pk)
+    Task.objects.filter(pk=task.pk).update(title="Renamed after the remake")
+    assert read_versions(lead.pk).teams[team.pk] > before.teams[team.pk]

@@ -1,0 +1,28 @@
+"""Django's SQLite backend, with the version-counter triggers kept across table remakes.
+
+Most ALTERs on SQLite are a remake: create `new__t`, copy, drop `t`, rename `new__t` to `t`.
+SQLite drops `t`'s own triggers with it, and refuses the rename while a trigger of another
+table still names the dropped `t` (the comment triggers read tasks_task). So around a remake
+the counters' triggers (apps.people.version_triggers) are dropped, and created again after:
+a migration of any branch may alter tasks_task without knowing they exist.
+"""
+
+from django.db.backends.sqlite3 import base, schema
+
+from apps.people import version_triggers
+
+
+class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
+    def _remake_table(self, model, **kwargs):
+        present = version_triggers.present(self.connection)
+        if present:
+            for statement in version_triggers.drop_sql("sqlite"):
+                self.execute(statement)
+        super()._remake_table(model, **kwargs)
+        if present:
+            for statement in version_triggers.create_sql("sqlite"):
+                self.execute(statement)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    SchemaEditorClass = DatabaseSchemaEditor
