@@ -40,7 +40,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.messages.storage.cookie import CookieStorage
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpResponse
 from django.middleware.csrf import (
     CSRF_ALLOWED_CHARS,
@@ -52,6 +52,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
+from apps.core.reusable_sql import fetch_prepared
 from apps.people.models import User
 from apps.people.versions import VERSIONS_QUERY, versions_from_rows
 
@@ -196,13 +197,14 @@ class PageCacheMiddleware:
         )
 
     def _read(self, session_key: str, user_id: int) -> tuple[tuple, tuple] | None:
-        """(the session data and the person's row, their versions); None for no session."""
+        """(the session data and the person's row, their versions); None for no session (or
+        no answer: what is not read is never kept nor answered)."""
         versions_sql, params = VERSIONS_QUERY.sql_and_params(user=user_id)
         sql = self.sql.get(versions_sql)
         if sql is None:
             quote = connection.ops.quote_name
             columns = ", ".join(f"u.{quote(column)}" for column in _PERSON_COLUMNS)
-            # The session, the whole person row and the versions (a row per team), one query.
+            # The session, the person's row and the versions (a row per team), one query.
             sql = self.sql[versions_sql] = (
                 f"SELECT s.session_data, {columns}, v.* "
                 f"FROM django_session s INNER JOIN {quote(User._meta.db_table)} u ON u.id = %s "
@@ -210,9 +212,12 @@ class PageCacheMiddleware:
                 "WHERE s.session_key = %s AND s.expire_date > %s"
             )
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [user_id, *params, session_key, now])
-            rows = cursor.fetchall()
+        try:
+            # Prepared on PostgreSQL (planning is most of this query's time); a broken
+            # connection is the view's to notice and reopen (Django's health check).
+            rows = fetch_prepared(sql, [user_id, *params, session_key, now], health_check=False)
+        except DatabaseError:
+            return None
         if not rows:
             return None
         versions = versions_from_rows([row[self.width :] for row in rows])
