@@ -232,7 +232,7 @@ def wrk(url: str, headers: dict[str, str] | None = None) -> dict:
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
     if "50" not in latency or "99" not in latency:
         raise RuntimeError(f"wrk gave no latency for {url}:\n{out}")
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
