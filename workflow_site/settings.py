@@ -70,6 +70,9 @@ MIDDLEWARE = [
     # The unchanged board poll's 304 from one query, before the session and auth middleware
     # (apps.boards.fast_poll); anything it is not sure of goes on down the stack.
     "apps.boards.fast_poll.FastPollMiddleware",
+    # A person's task page, drawer, task list and queues answered again from memory while
+    # their versions and session are unchanged (apps.boards.page_cache); any doubt goes on.
+    "apps.boards.page_cache.PageCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,6 +153,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+
+# apps.boards.page_cache: how long a kept page may be answered again at most (what time alone
+# changes on it, "overdue" or "3 minutes ago", is at most this old; every change by anyone
+# misses at once), and the memory each server process gives it. 0 seconds turns it off.
+RELAY_PAGE_CACHE_SECONDS = float(os.environ.get("RELAY_PAGE_CACHE_SECONDS", "10"))
+RELAY_PAGE_CACHE_BYTES = int(os.environ.get("RELAY_PAGE_CACHE_BYTES", 32 * 1024 * 1024))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

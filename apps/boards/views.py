@@ -451,11 +451,9 @@ QUEUE_ACTIONS = {
 
 def _queue_actions(request: HtmxHttpRequest, task: Task, where: str) -> list:
     task.outcomes = task_services.allowed_outcomes(task)
-    return [
-        a
-        for a in task_selectors.available_actions(task=task, user=request.user)
-        if a.name in QUEUE_ACTIONS[where]
-    ]
+    return task_selectors.available_actions(
+        task=task, user=request.user, among=QUEUE_ACTIONS[where]
+    )
 
 
 @require_GET

@@ -101,12 +101,17 @@ def task_timeline(task: Task, files: list[Attachment] | None = None) -> list:
     return sorted(entries + changes + events, key=lambda entry: entry.when)
 
 
-def available_actions(*, task: Task, user: User) -> list[Action]:
-    """The transitions this user may take on this task now, in lifecycle order."""
+def available_actions(
+    *, task: Task, user: User, among: tuple[str, ...] | None = None
+) -> list[Action]:
+    """The transitions this user may take on this task now, in lifecycle order; `among`: only
+    those of these names are looked at (a queue's row offers three, not every transition)."""
     if not user.is_authenticated:
         return []
     actions = []
     for name, action in ACTIONS.items():
+        if among is not None and name not in among:
+            continue
         method = getattr(task, name)
         if can_proceed(method) and has_transition_perm(method, user):
             actions.append(action)
