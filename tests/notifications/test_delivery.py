@@ -87,6 +87,30 @@ def test_a_row_another_worker_is_sending_is_not_taken(member):
     assert (notification.claimed_by, notification.attempts) == ("", 1)
 
 
+def test_of_two_workers_handed_the_same_rows_only_the_first_claims_them(member, other_member, task):
+    rows = [
+        Notification.objects.create(recipient=person, kind=Kind.ASSIGNED, key=f"two:{n}", task=task)
+        for n, person in enumerate([member, other_member])
+    ]
+    first = delivery.claim(ids=[r.pk for r in rows], token="first")
+    assert [(n.pk, n.claimed_by, n.attempts) for n in first] == [(r.pk, "first", 1) for r in rows]
+    assert [n.recipient.email for n in first] == [member.email, other_member.email]
+    assert [n.task.title for n in first] == [task.title, task.title]
+    assert delivery.claim(ids=[r.pk for r in rows], token="second") == []
+
+
+def test_a_dead_workers_claimed_rows_are_taken_again_once_its_lease_expired(member, settings):
+    settings.NOTIFICATIONS_CLAIM_LEASE = 60
+    notification = Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="dead")
+    assert len(delivery.claim(ids=[notification.pk], token="died")) == 1
+    assert delivery.claim(ids=[notification.pk], token="early") == []
+    Notification.objects.filter(pk=notification.pk).update(
+        claimed_at=timezone.now() - timezone.timedelta(seconds=61)
+    )
+    [taken] = delivery.claim(ids=[notification.pk], token="later")
+    assert (taken.claimed_by, taken.attempts, taken.recipient) == ("later", 2, member)
+
+
 def test_html_email_escapes_user_text(send_now, member, make_task):
     mail.outbox = []
     evil = make_task(title="<script>alert('x')</script>")
