@@ -296,6 +296,28 @@ def test_the_faster_serialisation_gives_the_same_email(member, task):
         assert fast_part == stock_msg.get_body(preferencelist=(kind,)).get_content()
 
 
+def test_emails_in_a_row_serialise_byte_for_byte_as_the_stock_code_does(member, task):
+    """The second and third e-mails re-use the headers the first one parsed and folded."""
+    import email.policy
+    import re
+
+    def normalised(raw: bytes) -> bytes:  # the random boundary and the clock
+        raw = re.sub(rb"={15}\d+==", b"BOUNDARY", raw)
+        return re.sub(rb"Date: [^\r\n]+", b"Date: D", raw)
+
+    for n, title in enumerate(["Ünïcode", "plain", "a much longer title " * 6]):
+        notification = Notification.objects.create(
+            recipient=member,
+            kind=Kind.ASSIGNED,
+            key=f"bytes:{n}",
+            task=task,
+            payload={"title": title},
+        )
+        fast = emails.build_email(notification=notification)
+        stock = super(emails.RelayEmail, fast).message(policy=email.policy.SMTP).as_bytes()
+        assert normalised(fast.message(policy=email.policy.SMTP).as_bytes()) == normalised(stock)
+
+
 def test_someone_whose_address_was_removed_since_is_not_emailed(member):
     notification = Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key="gone")
     member.email = ""
