@@ -189,6 +189,34 @@ def _mark(*, notification: Notification, **fields) -> int:
     ).update(**fields)
 
 
+@cache
+def _mark_sent_sql() -> str:
+    """PostgreSQL's "sent" mark, the statement every e-mail ends with, written once."""
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    return (
+        f"UPDATE {table} SET email_status = %s, sent_at = %s, last_error = '' "
+        f"WHERE id = %s AND email_status = %s AND claimed_by = %s AND {_ASYNC_COMMIT}"
+    )
+
+
+def _mark_sent(*, notification: Notification) -> None:
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        _mark(notification=notification, email_status=EmailStatus.SENT, sent_at=now, last_error="")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _mark_sent_sql(),
+            [
+                EmailStatus.SENT.value,
+                now,
+                notification.pk,
+                EmailStatus.SENDING.value,
+                notification.claimed_by,
+            ],
+        )
+
+
 def deliver(*, ids: list[int]) -> dict[str, int]:
     """Claim, render, send and mark the rows in chunks of CLAIM_CHUNK; returns how many were
     sent, retried, failed or skipped (already sent, not due, or another worker's)."""
@@ -213,12 +241,7 @@ def _deliver_claimed(*, notification: Notification) -> str:
         _send(build_email(notification=notification))
     except Exception as error:  # any failure is recorded on the row, not lost
         return _record_failure(notification=notification, error=error)
-    _mark(
-        notification=notification,
-        email_status=EmailStatus.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-    )
+    _mark_sent(notification=notification)
     return "sent"
 
 
