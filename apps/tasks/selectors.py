@@ -4,7 +4,8 @@ from datetime import datetime
 from types import SimpleNamespace
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Func, Prefetch, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, F, Func, Lookup, Prefetch, Q, QuerySet, Subquery
 from django_fsm import can_proceed, has_transition_perm
 from django_fsm_log.models import StateLog
 
@@ -170,6 +171,15 @@ def _awaiting_review_q(user: User, *, reusable: bool = False) -> Q:
         review_teams = Membership.objects.filter(
             user=user, role__in=[Role.REVIEWER, Role.LEAD]
         ).values("team_id")
+        if connection.vendor == "postgresql":
+            # `= ANY(ARRAY(subquery))`: the teams are read once, before the scan, and the
+            # branch is an index range like the list's. `IN (subquery)` inside the OR is a
+            # filter instead, and PostgreSQL then read every task in review in every team.
+            return (
+                Q(state=State.IN_REVIEW)
+                & ~Q(assignee=user)
+                & (Q(reviewer=user) | Q(_AnyOf(F("team_id"), review_teams), reviewer__isnull=True))
+            ) | Q(assignee=user, state__in=ACTIVE_STATES, step__kind=REVIEW_STEP_KIND)
     else:
         # The ids themselves (the request has read the person's memberships already), not a
         # subquery: inside the OR a subquery is a filter, and PostgreSQL then reads every
@@ -180,6 +190,17 @@ def _awaiting_review_q(user: User, *, reusable: bool = False) -> Q:
         & ~Q(assignee=user)
         & (Q(reviewer=user) | Q(reviewer__isnull=True, team_id__in=review_teams))
     ) | Q(assignee=user, state__in=ACTIVE_STATES, step__kind=REVIEW_STEP_KIND)
+
+
+class _AnyOf(Lookup):
+    """`column = ANY(ARRAY(subquery))` (PostgreSQL): a list of ids the query reads itself."""
+
+    lookup_name = "any_of"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
 def my_work(*, user: User) -> QuerySet[Task]:

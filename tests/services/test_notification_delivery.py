@@ -153,6 +153,42 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
         assert received.message_id == emails.message_id(key=received.key)
 
 
+def test_a_worker_killed_mid_chunk_leaves_its_claimed_rows_to_be_sent_once_after_the_lease(
+    start_worker, sink, people, sweep_now
+):
+    """A claim takes up to CLAIM_CHUNK rows at once; the worker dies after sending the 4th of
+    a chunk of 10 (the 5th handed to SMTP, unanswered). The five it claimed and never sent wait
+    for the lease, then each arrives exactly once, like the rest of the batch."""
+    worker = start_worker(concurrency=1)
+    seen = {"data": 0}
+
+    def kill_at_fifth_message(to):
+        seen["data"] += 1
+        if seen["data"] == 5:
+            worker.kill()
+            return False
+        return True
+
+    sink.on_data = kill_at_fifth_message
+    keys = notify_many(30, prefix="chunk", people=people, per_transaction=30)  # one message
+    wait_for(lambda: worker.process.poll() is not None, timeout=60, message="never killed")
+    sink.on_data = None
+    assert sink.count() == 4
+    rows = Notification.objects.filter(key__in=keys)
+    # The dead worker's chunk is still claimed; the batch's other 20 rows were never touched.
+    assert rows.filter(email_status=EmailStatus.SENDING).count() == delivery.CLAIM_CHUNK - 4
+    assert rows.filter(email_status=EmailStatus.PENDING, attempts=0).count() == 20
+    start_worker(concurrency=1)
+
+    def swept_and_sent():
+        sweep_now()
+        return all_sent(keys)
+
+    wait_for(swept_and_sent, timeout=60, interval=0.5, message="not all arrived after restart")
+    assert_each_arrived_once(sink, keys)
+    assert rows.filter(attempts=2).count() == delivery.CLAIM_CHUNK - 4  # the fifth included
+
+
 def test_a_worker_killed_at_any_moment_loses_nothing_and_resends_keep_their_message_id(
     start_worker, sink, people, sweep_now
 ):

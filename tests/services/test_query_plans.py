@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apps.core.plans import seq_scans, table_sizes
+from apps.core.plans import plan_of, seq_scans, table_sizes
 from apps.people.models import User
 from apps.tasks import services
 from apps.tasks.models import State, Task
@@ -111,3 +111,31 @@ def test_a_transition_and_a_card_move_read_through_indexes(data_set):
     )
     assert Task.objects.get(pk=second.pk).state == State.IN_PROGRESS
     _assert_indexed(queries)
+
+
+def _task_index_ranges(queries) -> list[str]:
+    """The Index Cond of every index range these queries read on the tasks table."""
+    conditions = []
+    for query in queries:
+        stack = (
+            [plan_of(query["sql"])] if query["sql"].lstrip().upper().startswith("SELECT") else []
+        )
+        while stack:
+            node = stack.pop()
+            stack.extend(node.get("Plans", ()))
+            if node.get("Index Name", "").startswith("task") and "Index Cond" in node:
+                conditions.append(node["Index Cond"])
+    return conditions
+
+
+def test_the_polls_review_count_reads_only_the_viewers_teams_tasks_in_review(data_set):
+    """A reviewer's count of work awaiting review (in the poll's fingerprint) narrows every
+    index range to a person or the viewer's teams: never every team's tasks in review."""
+    client = _client(data_set.reviewer_id)
+    poll = reverse("boards:poll", args=[data_set.big_team_slug])
+    etag = client.get(poll)["ETag"]
+    ranges = _task_index_ranges(_queries(lambda: client.get(poll, headers={"If-None-Match": etag})))
+    assert ranges
+    narrowed_by = ("team_id", "assignee_id", "reviewer_id", "(id = ")  # "(id = …)": one row
+    wide = [c for c in ranges if not any(k in c for k in narrowed_by)]
+    assert not wide, wide

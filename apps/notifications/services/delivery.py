@@ -1,22 +1,26 @@
-"""Delivering the outbox: claim a row, send its e-mail, mark it; retry, sweep.
+"""Delivering the outbox: claim rows, send their e-mails, mark each; retry, sweep.
 
-Each delivery first *claims* its row with one conditional UPDATE (pending → sending), so two
+Each delivery first *claims* its rows with one conditional UPDATE (pending → sending), so two
 workers handed the same id never both send it; the Message-ID is derived from the row's key, so
 the one unavoidable duplicate (SMTP accepted the message, the worker died before marking it sent)
 is recognisable as the same message by any mail client.
+
+An e-mail costs two statements: the claim, which on PostgreSQL also returns the row with its
+recipient and task (UPDATE … RETURNING in a CTE, joined), and the mark. Neither waits for the
+WAL flush (see `_ASYNC_COMMIT`).
 """
 
 import logging
 import smtplib
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, F, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from ..conf import conf
@@ -28,16 +32,32 @@ logger = logging.getLogger(__name__)
 
 SEND_ERRORS = (smtplib.SMTPException, OSError)  # OSError covers refused and timed-out sockets
 
+# Rows claimed by one statement. A worker that dies mid-batch leaves the unsent rest of its
+# chunk claimed until the lease expires (then the sweeper sends them, once); the rest of the
+# batch stays pending. One notification per transaction, the common case, is a chunk of one.
+CLAIM_CHUNK = 10
 
-def claim(*, notification: Notification, token: str) -> bool:
-    """Take one row for sending; True if this worker now owns it.
+# Delivery bookkeeping commits without waiting for PostgreSQL's WAL flush. Each claim and each
+# "sent" mark is its own commit (a mark must not wait for the rest of a batch, or a crash would
+# resend the whole batch), and waiting for the disk on every one costs more than rendering and
+# sending. What this risks is only a database *server* crash forgetting the last few
+# milliseconds of marks: those rows are sent again, with the same Message-ID — the duplicate
+# this design already allows. `set_config(…, true)` lasts for the statement's own transaction
+# only, so the connection (reused by the worker's other tasks) keeps its setting, and no
+# SET/RESET round trips are needed.
+_ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) = 'off'"
 
-    One conditional UPDATE decides: the row is taken only if it is pending and due, or its
-    previous owner's lease expired (a worker that died mid-send), and it has attempts left.
-    Rows are claimed one at a time, just before sending, so a worker that dies mid-batch leaves
-    only the message in flight claimed; the rest stay pending for the next worker.
-    """
-    now = timezone.now()
+
+def _async_commit() -> list:
+    """A WHERE condition (always true) that makes this statement's commit asynchronous."""
+    if connection.vendor != "postgresql":
+        return []
+    return [RawSQL(_ASYNC_COMMIT, [], output_field=BooleanField())]
+
+
+def _claimable(now: datetime) -> Q:
+    """Pending and due, or claimed by a worker whose lease expired (it died mid-send), with
+    attempts left."""
     due = Q(email_status=EmailStatus.PENDING) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
     )
@@ -45,81 +65,184 @@ def claim(*, notification: Notification, token: str) -> bool:
         email_status=EmailStatus.SENDING,
         claimed_at__lt=now - timedelta(seconds=conf("NOTIFICATIONS_CLAIM_LEASE")),
     )
-    taken = (
-        Notification.objects.filter(due | abandoned)
-        .filter(pk=notification.pk, attempts__lt=conf("NOTIFICATIONS_MAX_ATTEMPTS"))
-        .update(
-            email_status=EmailStatus.SENDING,
-            claimed_at=now,
-            claimed_by=token,
-            attempts=F("attempts") + 1,
-        )
-    )
-    if taken:
-        notification.email_status = EmailStatus.SENDING
-        notification.claimed_at, notification.claimed_by = now, token
-        notification.attempts += 1
-    return bool(taken)
+    return (due | abandoned) & Q(attempts__lt=conf("NOTIFICATIONS_MAX_ATTEMPTS"))
 
 
-@contextmanager
-def _without_waiting_for_disk():
-    """Delivery bookkeeping commits without waiting for PostgreSQL's WAL flush.
+def claim(*, ids: list[int], token: str) -> list[Notification]:
+    """Take these rows for sending if they are claimable; returns those this worker now owns
+    (with recipient and task loaded), in id order.
 
-    Each claim and each "sent" mark is its own commit (a mark must not wait for the rest of a
-    batch, or a crash would resend the whole batch), and waiting for the disk on every one
-    costs more than rendering and sending. What this risks is only a database *server* crash
-    forgetting the last few milliseconds of marks: those rows are sent again, with the same
-    Message-ID — the duplicate this design already allows. Claims and marks stay atomic.
+    One conditional UPDATE decides, re-checked by the database on the newest version of each
+    row, so of two workers handed the same id exactly one gets it.
     """
+    if not ids:
+        return []
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _claim_returning(ids=ids, token=token, now=now)
+    claimed = Notification.objects.filter(_claimable(now), pk__in=ids).update(
+        email_status=EmailStatus.SENDING,
+        claimed_at=now,
+        claimed_by=token,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return []
+    return list(
+        Notification.objects.filter(pk__in=ids, claimed_by=token, email_status=EmailStatus.SENDING)
+        .select_related("recipient", "task")
+        .order_by("pk")
+    )
+
+
+@cache
+def _claim_sql() -> str:
+    """PostgreSQL's claim: `_claimable` as one UPDATE … RETURNING, joined in the same statement
+    to the recipient and the task, so the claim is also the read. Written once per process from
+    the models' metadata (the ORM spent more Python composing this UPDATE than the database
+    spends running it)."""
+    q = connection.ops.quote_name
+    meta = Notification._meta
+    recipient, task = meta.get_field("recipient"), meta.get_field("task")
+    users, tasks = recipient.related_model._meta, task.related_model._meta
+
+    def columns(alias: str, model_meta) -> str:
+        return ", ".join(f"{alias}.{q(f.column)}" for f in model_meta.concrete_fields)
+
+    return (
+        f"WITH claimed AS (UPDATE {q(meta.db_table)} SET email_status = %(sending)s, "
+        "claimed_at = %(now)s, claimed_by = %(token)s, attempts = attempts + 1 "
+        "WHERE id = ANY(%(ids)s) AND attempts < %(max_attempts)s AND ("
+        "(email_status = %(pending)s AND (next_attempt_at IS NULL OR next_attempt_at <= %(due)s))"
+        " OR (email_status = %(sending)s AND claimed_at < %(abandoned)s)) "
+        f"RETURNING {columns(q(meta.db_table), meta)}) "
+        f"SELECT {columns('claimed', meta)}, {columns('u', users)}, {columns('t', tasks)} "
+        f"FROM claimed JOIN {q(users.db_table)} u ON u.{q(users.pk.column)} = "
+        f"claimed.{q(recipient.column)} LEFT JOIN {q(tasks.db_table)} t "
+        f"ON t.{q(tasks.pk.column)} = claimed.{q(task.column)} "
+        f"WHERE {_ASYNC_COMMIT} ORDER BY claimed.{q(meta.pk.column)}"
+    )
+
+
+def _claim_returning(*, ids: list[int], token: str, now: datetime) -> list[Notification]:
+    params = {
+        "ids": list(ids),
+        "token": token,
+        "now": now,
+        "due": now + timedelta(seconds=1),
+        "abandoned": now - timedelta(seconds=conf("NOTIFICATIONS_CLAIM_LEASE")),
+        "max_attempts": conf("NOTIFICATIONS_MAX_ATTEMPTS"),
+        "pending": EmailStatus.PENDING.value,
+        "sending": EmailStatus.SENDING.value,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(), params)
+        rows = cursor.fetchall()
+    recipient, task = (Notification._meta.get_field(name) for name in ("recipient", "task"))
+    return [_from_row(row, recipient.related_model, task.related_model) for row in rows]
+
+
+def _from_row(row: tuple, user_model, task_model) -> Notification:
+    """A Notification with its recipient and task (or None) cached, from one joined row."""
+    values = iter(row)
+    notification = _instance(Notification, values)
+    person = _instance(user_model, values)
+    task = _instance(task_model, values)
+    Notification._meta.get_field("recipient").set_cached_value(notification, person)
+    Notification._meta.get_field("task").set_cached_value(
+        notification, task if task.pk is not None else None
+    )
+    return notification
+
+
+def _instance(model, values):
+    """The next len(concrete_fields) values, converted as the ORM converts them, as a model."""
+    attnames, converters = _converters(model)
+    converted = []
+    # Converters first: zip stops on them without taking the next model's first value.
+    for (column, field_converters), value in zip(converters, values, strict=False):
+        for converter in field_converters:
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, attnames, converted)
+
+
+@cache
+def _converters(model) -> tuple[list[str], list[tuple]]:
+    fields = model._meta.concrete_fields
+    converters = []
+    for field in fields:
+        column = field.get_col(model._meta.db_table)
+        converters.append(
+            (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+        )
+    return [f.attname for f in fields], converters
+
+
+def _mark(*, notification: Notification, **fields) -> int:
+    """Update a row this worker still owns (claimed by its token and still sending)."""
+    return Notification.objects.filter(
+        *_async_commit(),
+        pk=notification.pk,
+        email_status=EmailStatus.SENDING,
+        claimed_by=notification.claimed_by,
+    ).update(**fields)
+
+
+@cache
+def _mark_sent_sql() -> str:
+    """PostgreSQL's "sent" mark, the statement every e-mail ends with, written once."""
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    return (
+        f"UPDATE {table} SET email_status = %s, sent_at = %s, last_error = '' "
+        f"WHERE id = %s AND email_status = %s AND claimed_by = %s AND {_ASYNC_COMMIT}"
+    )
+
+
+def _mark_sent(*, notification: Notification) -> None:
+    now = timezone.now()
     if connection.vendor != "postgresql":
-        yield
+        _mark(notification=notification, email_status=EmailStatus.SENT, sent_at=now, last_error="")
         return
     with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET synchronous_commit")
+        cursor.execute(
+            _mark_sent_sql(),
+            [
+                EmailStatus.SENT.value,
+                now,
+                notification.pk,
+                EmailStatus.SENDING.value,
+                notification.claimed_by,
+            ],
+        )
 
 
 def deliver(*, ids: list[int]) -> dict[str, int]:
-    """Claim, render, send and mark each row in turn; returns how many were sent, retried,
-    failed or skipped (already sent, not due, or another worker's). One query reads the batch;
-    each e-mail then costs a claim and a mark."""
+    """Claim, render, send and mark the rows in chunks of CLAIM_CHUNK; returns how many were
+    sent, retried, failed or skipped (already sent, not due, or another worker's)."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     token = uuid.uuid4().hex
-    with _without_waiting_for_disk():
-        candidates = list(
-            Notification.objects.filter(
-                pk__in=ids, email_status__in=[EmailStatus.PENDING, EmailStatus.SENDING]
-            )
-            .select_related("recipient", "task")
-            .order_by("pk")
-        )
-        counts["skipped"] = len(set(ids)) - len(candidates)
-        for notification in candidates:
-            if not claim(notification=notification, token=token):
-                counts["skipped"] += 1
-                continue
-            person = notification.recipient
-            if not person.email or not person.is_active:  # changed since it was written
-                Notification.objects.filter(pk=notification.pk, claimed_by=token).update(
-                    email_status=EmailStatus.SKIPPED
-                )
-                counts["skipped"] += 1
-                continue
-            try:
-                _send(build_email(notification=notification))
-            except Exception as error:  # any failure is recorded on the row, not lost
-                counts[_record_failure(notification=notification, error=error)] += 1
-                continue
-            Notification.objects.filter(
-                pk=notification.pk, email_status=EmailStatus.SENDING, claimed_by=token
-            ).update(email_status=EmailStatus.SENT, sent_at=timezone.now(), last_error="")
-            counts["sent"] += 1
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), CLAIM_CHUNK):
+        chunk = wanted[start : start + CLAIM_CHUNK]
+        claimed = claim(ids=chunk, token=token)
+        counts["skipped"] += len(chunk) - len(claimed)
+        for notification in claimed:
+            counts[_deliver_claimed(notification=notification)] += 1
     return counts
+
+
+def _deliver_claimed(*, notification: Notification) -> str:
+    person = notification.recipient
+    if not person.email or not person.is_active:  # changed since it was written
+        _mark(notification=notification, email_status=EmailStatus.SKIPPED)
+        return "skipped"
+    try:
+        _send(build_email(notification=notification))
+    except Exception as error:  # any failure is recorded on the row, not lost
+        return _record_failure(notification=notification, error=error)
+    _mark_sent(notification=notification)
+    return "sent"
 
 
 def deliver_one(*, notification_id: int) -> str:
@@ -133,17 +256,19 @@ def _record_failure(*, notification: Notification, error: Exception) -> str:
     if not isinstance(error, SEND_ERRORS):
         logger.exception("Notification %s could not be built", notification.pk)
     if notification.attempts >= conf("NOTIFICATIONS_MAX_ATTEMPTS"):
-        Notification.objects.filter(
-            pk=notification.pk, claimed_by=notification.claimed_by, email_status=EmailStatus.SENDING
-        ).update(email_status=EmailStatus.FAILED, last_error=text, claimed_at=None)
+        _mark(
+            notification=notification,
+            email_status=EmailStatus.FAILED,
+            last_error=text,
+            claimed_at=None,
+        )
         return "failed"
     delay = min(
         conf("NOTIFICATIONS_RETRY_BACKOFF") * 2 ** (notification.attempts - 1),
         conf("NOTIFICATIONS_RETRY_BACKOFF_MAX"),
     )
-    Notification.objects.filter(
-        pk=notification.pk, claimed_by=notification.claimed_by, email_status=EmailStatus.SENDING
-    ).update(
+    _mark(
+        notification=notification,
         email_status=EmailStatus.PENDING,
         last_error=text,
         claimed_at=None,

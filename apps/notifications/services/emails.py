@@ -103,17 +103,58 @@ def _link(*, task, path: str) -> str:
 
 class _CachedHeaderRegistry(HeaderRegistry):
     """The standard header registry builds a new class on every header lookup, which is a
-    third of the cost of serialising an e-mail; the classes never change, so keep them."""
+    third of the cost of serialising an e-mail; the classes never change, so keep them.
+
+    Headers whose value repeats from e-mail to e-mail (From, MIME-Version, each part's
+    Content-Type and Content-Transfer-Encoding) are parsed once and folded once per policy:
+    parsing and folding are most of what is left. A header is immutable once made (changing
+    one replaces it), so sharing them between messages is safe."""
+
+    REPEATING = frozenset({"from", "mime-version", "content-type", "content-transfer-encoding"})
+    MAX_KEPT = 64
 
     def __init__(self):
         super().__init__()
         self._classes: dict[str, type] = {}
+        self._kept: dict[tuple[str, str], object] = {}
 
     def __getitem__(self, name):
         key = name.lower()
         if key not in self._classes:
-            self._classes[key] = super().__getitem__(name)
+            self._classes[key] = type(
+                "_Folded" + name, (_FoldedOnce, super().__getitem__(name)), {}
+            )
         return self._classes[key]
+
+    def __call__(self, name, value):
+        key = (name.lower(), value)
+        if key[0] not in self.REPEATING or not isinstance(value, str):
+            return super().__call__(name, value)
+        header = self._kept.get(key)
+        if header is None:
+            header = super().__call__(name, value)
+            if len(self._kept) < self.MAX_KEPT:  # a multipart boundary never repeats
+                self._kept[key] = header
+        return header
+
+
+class _FoldedOnce:
+    """A header that remembers how it folds under each kind of policy it was folded with."""
+
+    def fold(self, *, policy):
+        folds = self.__dict__.setdefault("_folds", {})
+        # What folding reads from the policy (a generator may hand it a fresh clone each time).
+        kind = (
+            type(policy),
+            policy.linesep,
+            policy.max_line_length,
+            policy.utf8,
+            policy.refold_source,
+            policy.cte_type,
+        )
+        if kind not in folds:
+            folds[kind] = super().fold(policy=policy)
+        return folds[kind]
 
 
 _FAST_POLICIES: dict[int, tuple[Policy, Policy]] = {}
