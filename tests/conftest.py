@@ -8,6 +8,7 @@ from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
+from apps.api import limits as api_limits
 from apps.boards import fragments
 from apps.people.models import Role
 from apps.people.version_triggers import constraint_names
@@ -176,3 +177,5 @@ def _board_fragments_of_this_test(monkeypatch):
     counters only go up; after restoring a database, clear the cache: README). A key prefix
     of its own per test, rather than clearing a cache that parallel workers share."""
     monkeypatch.setattr(fragments, "KEY_PREFIX", f"board-{uuid.uuid4().hex}")
+    # The API's rate counters are keyed on token and person ids, which start again too.
+    monkeypatch.setattr(api_limits, "KEY_PREFIX", f"api-rate-{uuid.uuid4().hex}")

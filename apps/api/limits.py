@@ -15,6 +15,9 @@ from django.utils.translation import gettext as _
 
 from .errors import RateLimited
 
+# Counters live under this prefix (the tests give each test its own: ids start again there).
+KEY_PREFIX = "api-rate"
+
 
 def rate() -> tuple[int, int]:
     """(requests, seconds) allowed per caller."""
@@ -26,7 +29,7 @@ def check_rate(*, caller_key: str, now: float | None = None) -> None:
     allowed, window = rate()
     now = time.time() if now is None else now
     started = int(now // window) * window
-    key = f"api-rate:{caller_key}:{started}"
+    key = f"{KEY_PREFIX}:{caller_key}:{started}"
     # The window's key lives a little longer than the window, then expires by itself.
     cache.add(key, 0, timeout=window + 5)
     try:
