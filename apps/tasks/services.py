@@ -117,7 +117,10 @@ def _lock(task: Task) -> Task:
     # Lock the task row only: joining the team here would lock the team row on PostgreSQL too
     # and make every transition in a team wait for every other. The team's WIP limits come
     # along in a subquery, so a team without limits costs no extra query.
-    return limits.annotate_limits(Task.objects.select_for_update()).get(pk=task.pk)
+    # Whether the team has webhooks comes along the same way (events.with_hooks_known).
+    return events.with_hooks_known(limits.annotate_limits(Task.objects.select_for_update())).get(
+        pk=task.pk
+    )
 
 
 def _check(task: Task, name: str, by: User | None, expected_state: str | None) -> None:
