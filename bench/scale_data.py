@@ -240,6 +240,7 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                 "required_skill_id",
                 "template_id",
                 "not_done_by",
+                "system",
             ),
             (
                 (
@@ -263,6 +264,7 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                     s0 + 1 + j,
                     w0 + k,
                     "[]",
+                    "",
                 )
                 for k in range(1, run_teams + 1)
                 for j in range(1, STEPS + 1)
