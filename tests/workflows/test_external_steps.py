@@ -313,11 +313,14 @@ def test_a_member_pressing_complete_on_the_page_is_refused_and_nothing_changes(
     page = response.content.decode()
     assert waits_sentence(staging).replace("'", "&#x27;") in page
     assert "A lead of the team may settle it by hand." in page
+    assert 'data-testid="settle-hint"' not in page  # the hint is for leads
     assert_still_waiting(staging)
 
 
 def test_a_lead_settles_the_step_by_hand_and_the_run_routes_on_it(run, lead, client_for):
     staging = into_staging(run)
+    url = reverse("tasks:task_detail", args=[staging.pk])
+    assert 'data-testid="settle-hint"' in client_for(lead).get(url).content.decode()
     task_services.complete(
         task=staging, by=lead, outcome="failed", note="CI is down; ran them locally: 2 fail."
     )
