@@ -172,6 +172,8 @@ def test_a_service_token_cannot_finish_the_step_through_the_transitions(api, sta
     staging.refresh_from_db()
     assert (staging.state, staging.outcome) == (State.IN_PROGRESS, "")
     assert staging.dispatch.finished_at is None
+    # Nor is it offered: the task's actions for the token leave it out.
+    assert action not in api.get(f"/tasks/{staging.pk}").json()["actions"]
     # The report, the one way in, still finishes it.
     reported = api.post(result_of(staging), {"outcome": "passed", "message": "All green."})
     assert reported.status_code == 200, reported.content
