@@ -14,7 +14,7 @@ from apps.people.models import Membership, Role, User
 
 from . import edits, watches
 from .models import ACTIVE_STATES, OPEN_STATES, REVIEW_STEP_KIND, Attachment, State, Task
-from .services import ACTIONS, Action
+from .services import ACTIONS, EXTERNAL_FINISHES, Action, settles_by_hand
 
 
 def visible_tasks(user: User) -> QuerySet[Task]:
@@ -112,6 +112,14 @@ def available_actions(
     actions = []
     for name, action in ACTIONS.items():
         if among is not None and name not in among:
+            continue
+        # Only its report finishes an external step's task, or a lead by hand (the services'
+        # rule, refuse_finishing_external_step): not offered to anyone else.
+        if (
+            name in EXTERNAL_FINISHES
+            and task.is_external_step
+            and not settles_by_hand(task=task, name=name, by=user)
+        ):
             continue
         method = getattr(task, name)
         if can_proceed(method) and has_transition_perm(method, user):

@@ -123,7 +123,9 @@ def _lock(task: Task) -> Task:
     )
 
 
-def _check(task: Task, name: str, by: User | None, expected_state: str | None) -> None:
+def _check(
+    task: Task, name: str, by: User | None, expected_state: str | None, by_report: bool = False
+) -> None:
     refuse_if_stale(task=task, expected_state=expected_state)
     method = getattr(task, name)
     action = ACTIONS[name]
@@ -132,6 +134,8 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
             _("Can't %(action)s a task that is %(state)s.")
             % {"action": str(action.label).lower(), "state": state_label(task.state)}
         )
+    if not by_report:
+        refuse_finishing_external_step(task=task, name=name, by=by)
     if not can_proceed(method):
         raise TaskActionRefused(action.unmet(task) if callable(action.unmet) else action.unmet)
     # by=None is Relay itself (the run engine, auto-assignment), as is Relay automation (an
@@ -145,6 +149,53 @@ def _check(task: Task, name: str, by: User | None, expected_state: str | None) -
         conflict = four_eyes.conflict_of(task=task, user=by)
         if conflict is not None:
             raise TaskActionRefused(conflict.sentence(by=by), status=HTTPStatus.FORBIDDEN)
+
+
+# --- external steps --------------------------------------------------------------------------
+# An external step's task is finished by its system's report (apps.workflows.services.
+# report_external_result and its timeout), which keeps the message and link and holds the
+# once-only and timeout rules. Relay automation holds the task and a service token acts as it,
+# so without this the API's transitions (or a button) would finish it around all of that. A
+# lead may still settle it by hand (CI is down and they know better): logged as such.
+EXTERNAL_FINISHES = ("submit", "complete", "approve", "request_changes", "reject")
+WAITS_FOR_REPORT = _("This step waits for %(system)s's report: it is finished by POST %(path)s.")
+LEAD_MAY_SETTLE = _("A lead of the team may settle it by hand.")
+SETTLED_BY_HAND = _("Settled by hand by %(name)s instead of %(system)s's report.")
+
+
+def external_result_path(task_id: int) -> str:
+    """Where an external step's system reports (the API's steps router)."""
+    return f"/api/v1/steps/{task_id}/result"
+
+
+def _system_of(task: Task) -> str:
+    return task.step.system or _("the outside system")
+
+
+def settles_by_hand(*, task: Task, name: str, by: User | None) -> bool:
+    """A lead (a person, not Relay automation) finishing an external step's task by hand."""
+    return (
+        task.is_external_step
+        and name == "complete"
+        and by is not None
+        and not is_automation(by)
+        and people.is_lead(team_id=task.team_id, user=by)
+    )
+
+
+def refuse_finishing_external_step(*, task: Task, name: str, by: User | None) -> None:
+    """Only the report finishes an external step's task; a lead may complete it by hand."""
+    if not task.is_external_step or name not in EXTERNAL_FINISHES:
+        return
+    if settles_by_hand(task=task, name=name, by=by):
+        return
+    sentence = WAITS_FOR_REPORT % {
+        "system": _system_of(task),
+        "path": external_result_path(task.pk),
+    }
+    if by is not None and not is_automation(by):
+        sentence = f"{sentence} {LEAD_MAY_SETTLE}"
+    raise TaskActionRefused(sentence, status=HTTPStatus.CONFLICT)
 
 
 # The transitions that say "the work is finished": a required checklist item must be ticked
@@ -221,10 +272,14 @@ def _apply(
     note: str = "",
     expected_state: str | None = None,
     vetted: bool = False,
+    by_report: bool = False,
     **kwargs,
 ) -> Task:
     locked = _lock(task)
-    _check(locked, name, by, expected_state)
+    _check(locked, name, by, expected_state, by_report=by_report)
+    if not by_report and settles_by_hand(task=locked, name=name, by=by):
+        settled = SETTLED_BY_HAND % {"name": by.display_name, "system": _system_of(locked)}
+        note = f"{settled} {note.strip()}".strip()
     wip = limits.verdict(
         task=locked, action=name, target=target_of(task=locked, action=name), by=by
     )
@@ -286,7 +341,7 @@ def _after_transition(
             task=task, name=name, by=by, note=note, log_id=log_id, already=already
         )
     events.transitioned(task=task, name=name, source=source, by=by, note=note)
-    task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted)
+    task_transitioned.send(sender=Task, task=task, name=name, by=by, vetted=vetted, note=note)
 
 
 # A review decision as a watcher hears it: "Grace approved a task you watch."
@@ -409,8 +464,13 @@ def complete(
     outcome: str = Outcome.DONE,
     note: str = "",
     expected_state: str | None = None,
+    by_report: bool = False,
 ) -> Task:
-    """Finish work that needs no review, with its outcome (done, passed or failed)."""
+    """Finish work that needs no review, with its outcome (done, passed or failed).
+
+    `by_report=True` only from apps.workflows.services: an external step's report (or its
+    timeout) finishing the task, which no other caller may do (refuse_finishing_external_step).
+    """
     allowed = allowed_outcomes(task)
     if outcome not in allowed:
         raise TaskActionRefused(
@@ -423,6 +483,7 @@ def complete(
         by=by,
         note=note,
         expected_state=expected_state,
+        by_report=by_report,
         outcome=outcome,
     )
 

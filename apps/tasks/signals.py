@@ -10,8 +10,9 @@ from django.dispatch import Signal
 # A transition was saved, inside its transaction, after its notifications were written.
 # Arguments: task (the saved task), name (the transition: "start", "approve" …), by (the
 # person, or None for Relay itself), vetted (True when the assignment engine chose the
-# assignee and checked their eligibility). A receiver that raises rolls the transition back,
-# so a refusal (apps.core.refusals.Refused) from a receiver is the transition's refusal.
+# assignee and checked their eligibility), note (as logged). A receiver that raises rolls the
+# transition back, so a refusal (apps.core.refusals.Refused) from a receiver is the
+# transition's refusal.
 task_transitioned = Signal()
 
 # A transition was applied to many tasks at once (apps.tasks.writes.apply_in_bulk: the batch

@@ -140,12 +140,16 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
 # --- routing -----------------------------------------------------------------------------------
 
 
-def on_task_transitioned(*, task: Task, name: str, by: User | None, **kwargs) -> None:
+def on_task_transitioned(
+    *, task: Task, name: str, by: User | None, note: str = "", **kwargs
+) -> None:
     """apps.tasks.signals.task_transitioned: a run's task reaching `done` moves the run on; one
     cancelled by hand that leaves the run with nothing open fails it (else it would hang)."""
     if task.run_id is None:
         return
     if task.state == State.DONE:
+        if task.is_external_step:
+            _close_settled_by_hand(task=task, by=by, note=note)
         advance_run(task=task)
     elif task.state == State.CANCELLED and by is not None:
         _task_cancelled(task=task, by=by)
@@ -485,6 +489,7 @@ CALLBACK_TOKEN_PREFIX = "rcb_"
 MESSAGE_MAX = 2000
 LINK_MAX = StepDispatch._meta.get_field("link").max_length
 TIMEOUT_REPORTER = "Relay (timeout)"
+SETTLED_BY = _("%(name)s, by hand")
 
 
 def hash_callback_token(token: str) -> str:
@@ -493,7 +498,7 @@ def hash_callback_token(token: str) -> str:
 
 def result_path(task_id: int) -> str:
     """Where the outside system reports (the API's steps router)."""
-    return f"/api/v1/steps/{task_id}/result"
+    return task_services.external_result_path(task_id)
 
 
 def wait_for_external(*, task: Task) -> str:
@@ -578,6 +583,22 @@ def _external_report_line(task: Task) -> str:
     who = task.step.system or _("The system")
     text = f"{who}: {dispatch.message}" if dispatch.message else who
     return f"{text} ({dispatch.link})" if dispatch.link else text
+
+
+def _close_settled_by_hand(*, task: Task, by: User | None, note: str) -> None:
+    """A lead completed the external step by hand (the report and the timeout close the wait
+    before they complete it): the wait is closed too, with who settled it, so the sweeper
+    leaves it alone and a later report is refused (409) naming them. No outcome is stored as
+    reported: the system reported nothing; the task's outcome is the lead's."""
+    if by is None:
+        return
+    StepDispatch.objects.filter(
+        task_id=task.pk, kind=DispatchKind.EXTERNAL, finished_at__isnull=True
+    ).update(
+        finished_at=timezone.now(),
+        reported_by=(SETTLED_BY % {"name": by.display_name})[:200],
+        message=note[:MESSAGE_MAX],
+    )
 
 
 def _not_found(task_id: int) -> ExternalReportError:
@@ -707,6 +728,15 @@ def report_external_result(
             % {"id": locked.pk, "outcome": dispatch.outcome, "by": dispatch.reported_by},
             status=HTTPStatus.CONFLICT,
         )
+    if dispatch.finished_at is not None and dispatch.reported_by:
+        raise ExternalReportError(
+            _(
+                "Task %(id)d was settled by hand (%(by)s, %(outcome)s): a report is refused. "
+                "Its run has moved on; report on the step's next task instead."
+            )
+            % {"id": locked.pk, "by": dispatch.reported_by, "outcome": locked.outcome},
+            status=HTTPStatus.CONFLICT,
+        )
     if locked.state != State.IN_PROGRESS or dispatch.finished_at is not None:
         raise ExternalReportError(
             _("Task %(id)d is not waiting for a report: it is %(state)s.")
@@ -732,6 +762,7 @@ def report_external_result(
     finished = task_services.complete(
         task=locked,
         by=automation_user(),
+        by_report=True,
         outcome=outcome,
         note=(_("%(by)s: %(note)s") % {"by": reporter, "note": note} if note else reporter)[:500],
     )
@@ -773,7 +804,9 @@ def _time_out(*, task_id: int, hours: int) -> bool:
     dispatch.reported_by, dispatch.finished_at = TIMEOUT_REPORTER, timezone.now()
     dispatch.save(update_fields=["outcome", "message", "reported_by", "finished_at"])
     Task.objects.filter(pk=task_id).update(automation_error=message)
-    task_services.complete(task=task, by=automation_user(), outcome=Outcome.FAILED, note=message)
+    task_services.complete(
+        task=task, by=automation_user(), by_report=True, outcome=Outcome.FAILED, note=message
+    )
     return True
 
 

@@ -158,3 +158,36 @@ def test_the_ci_script_reports_a_result_to_a_live_server(live_server, staging, t
     refused = _script(live_server, token, str(staging.pk), "passed", "now green")
     assert refused.returncode == 1
     assert "(409)" in refused.stderr and "already reported failed" in refused.stderr
+
+
+@pytest.mark.parametrize("action", ["complete", "submit"])
+def test_a_service_token_cannot_finish_the_step_through_the_transitions(api, staging, team, action):
+    api.as_token(service_token_for_tests(team))
+    response = api.post(f"/tasks/{staging.pk}/transitions", {"action": action, "outcome": "passed"})
+    assert response.status_code == 409, response.content
+    assert response.json()["detail"] == (
+        "This step waits for CI's report: it is finished by "
+        f"POST /api/v1/steps/{staging.pk}/result."
+    )
+    staging.refresh_from_db()
+    assert (staging.state, staging.outcome) == (State.IN_PROGRESS, "")
+    assert staging.dispatch.finished_at is None
+    # Nor is it offered: the task's actions for the token leave it out.
+    assert action not in api.get(f"/tasks/{staging.pk}").json()["actions"]
+    # The report, the one way in, still finishes it.
+    reported = api.post(result_of(staging), {"outcome": "passed", "message": "All green."})
+    assert reported.status_code == 200, reported.content
+
+
+def test_a_leads_token_settles_the_step_by_hand_and_a_later_report_is_409(api, staging, lead, team):
+    api.as_token(personal_token_for_tests(lead))
+    response = api.post(
+        f"/tasks/{staging.pk}/transitions",
+        {"action": "complete", "outcome": "failed", "note": "CI is down."},
+    )
+    assert response.status_code == 200, response.content
+    assert open_task(staging.run, "train").iteration == 2
+    api.as_token(service_token_for_tests(team))
+    late = api.post(result_of(staging), {"outcome": "failed"})
+    assert late.status_code == 409
+    assert "settled by hand" in late.json()["detail"]

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from apps.people.models import Role
+from apps.tasks import services as task_services
 from apps.tasks.models import Task
 from apps.workflows import definitions, exchange, services
 
@@ -81,3 +82,24 @@ def test_two_sweeps_at_once_time_the_step_out_once(staging):
     results = run_together(*[lambda: services.time_out_external_steps(now=later)] * 3)
     assert sorted(value for _, value in results) == [0, 0, 1]
     assert Task.objects.filter(run=staging.run, step__key="train").count() == 2
+
+
+def test_a_leads_settlement_and_a_report_at_once_finish_the_step_once(staging):
+    lead = staging.team.memberships.get(role=Role.LEAD).user
+    caller = services.TeamCaller(team=staging.team)
+    results = run_together(
+        _decided(
+            lambda: (
+                services.report_external_result(
+                    task=staging, outcome="passed", caller=caller
+                ).outcome
+            )
+        ),
+        _decided(lambda: task_services.complete(task=staging, by=lead, outcome="failed").outcome),
+    )
+    report, settlement = results
+    # One of them finished the step; the other was refused because it already had.
+    assert sorted([report[1] == 409, settlement[0] == "refused"]) == [False, True], results
+    staging.refresh_from_db()
+    trains = Task.objects.filter(run=staging.run, step__key="train").count()
+    assert (staging.outcome, trains) == (("passed", 1) if report[1] == "passed" else ("failed", 2))

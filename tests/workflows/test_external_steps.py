@@ -273,3 +273,88 @@ def test_a_stray_automated_step_message_for_an_external_step_does_nothing(run):
     assert run_automated_step(staging.pk) == "skipped"
     staging.refresh_from_db()
     assert staging.state == State.IN_PROGRESS
+
+
+# --- only the report finishes it; a lead may settle it by hand --------------------------------
+
+
+def waits_sentence(task) -> str:
+    return (
+        f"This step waits for CI's report: it is finished by POST /api/v1/steps/{task.pk}/result."
+    )
+
+
+def assert_still_waiting(task) -> None:
+    task.refresh_from_db()
+    assert (task.state, task.outcome) == (State.IN_PROGRESS, "")
+    assert not StateLog.objects.for_(task).filter(transition="complete").exists()
+    dispatch = StepDispatch.objects.get(task=task)
+    assert (dispatch.finished_at, dispatch.outcome, dispatch.reported_by) == (None, "", "")
+
+
+def test_relay_automation_cannot_complete_the_step_around_its_report(run):
+    staging = into_staging(run)
+    with pytest.raises(task_services.TaskActionRefused) as refused:
+        task_services.complete(task=staging, by=automation_user(), outcome="passed")
+    assert refused.value.status == 409
+    assert str(refused.value) == waits_sentence(staging)
+    assert_still_waiting(staging)
+    assert report(staging, "passed").outcome == "passed"  # the report still finishes it
+
+
+def test_a_member_pressing_complete_on_the_page_is_refused_and_nothing_changes(
+    run, client_for, member
+):
+    staging = into_staging(run)
+    response = client_for(member).post(
+        reverse("tasks:task_transition", args=[staging.pk, "complete"]), {"outcome": "passed"}
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert waits_sentence(staging).replace("'", "&#x27;") in page
+    assert "A lead of the team may settle it by hand." in page
+    assert 'data-testid="settle-hint"' not in page  # the hint is for leads
+    assert_still_waiting(staging)
+
+
+def test_a_lead_settles_the_step_by_hand_and_the_run_routes_on_it(run, lead, client_for):
+    staging = into_staging(run)
+    url = reverse("tasks:task_detail", args=[staging.pk])
+    assert 'data-testid="settle-hint"' in client_for(lead).get(url).content.decode()
+    task_services.complete(
+        task=staging, by=lead, outcome="failed", note="CI is down; ran them locally: 2 fail."
+    )
+    assert open_task(run, "train").iteration == 2  # failed: back to train, as on a report
+    log = StateLog.objects.for_(staging).get(transition="complete")
+    assert log.by == lead
+    assert log.description == (
+        f"Settled by hand by {lead.display_name} instead of CI's report. "
+        "CI is down; ran them locally: 2 fail."
+    )
+    dispatch = StepDispatch.objects.get(task=staging)
+    assert dispatch.finished_at is not None
+    assert dispatch.reported_by == f"{lead.display_name}, by hand"
+    page = client_for(lead).get(reverse("tasks:task_detail", args=[staging.pk])).content.decode()
+    assert "Settled by hand instead of CI's report" in page
+
+
+def test_a_report_after_a_leads_settlement_is_refused_and_the_sweeper_leaves_it(run, lead):
+    staging = into_staging(run)
+    task_services.complete(task=staging, by=lead, outcome="passed")
+    for outcome in ("passed", "failed"):
+        with pytest.raises(services.WorkflowError) as refused:
+            report(staging, outcome)
+        assert refused.value.status == 409
+        assert f"settled by hand ({lead.display_name}, by hand, passed)" in str(refused.value)
+    assert services.sweep_dispatches(now=timezone.now() + timedelta(hours=7))["timed_out"] == 0
+    staging.refresh_from_db()
+    assert staging.outcome == "passed"
+
+
+def test_hold_and_cancel_of_an_external_step_stay_as_they_were(run, lead):
+    staging = into_staging(run)
+    held = task_services.hold(task=staging, by=lead, note="CI is down")
+    assert held.state == State.ON_HOLD
+    resumed = task_services.resume(task=held, by=lead)
+    assert resumed.state == State.IN_PROGRESS
+    assert task_services.cancel(task=resumed, by=lead).state == State.CANCELLED
