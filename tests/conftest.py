@@ -14,7 +14,15 @@ from apps.people.models import Role
 from apps.people.version_triggers import constraint_names
 from apps.tasks import services
 
-from .factories import PASSWORD, MembershipFactory, TaskFactory, TeamFactory, UserFactory
+from .factories import (
+    PASSWORD,
+    MembershipFactory,
+    PersonSkillFactory,
+    SkillFactory,
+    TaskFactory,
+    TeamFactory,
+    UserFactory,
+)
 
 REQUIRE_SERVICES = os.environ.get("RELAY_REQUIRE_SERVICES") == "1"
 
@@ -179,3 +187,30 @@ def _board_fragments_of_this_test(monkeypatch):
     monkeypatch.setattr(fragments, "KEY_PREFIX", f"board-{uuid.uuid4().hex}")
     # The API's rate counters are keyed on token and person ids, which start again too.
     monkeypatch.setattr(api_limits, "KEY_PREFIX", f"api-rate-{uuid.uuid4().hex}")
+
+
+# The ML example's people (the workflow and API tests share them).
+@pytest.fixture
+def skills(db):
+    return {
+        "ml-training": SkillFactory(slug="ml-training"),
+        "ml-review": SkillFactory(slug="ml-review", is_review_skill=True),
+        "python": SkillFactory(slug="python"),
+        "devops": SkillFactory(slug="devops"),
+        "support": SkillFactory(slug="support"),
+        "writing": SkillFactory(slug="writing"),
+    }
+
+
+@pytest.fixture
+def trainer(make_member, skills):
+    user = make_member(username="tara", capacity=5)
+    PersonSkillFactory(user=user, skill=skills["ml-training"], level=4)
+    return user
+
+
+@pytest.fixture
+def ml_reviewer(make_member, skills):
+    user = make_member(Role.REVIEWER, username="rex", capacity=5)
+    PersonSkillFactory(user=user, skill=skills["ml-review"], level=4)
+    return user

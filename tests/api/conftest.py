@@ -4,36 +4,9 @@ import json
 import pytest
 
 from apps.api.testing import bearer, personal_token_for_tests, service_token_for_tests
-from apps.people.models import Role
 from apps.workflows import definitions, exchange
 
-from ..factories import PersonSkillFactory, SkillFactory
-
 API = "/api/v1"
-
-
-@pytest.fixture
-def skills(db):
-    return {
-        "ml-training": SkillFactory(slug="ml-training"),
-        "ml-review": SkillFactory(slug="ml-review", is_review_skill=True),
-        "python": SkillFactory(slug="python"),
-        "devops": SkillFactory(slug="devops"),
-    }
-
-
-@pytest.fixture
-def trainer(make_member, skills):
-    user = make_member(username="tara", capacity=5)
-    PersonSkillFactory(user=user, skill=skills["ml-training"], level=4)
-    return user
-
-
-@pytest.fixture
-def ml_reviewer(make_member, skills):
-    user = make_member(Role.REVIEWER, username="rex", capacity=5)
-    PersonSkillFactory(user=user, skill=skills["ml-review"], level=4)
-    return user
 
 
 @pytest.fixture

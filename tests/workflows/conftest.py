@@ -2,37 +2,9 @@ import copy
 
 import pytest
 
-from apps.people.models import Role
 from apps.workflows import definitions, exchange
 
-from ..factories import PersonSkillFactory, SkillFactory
 from .helpers import with_automated_staging
-
-
-@pytest.fixture
-def skills(db):
-    return {
-        "ml-training": SkillFactory(slug="ml-training"),
-        "ml-review": SkillFactory(slug="ml-review", is_review_skill=True),
-        "python": SkillFactory(slug="python"),
-        "devops": SkillFactory(slug="devops"),
-        "support": SkillFactory(slug="support"),
-        "writing": SkillFactory(slug="writing"),
-    }
-
-
-@pytest.fixture
-def trainer(make_member, skills):
-    user = make_member(username="tara", capacity=5)
-    PersonSkillFactory(user=user, skill=skills["ml-training"], level=4)
-    return user
-
-
-@pytest.fixture
-def ml_reviewer(make_member, skills):
-    user = make_member(Role.REVIEWER, username="rex", capacity=5)
-    PersonSkillFactory(user=user, skill=skills["ml-review"], level=4)
-    return user
 
 
 @pytest.fixture
