@@ -78,6 +78,8 @@ class Outcome(models.TextChoices):
     APPROVED = "approved", _("Approved")
     CHANGES_REQUESTED = "changes_requested", _("Changes requested")
     REJECTED = "rejected", _("Rejected")
+    # A sub-workflow step whose child run was cancelled.
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Priority(models.IntegerChoices):
@@ -235,6 +237,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
     )
     held_from = models.CharField(max_length=20, choices=State.choices, blank=True)
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    # A workflow step's recorded outputs ({name: value}, typed by Step.output_fields).
+    outputs = models.JSONField(default=dict, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     due_at = models.DateTimeField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)

@@ -23,6 +23,8 @@ class StepKind(models.TextChoices):
     AUTOMATED = "automated", _("Automated")
     # Finished by an outside system (a CI job, a data pipeline) reporting through the API.
     EXTERNAL = "external", _("External system")
+    # Starts a run of another template of the same team (Step.subworkflow) and waits for it.
+    SUBWORKFLOW = "subworkflow", _("Sub-workflow")
 
 
 class ManualOutcomes(models.TextChoices):
@@ -66,6 +68,12 @@ class WorkflowTemplate(models.Model):
         default=True, editable=False, help_text=_("The newest version; older ones keep runs.")
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Typed run inputs: [{"name", "type", "label", "default", "required", "choices"}], read by
+    # the start form, the conditions (inputs.<name>) and sub-workflow input mappings.
+    input_fields = models.JSONField(default=list, blank=True)
+    # A draft version: edited freely, never serves runs, becomes current once a lead publishes.
+    is_draft = models.BooleanField(default=False, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["team__name", "name", "-version"]
@@ -137,6 +145,13 @@ class Step(models.Model):
         default=5, help_text=_("The run fails instead of reaching this step more often.")
     )
     position = models.PositiveSmallIntegerField(default=0)
+    # Typed outputs the doer (or the external system) records when finishing:
+    # [{"name", "type", "label", "required", "choices"}]; kept per task (Task.outputs).
+    output_fields = models.JSONField(default=list, blank=True)
+    # Sub-workflow steps: the slug of the team's template to run, and the child's inputs as
+    # {child input name: expression over the parent run's inputs and outputs}.
+    subworkflow = models.CharField(max_length=80, blank=True)
+    subworkflow_inputs = models.JSONField(default=dict, blank=True)
     # Four-eyes across a run, decided in apps.tasks.four_eyes: keys (not rows) so a new
     # version's copy and an export keep them as they are.
     not_done_by = models.JSONField(
@@ -203,9 +218,13 @@ class Route(models.Model):
         related_name="routes_in",
         help_text=_("Empty = END."),
     )
+    # A condition over the run's inputs and outputs (apps.workflows.conditions); routes of one
+    # (step, outcome) are tried in `position` order, an empty condition is the default route.
+    condition = models.CharField(max_length=500, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        ordering = ["from_step__position", "id"]
+        ordering = ["from_step__position", "position", "id"]
 
     def __str__(self) -> str:
         return (
@@ -231,6 +250,14 @@ class Run(models.Model):
         max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING, db_index=True
     )
     inputs = models.JSONField(default=dict, blank=True)
+    # A sub-workflow's run: the parent run's task (of a sub-workflow step) waiting for it.
+    parent_task = models.ForeignKey(
+        "tasks.Task",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="child_runs",
+    )
     failure_reason = models.TextField(blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -320,3 +347,34 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_name} → {self.environment}"
+
+
+class RouteTaken(models.Model):
+    """Which route a finished task sent its run along, and why: the run page's "why", the
+    loop-back alert's "which check failed", and the insight pages' arrow counts.
+
+    One row per route followed (a split follows several); `to_step` empty is END. `condition`
+    is the condition that matched ("" for the default or an unconditional route), `values` the
+    names it read with their values, `failed_checks` the conditions tried before it that were
+    false (in order), `note` the doer's note when finishing."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="routes_taken")
+    task = models.ForeignKey("tasks.Task", on_delete=models.CASCADE, related_name="routes_taken")
+    route = models.ForeignKey(Route, on_delete=models.SET_NULL, null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    to_step = models.ForeignKey(
+        Step, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    condition = models.CharField(max_length=500, blank=True)
+    values = models.JSONField(default=dict, blank=True)
+    failed_checks = models.JSONField(default=list, blank=True)
+    is_loop_back = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        indexes = [models.Index(fields=["run", "taken_at"], name="route_taken_run_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} —{self.outcome}→ {self.to_step_id or 'END'}"

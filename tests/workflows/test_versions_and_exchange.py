@@ -65,7 +65,8 @@ def test_an_invalid_import_lists_every_problem_and_changes_nothing(ml_template, 
     with pytest.raises(services.WorkflowError) as refused:
         exchange.import_template(definition, team=team)
     assert refused.value.problems == [
-        "Step 'train' has kind 'magic': use one of manual, review, automated, external.",
+        "Step 'train' has kind 'magic': use one of manual, review, automated, external, "
+        "subworkflow.",
         "Step 'evaluate' requires skill 'telepathy', which does not exist: create the skill "
         "first or fix its slug.",
         "Route #11 needs 'from', 'outcome' and 'to' (null for END).",
