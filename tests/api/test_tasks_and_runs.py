@@ -126,7 +126,7 @@ def test_a_run_starts_with_inputs_and_says_where_it_stands(as_member, ml_templat
     run = response.json()
     assert run["status"] == "running" and run["owner"] == member.username
     assert run["current_steps"] == ["train"]
-    assert run["inputs"] == {"model": "churn-v4"}
+    assert run["inputs"] == {"model": "churn-v4", "threshold": 0.9}  # the default filled in
     assert [t["state"] for t in run["tasks"]] == ["assigned"]  # auto-assigned to the trainer
     cancelled = as_member.post(f"/runs/{run['id']}/cancel", {"note": "wrong data"})
     assert cancelled.json()["status"] == "cancelled"
