@@ -137,6 +137,8 @@ def task_panels(*, task: Task, user: User) -> dict:
 
     checklist = list(task.checklist.all())
     files = task_files(task)
+    actions = [a for a in available_actions(task=task, user=user) if a.name != "assign"]
+    finishing = any(a.name in ("complete", "submit") for a in actions)
     return {
         "task": task,
         "team": task.team,
@@ -152,10 +154,10 @@ def task_panels(*, task: Task, user: User) -> dict:
         "may_attach": may_attach(task=task, user=user),
         "checklist": checklist,
         "checklist_has_required": any(item.required for item in checklist),
-        "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
+        "actions": actions,
         "outcomes": allowed_outcomes(task),
         # The step's outputs, asked for by Complete / Submit for review (apps.core.fields).
-        "output_specs": output_specs(task),
+        "output_specs": output_specs(task) if finishing else [],
         "typed_outputs": task.outputs or {},
         "may_tick": may_tick_checklist(task=task, user=user),
         "watching": watches.is_watching(task=task, user=user),
