@@ -182,3 +182,12 @@ def test_a_transition_costs_the_same_queries_however_many_tasks(
             f"/tasks/{task.pk}/transitions", {"action": "start", "expected_state": "assigned"}
         )
     assert response.json()["state"] == "in_progress"
+
+
+def test_run_inputs_are_typed_as_the_workflow_declares_them(as_member, ml_template):
+    response = as_member.post(
+        T + "/runs", {"template": "ml-deployment", "title": "x", "inputs": {"threshold": "high"}}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Accuracy threshold (threshold): 'high' is not a number."
+    assert not Run.objects.exists()

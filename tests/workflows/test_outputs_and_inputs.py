@@ -251,3 +251,27 @@ def test_an_older_document_without_the_new_fields_still_imports(team, skills):
     imported = exchange.import_template(document, team=team)
     assert imported.input_fields == []
     assert all(r.condition == "" for r in imported.routes.all())
+
+
+def test_an_external_report_carries_the_steps_outputs(ml_template, lead):
+    ml_template.steps.filter(key="staging").update(
+        output_fields=[{"name": "auc", "type": "number", "label": "AUC", "required": True}]
+    )
+    run = services.start_run(template=ml_template, title="churn-v9", owner=lead, by=lead)
+    finish(run, "train")
+    finish(run, "evaluate", {"accuracy": 0.95})
+    finish(run, "review", "approved")
+    staging = open_task(run, "staging")
+    caller = services.TeamCaller(team=run.team)
+    with pytest.raises(services.ExternalReportError) as refused:
+        services.report_external_result(
+            task=staging, outcome="passed", outputs={"auc": "n/a"}, caller=caller
+        )
+    assert refused.value.problems == ["AUC (auc): 'n/a' is not a number."]
+    staging.refresh_from_db()
+    assert staging.state == "in_progress"
+    services.report_external_result(
+        task=staging, outcome="passed", outputs={"auc": 0.91}, caller=caller
+    )
+    staging.refresh_from_db()
+    assert (staging.state, staging.outputs) == ("done", {"auc": 0.91})
