@@ -254,9 +254,10 @@ def advance_run(*, task: Task, note: str = "") -> Run:
         )
         return run
     try:
-        choice = routing.choose(
-            routes, outcome=task.outcome, context=routing.context_for(run, step=step)
-        )
+        # The run's data is read only when a route asks for it: most routes have no condition.
+        conditional = any(route.condition.strip() for route in routes)
+        context = routing.context_for(run, step=step) if conditional else {}
+        choice = routing.choose(routes, outcome=task.outcome, context=context)
     except ConditionError as error:
         _fail(
             run,
