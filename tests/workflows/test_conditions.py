@@ -24,6 +24,7 @@ TYPES = {
         ('notes != "ok" or evaluate.ok', True),
         ("evaluate.ok == false", False),
         ("1 < 2 and -1.5e1 < 0", True),
+        ("not(accuracy < 0.5)and(notes == 'ok')", True),
     ],
 )
 def test_conditions_mean_what_they_say(text, expected):
