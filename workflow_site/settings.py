@@ -286,6 +286,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.insight.tasks.alert_slow_steps",
         "schedule": crontab(minute=30, hour=7),
     },
+    # The insight summary's day rows folded into one per team, day, person and state.
+    "insight-compact-summary": {
+        "task": "apps.insight.tasks.compact_summary",
+        "schedule": crontab(minute=10, hour=0),
+    },
     # Automated steps whose message the broker never took, or whose worker died mid-action.
     "workflows-sweep-steps": {
         "task": "apps.workflows.tasks.sweep_steps",

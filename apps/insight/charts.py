@@ -170,3 +170,14 @@ def scatter(*, points: list, x_labels: list, title: str, desc: str, lines=None) 
         )
         labels.append((y(v) + 4, f"{name} {v:g}", ""))
     return _frame(title, desc, body + _end_labels(labels), top, x_labels)
+
+
+def table(*, heads: list[str], rows: list[tuple]) -> SafeString:
+    """A chart's numbers as an HTML table, built here rather than by template loops: a year
+    of days for seven states is thousands of cells (the template took most of the page's
+    time drawing them)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return mark_safe(f"<table><tr>{head}</tr>\n{body}</table>")

@@ -1,12 +1,14 @@
-"""A workflow template's flow, step by step, read from the transition log.
+"""A workflow template's flow, step by step, read from the tasks and the insight summary.
 
-For every task of the template's steps created in the period, one query reads when it was
-created, when it first entered `in_progress` (the transition log, django-fsm-log's StateLog)
-and when it finished, with its outcome and iteration; a second reads the runs that finished in
-the period. Everything else is computed here, in Python, from those rows: the same code, and
-so the same figures, on SQLite and PostgreSQL. The period is bounded (at most a year, see
-forms.PeriodForm), which bounds the rows: 100,000 tasks answer in well under the 300 ms the
-bench asks for (bench/insight.py).
+The tasks of the template's steps created in the period are found through the index of
+(step, created_at) (migration tasks 0016); each one's first entry into `in_progress` is its
+TaskFlow row (apps/insight/models.py, kept by triggers from the transition log), one join
+away instead of a lookup in the log per task. On PostgreSQL one query gives every step's
+medians and p85 (percentile_cont), counts, SLA misses and time spent; SQLite, which has no
+percentile aggregate, reads the tasks' rows and computes the same figures here. Three more
+queries, the same on both, count finished tasks per step and outcome (loop-backs, yield,
+arrows) and read the runs finished in the period (run yield, lead times). The period is at
+most a year (forms.PeriodForm); bench/insight.py measures it at 100,000 tasks.
 
 Definitions (the page says them too):
 - waiting: created → first start (entry into in_progress). A task decided without ever being
@@ -31,7 +33,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import (
     Count,
@@ -39,7 +40,6 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -47,12 +47,13 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.utils import timezone
-from django_fsm_log.models import StateLog
 
 from apps.people.models import Team
 from apps.tasks.models import State, Task
 from apps.workflows.diagram import loop_backs
 from apps.workflows.models import Route, Run, RunStatus, Step, WorkflowTemplate
+
+from .models import TaskFlow
 
 HISTOGRAM_BINS = 8
 
@@ -188,16 +189,7 @@ def histogram(values: list[float], bins: int = HISTOGRAM_BINS) -> list[Bin]:
 
 
 def task_rows(*, step_ids: list[int], period: Period) -> list[dict]:
-    started = (
-        StateLog.objects.filter(
-            content_type=ContentType.objects.get_for_model(Task),
-            object_id=OuterRef("pk"),
-            state=State.IN_PROGRESS,
-        )
-        .values("object_id")
-        .annotate(first=Min("timestamp"))
-        .values("first")[:1]
-    )
+    started = TaskFlow.objects.filter(task_id=OuterRef("pk")).values("started_at")[:1]
     return list(
         Task.objects.filter(
             step_id__in=step_ids, created_at__gte=period.start, created_at__lt=period.end
@@ -235,10 +227,8 @@ class StepTimes:
 STEP_TIMES_SQL = """
 WITH rows AS MATERIALIZED (
     SELECT s.key, t.run_id, t.created_at, t.due_at, t.finished_at,
-           (t.state = %(done)s AND t.finished_at IS NOT NULL) AS done,
-           (SELECT MIN(l.timestamp) FROM {log} l WHERE l.content_type_id = %(kind)s
-              AND l.object_id = t.id AND l.state = %(in_progress)s) AS started
-    FROM {task} t JOIN {step} s ON s.id = t.step_id
+           (t.state = %(done)s AND t.finished_at IS NOT NULL) AS done, f.started_at AS started
+    FROM {task} t JOIN {step} s ON s.id = t.step_id LEFT JOIN {flow} f ON f.task_id = t.id
     WHERE t.step_id = ANY(%(steps)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
 ), spans AS (
     SELECT key, run_id, due_at, done, finished_at, started,
@@ -269,12 +259,10 @@ def _step_times_in_sql(*, step_ids: list[int], period: Period, now: datetime) ->
     """PostgreSQL: every step's times in one query, percentile_cont per step (the same
     interpolation as percentile() here)."""
     sql = STEP_TIMES_SQL.format(
-        log=StateLog._meta.db_table, task=Task._meta.db_table, step=Step._meta.db_table
+        flow=TaskFlow._meta.db_table, task=Task._meta.db_table, step=Step._meta.db_table
     )
     params = {
         "done": State.DONE,
-        "in_progress": State.IN_PROGRESS,
-        "kind": ContentType.objects.get_for_model(Task).pk,
         "steps": step_ids,
         "start": period.start,
         "end": period.end,

@@ -1,17 +1,14 @@
-"""A team's flow over a period, read from the transition log (django-fsm-log's StateLog rows
-that apps.tasks.writes writes, one per transition, with the state left and the state entered)
-and the tasks' own created_at.
+"""A team's flow over a period, read from the insight summary (apps/insight/models.py), which
+triggers keep from the transition log (django-fsm-log's StateLog rows, one per transition,
+with the state left and the state entered) and the tasks' own created_at.
 
-The database does the counting, in four queries that are the same on SQLite and PostgreSQL
-(the day of a timestamp is Django's own date cast in the current time zone):
-- the tasks that were done or cancelled before the period started, counted by state: both
-  states are final, so these tasks sit in them on every day of the period and their history
-  is not read again;
-- every other task's creation (into To do) per day and person, and its log rows per day,
-  person, state left and state entered (the index of migration tasks 0011 reads them per
-  task). Each day's counts are then a running sum of those entries and exits;
-- the tasks done in the period with their first start (cycle time).
-So a period's cost grows with the work that moved in it, not with the team's whole history.
+Three queries, none reading the log: the first grows with the period's days and people, the
+others with the tasks done in the period (never with the team's history):
+- DayFlow's entries and exits per person, day and state, the days before the period summed
+  into one; each day's count per state is then a running sum (CFD, WIP, load, throughput);
+- the tasks done in the period with their first start (TaskFlow): the control chart's latest
+  CYCLE_SHOWN points (the CSV reads them all), and in one more query how many there are and
+  the two percentiles' values picked by rank.
 
 Load uses each task's *current* assignee: the log does not record who held a task earlier.
 """
@@ -20,22 +17,20 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Case, F, Sum, When
 from django.utils import timezone
-from django_fsm_log.models import StateLog
 
 from apps.people.models import Team, User
-from apps.tasks.models import ACTIVE_STATES, LIFECYCLE_ORDER, State, Task, WipLimits
+from apps.tasks.models import ACTIVE_STATES, LIFECYCLE_ORDER, State, WipLimits
 
 from .flow import fetch_all
+from .models import DayFlow, TaskFlow
 
-FINAL_STATES = (State.DONE, State.CANCELLED)
 # The control chart and its table draw the latest tasks only (a year of a busy team is
 # 100,000 points); its percentiles and the CSV use every task.
 CYCLE_SHOWN = 400
-LATERAL_DAYS = 190
+PERCENTILES = (50, 85)
 
 
 @dataclass
@@ -45,7 +40,9 @@ class TeamFlow:
     days: list[date]
     cfd: dict[str, list[int]]  # state → count at the end of each day
     throughput: list[tuple[date, int]]  # week's Monday → tasks done that week
-    cycle: list[tuple[int, str, date, float]]  # task id, title, done day, days started → done
+    # task id, title, done day, days started → done: the latest CYCLE_SHOWN (all for the CSV)
+    cycle: list[tuple[int, str, date, float]]
+    cycle_count: int  # tasks done in the period after being started
     p50: float | None
     p85: float | None
     wip: dict[str, list[int]]  # active state → count at the end of each day
@@ -65,8 +62,13 @@ def percentile(values: list[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return ordered[int(rank) - 1]
+    return ordered[_rank(len(ordered), p) - 1]
+
+
+def _rank(n: int, p: int) -> int:
+    """The nearest rank (1-based) of the p-th percentile of n values; SQL below says the same
+    as (n * p + 99) / 100 in integers."""
+    return max(1, -(-n * p // 100))
 
 
 def _start_of(day: date) -> datetime:
@@ -82,82 +84,75 @@ def _day(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def _live(*, team: Team, since: datetime, until: datetime) -> tuple[str, list]:
-    """The WHERE clause of the team's tasks created before `until` that were not already done
-    or cancelled at `since`, written so that the board's (team, state, finished_at) index
-    finds them."""
-    unfinished = [s for s in LIFECYCLE_ORDER if s not in FINAL_STATES]
-    marks = ", ".join(["%s"] * len(unfinished))
-    sql = (
-        f"t.team_id = %s AND t.created_at < %s AND (t.state IN ({marks}) "
-        "OR (t.state IN (%s, %s) AND (t.finished_at >= %s OR t.finished_at IS NULL)))"
+def _day_moves(*, team: Team, start: date, end: date) -> list[dict]:
+    """Entries and exits per person, day (None: before the period) and state, up to `end`."""
+    return list(
+        DayFlow.objects.filter(team=team, day__lte=end)
+        .annotate(bucket=Case(When(day__lt=start, then=None), default=F("day")))
+        .values("person_id", "bucket", "state")
+        .annotate(entered=Sum("entries"), left=Sum("exits"))
+        .order_by()
     )
-    return sql, [team.pk, until, *unfinished, *FINAL_STATES, since]
 
 
-def _log_of_each(columns: str, condition: str, *, days: int) -> str:
-    """FROM tasks `t` and, for each, its log rows `l` matching `condition`. On PostgreSQL,
-    for periods up to LATERAL_DAYS, a LATERAL subquery, so that the few tasks of a short
-    period are looked up in the log's (content_type, object_id, state, timestamp,
-    source_state) index one by one where the planner would read the whole log to join it
-    (4 weeks of the bench: 200 → 130 ms); longer periods touch most of the log, which the
-    planner's hash join reads faster (a year: 1.3 s against 3.4 s). A plain join on SQLite."""
-    task, log = Task._meta.db_table, StateLog._meta.db_table
-    on = f"l.content_type_id = %s AND l.object_id = t.id AND {condition}"
-    if connection.vendor == "postgresql":
-        return f"{task} t CROSS JOIN LATERAL (SELECT {columns} FROM {log} l WHERE {on} OFFSET 0) l"
-    return f"{task} t JOIN {log} l ON {on}"
-
-
-def _moves_per_day(*, team: Team, since: datetime, until: datetime) -> list[tuple]:
-    """(assignee id, day, state left, state entered, how many) for the creations (left: None)
-    and log rows before `until` of the team's tasks that were not already final at `since`."""
-    zone = timezone.get_current_timezone_name()
-    created_day, created_params = connection.ops.datetime_cast_date_sql("t.created_at", (), zone)
-    moved_day, moved_params = connection.ops.datetime_cast_date_sql("l.timestamp", (), zone)
-    live, live_params = _live(team=team, since=since, until=until)
-    days, moved = (until - since).days, "l.timestamp, l.source_state, l.state"
-    sql = (
-        f"SELECT t.assignee_id, {created_day}, NULL, %s, COUNT(*) FROM {Task._meta.db_table} t "
-        f"WHERE {live} GROUP BY 1, 2 "
-        f"UNION ALL "
-        f"SELECT t.assignee_id, {moved_day}, l.source_state, l.state, COUNT(*) "
-        f"FROM {_log_of_each(moved, 'l.timestamp < %s', days=days)} "
-        f"WHERE {live} GROUP BY 1, 2, 3, 4"
-    )
-    kind = ContentType.objects.get_for_model(Task).pk
-    params = [*created_params, State.TODO, *live_params]
-    params += [*moved_params, kind, until, *live_params]
-    return fetch_all(sql, params)
+def _days(seconds) -> float:
+    """Seconds as days, to the hundredth, as the chart, its table and the CSV show them."""
+    return round(float(seconds) / 86400, 2)
 
 
 def _seconds_between(later: str, earlier: str) -> str:
     if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {later} - {earlier})"
+        # float8, not EXTRACT's numeric: sorting 100,000 of them for a percentile is 4x faster.
+        return f"EXTRACT(EPOCH FROM {later} - {earlier})::float8"
     return f"(julianday({later}) - julianday({earlier})) * 86400"
 
 
-def _done_in(*, team: Team, since: datetime, until: datetime) -> list[tuple]:
-    """(task id, title, day done, seconds from its first start to done) of the team's tasks
-    done in the period after being started, in the order they were done. The database works
-    out the day and the seconds: over a busy period these are thousands of rows."""
-    log = StateLog._meta.db_table
-    live, live_params = _live(team=team, since=since, until=until)
-    days = (until - since).days
+DONE_IN = (
+    f"FROM {TaskFlow._meta.db_table} f WHERE f.team_id = %s AND f.done_at >= %s "
+    "AND f.done_at < %s AND f.started_at <= f.done_at"
+)
+
+
+def _done_in(*, team: Team, since: datetime, until: datetime, every: bool) -> list[tuple]:
+    """(task id, title, day done, seconds from first start to done) of the team's tasks done
+    in the period after being started, in the order they were done: all of them with `every`
+    (the CSV), else the latest CYCLE_SHOWN, read backwards down TaskFlow's (team, done_at)
+    index (a year of a busy team is 100,000 tasks)."""
     zone = timezone.get_current_timezone_name()
-    done_day, day_params = connection.ops.datetime_cast_date_sql("c.done_at", (), zone)
-    done = "l.state = %s AND l.timestamp >= %s AND l.timestamp < %s"
+    done_day, day_params = connection.ops.datetime_cast_date_sql("f.done_at", (), zone)
+    seconds = _seconds_between("f.done_at", "f.started_at")
+    order = " ORDER BY f.done_at, f.task_id"
+    if not every:
+        order = f" ORDER BY f.done_at DESC, f.task_id DESC LIMIT {CYCLE_SHOWN}"
     sql = (
-        f"SELECT c.id, c.title, {done_day}, {_seconds_between('c.done_at', 'c.started_at')} "
-        f"FROM (SELECT t.id, t.title, l.id AS log_id, l.timestamp AS done_at, "
-        f"(SELECT MIN(s.timestamp) FROM {log} s WHERE s.content_type_id = %s "
-        f"AND s.object_id = t.id AND s.state = %s AND s.timestamp <= l.timestamp) AS started_at "
-        f"FROM {_log_of_each('l.id, l.timestamp', done, days=days)} WHERE {live}) c "
-        f"WHERE c.started_at IS NOT NULL ORDER BY c.done_at, c.log_id"
+        f"SELECT f.task_id, (SELECT t.title FROM tasks_task t WHERE t.id = f.task_id), "
+        f"{done_day}, {seconds} {DONE_IN}{order}"
     )
-    kind = ContentType.objects.get_for_model(Task).pk
-    params = [*day_params, kind, State.IN_PROGRESS, kind, State.DONE, since, until]
-    return fetch_all(sql, [*params, *live_params])
+    rows = fetch_all(sql, [*day_params, team.pk, since, until])
+    return rows if every else rows[::-1]
+
+
+def _cycle_ranks(*, team: Team, since: datetime, until: datetime) -> tuple[int, dict]:
+    """How many tasks were done in the period after being started, and the seconds each of
+    PERCENTILES took at its nearest rank: on PostgreSQL percentile_disc picks them (at a
+    fraction just under rank / n, so that floating point cannot move it to the next rank);
+    SQLite, which has no such aggregate, sends the seconds and Python picks."""
+    seconds = _seconds_between("f.done_at", "f.started_at")
+    params = [team.pk, since, until]
+    if connection.vendor != "postgresql":
+        values = sorted(float(v) for (v,) in fetch_all(f"SELECT {seconds} {DONE_IN}", params))
+        return len(values), {p: values[_rank(len(values), p) - 1] for p in PERCENTILES if values}
+    ranks = ", ".join(f"((n.n * {p} + 99) / 100 - 0.5) / n.n" for p in PERCENTILES)
+    rows = fetch_all(
+        f"WITH c AS MATERIALIZED (SELECT {seconds} AS s {DONE_IN}), "
+        f"n AS (SELECT COUNT(*) AS n FROM c) SELECT n.n, (SELECT percentile_disc(ARRAY[{ranks}]) "
+        "WITHIN GROUP (ORDER BY c.s) FROM c) FROM n WHERE n.n > 0",
+        params,
+    )
+    if not rows:
+        return 0, {}
+    count, values = rows[0]
+    return count, {p: float(v) for p, v in zip(PERCENTILES, values, strict=True)}
 
 
 def team_flow(*, team: Team, start: date, end: date, only: str | None = None) -> TeamFlow:
@@ -173,30 +168,16 @@ def team_flow(*, team: Team, start: date, end: date, only: str | None = None) ->
     deltas = {s: [0] * (len(days) + 1) for s in states}
     person_deltas = defaultdict(lambda: [0] * (len(days) + 1))
     done_per_day: Counter = Counter()
-    settled = (
-        Task.objects.filter(
-            team=team, created_at__lt=until, state__in=FINAL_STATES, finished_at__lt=since
-        )
-        .values("state")
-        .annotate(n=Count("pk"))
-    )
-    for row in settled if counts else []:
-        deltas[row["state"]][0] += row["n"]
-    moves = _moves_per_day(team=team, since=since, until=until) if counts else []
-    for assignee_id, day, left, entered, n in moves:
-        day = _day(day)
-        i = 0 if day < start else index[day] + 1
-        if entered in deltas:
-            deltas[entered][i] += n
-        if left in deltas:
-            deltas[left][i] -= n
-        if assignee_id:
-            if entered in ACTIVE_STATES:
-                person_deltas[assignee_id][i] += n
-            if left in ACTIVE_STATES:
-                person_deltas[assignee_id][i] -= n
-        if entered == State.DONE and i:
-            done_per_day[day] += n
+    for row in _day_moves(team=team, start=start, end=end) if counts else []:
+        day, state = row["bucket"], row["state"]
+        i = 0 if day is None else index[_day(day)] + 1
+        net = row["entered"] - row["left"]
+        if state in deltas:
+            deltas[state][i] += net
+        if row["person_id"] and state in ACTIVE_STATES:
+            person_deltas[row["person_id"]][i] += net
+        if state == State.DONE and i:
+            done_per_day[_day(day)] += row["entered"]
 
     def running(values: list[int]) -> list[int]:
         total, out = values[0], []
@@ -207,10 +188,13 @@ def team_flow(*, team: Team, start: date, end: date, only: str | None = None) ->
 
     cfd = {s: running(deltas[s]) for s in states}
     per_person = {pk: running(v) for pk, v in person_deltas.items()}
-    cycle = []
-    done = _done_in(team=team, since=since, until=until) if cycles else []
-    for pk, title, day, seconds in done:
-        cycle.append((pk, title, _day(day), round(float(seconds) / 86400, 2)))
+    cycle, count, at_rank = [], 0, {}
+    if cycles:
+        every = only == "cycle"
+        for pk, title, day, seconds in _done_in(team=team, since=since, until=until, every=every):
+            cycle.append((pk, title, _day(day), _days(seconds)))
+        count, at_rank = _cycle_ranks(team=team, since=since, until=until)
+    p50, p85 = (_days(at_rank[p]) if p in at_rank else None for p in PERCENTILES)
     done_weeks: Counter = Counter()
     for day, n in done_per_day.items():
         done_weeks[day - timedelta(days=day.weekday())] += n
@@ -225,7 +209,6 @@ def team_flow(*, team: Team, start: date, end: date, only: str | None = None) ->
     for person in people.values():
         load.setdefault(person.display_name, [0] * len(days))
     capacity = {p.display_name: p.capacity for p in people.values()}
-    durations = [c[3] for c in cycle]
     return TeamFlow(
         start=start,
         end=end,
@@ -233,8 +216,9 @@ def team_flow(*, team: Team, start: date, end: date, only: str | None = None) ->
         cfd=cfd,
         throughput=weeks,
         cycle=cycle,
-        p50=percentile(durations, 50),
-        p85=percentile(durations, 85),
+        cycle_count=count,
+        p50=p50,
+        p85=p85,
         wip={s: cfd[s] for s in ACTIVE_STATES},
         limits=dict(limits_row.limits) if limits_row else {},
         load=dict(sorted(load.items())),

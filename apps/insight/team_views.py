@@ -79,6 +79,15 @@ def _workflow_links(team) -> list[tuple[str, str | None]]:
     return links
 
 
+def _numbers(first: str, series: dict[str, list[int]], labels: list[str]):
+    """A day-by-series table: one row per day, one column per series."""
+    columns = list(series.values())
+    return charts.table(
+        heads=[first, *series],
+        rows=[(label, *(c[i] for c in columns)) for i, label in enumerate(labels)],
+    )
+
+
 @require_GET
 @login_required
 def team_insight(request, team_slug: str) -> HttpResponse:
@@ -142,11 +151,16 @@ def team_insight(request, team_slug: str) -> HttpResponse:
             desc="Each person's active assigned tasks per day; dotted lines are capacities.",
             limits=flow.capacity,
         ),
-        "cfd_rows": [(d, [v[i] for v in cfd_named.values()]) for i, d in enumerate(flow.days)],
-        "cfd_heads": list(cfd_named),
-        "wip_rows": [(d, [v[i] for v in wip_named.values()]) for i, d in enumerate(flow.days)],
-        "wip_heads": list(wip_named),
-        "load_rows": [(d, [v[i] for v in flow.load.values()]) for i, d in enumerate(flow.days)],
-        "load_heads": list(flow.load),
+        "cfd_table": _numbers("Day", cfd_named, labels),
+        "wip_table": _numbers("Day", wip_named, labels),
+        "load_table": _numbers("Day", flow.load, labels),
+        "throughput_table": charts.table(
+            heads=["Week from", "Done"],
+            rows=[(m.strftime("%-d %b"), n) for m, n in flow.throughput],
+        ),
+        "cycle_table": charts.table(
+            heads=["Task", "Done", "Days"],
+            rows=[(t, d.strftime("%-d %b"), c) for _, t, d, c in flow.cycle_shown],
+        ),
     }
     return render(request, "insight/team.html", context)

@@ -274,6 +274,8 @@ class Task(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["team", "updated_at"], name="task_team_changed_idx"),
             # The Done column's last two weeks, counted without visiting the team's history.
             models.Index(fields=["team", "state", "finished_at"], name="task_team_finished_idx"),
+            # A workflow step's tasks created in a period (apps.insight.flow).
+            models.Index(fields=["step", "created_at"], name="task_step_created_idx"),
         ]
 
     def __str__(self) -> str:

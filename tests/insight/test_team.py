@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_fsm_log.models import StateLog
 
-from apps.insight.team import CYCLE_SHOWN, percentile, team_flow
+from apps.insight import team as team_module
+from apps.insight.team import percentile, team_flow
 from apps.tasks.models import Task, WipLimits
 
 START, END = date(2026, 11, 2), date(2026, 11, 8)  # Monday to Sunday
@@ -135,11 +136,14 @@ def test_queries_do_not_grow_with_tasks_or_the_period(
     assert flow.cfd["in_progress"][2:4] == [2 + 30, 1 + 30]  # the 30 started on the 4th
 
 
-def test_the_control_chart_draws_the_latest_tasks_and_counts_them_all(team, history):
+def test_the_control_chart_draws_the_latest_tasks_and_counts_them_all(team, history, monkeypatch):
+    monkeypatch.setattr(team_module, "CYCLE_SHOWN", 1)
     flow = team_flow(team=team, start=START, end=END)
-    assert len(flow.cycle_shown) == len(flow.cycle) == 2
-    flow.cycle.extend([(0, "x", END, 1.0)] * CYCLE_SHOWN)
-    assert len(flow.cycle_shown) == CYCLE_SHOWN and flow.cycle_shown[-1][1] == "x"
+    assert [c[1] for c in flow.cycle_shown] == ["A"]  # done on the 5th, D on the 3rd
+    assert flow.cycle_count == 2
+    assert (flow.p50, flow.p85) == (0.5, 2.0)  # D's half day still counts
+    every = team_flow(team=team, start=START, end=END, only="cycle")
+    assert [c[1] for c in every.cycle] == ["D", "A"]
 
 
 def test_csv_download_has_a_filename_and_the_numbers(client_for, member, team, history):
