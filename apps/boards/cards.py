@@ -58,7 +58,9 @@ class CardRenderer:
             if value in PRIORITY_MARKS
         }
 
-    def render(self, task: Task) -> SafeString:
+    def render(self, task: Task, *, oob: bool = False) -> SafeString:
+        """The card; `oob`: as an out-of-band swap replacing the card of that id where the page
+        has it (a dropped card after its move)."""
         overdue = bool(task.due_at and task.state in OPEN_STATES and task.due_at < self.now)
         title = esc(task.title)
         meta = self._place(task)
@@ -91,13 +93,15 @@ class CardRenderer:
             f"{self._top(task, title)}{self._run_line(task)}"
             f'<div class="card-meta">{"".join(meta)}</div>'
         )
-        return mark_safe(self._frame(task, title, overdue, body))  # data went through esc()
+        frame = self._frame(task, title, overdue, body, oob=oob)
+        return mark_safe(frame)  # data went through esc()
 
-    def _frame(self, task: Task, title: str, overdue: bool, body: str) -> str:
+    def _frame(self, task: Task, title: str, overdue: bool, body: str, *, oob: bool) -> str:
         """On the board a card is a list item of its cell: dragged, moved by keyboard or menu."""
         pk = task.pk
+        swap = ' hx-swap-oob="true"' if oob else ""
         return (
-            f'<li class="card-item{" is-overdue" if overdue else ""}" id="card-{pk}" '
+            f'<li class="card-item{" is-overdue" if overdue else ""}" id="card-{pk}"{swap} '
             f'data-id="{pk}" data-state="{esc(task.state)}" tabindex="0" aria-label="{title}" '
             f'aria-describedby="board-keys">{body}<div class="card-menu" id="menu-{pk}"></div></li>'
         )
@@ -175,7 +179,7 @@ class QueueCardRenderer(CardRenderer):
         self.due_short = _("due %(when)s")
         self.boards: dict[int, str] = {}
 
-    def _frame(self, task: Task, title: str, overdue: bool, body: str) -> str:
+    def _frame(self, task: Task, title: str, overdue: bool, body: str, *, oob: bool) -> str:
         return (
             f'<div class="card-item queue-card{" is-overdue" if overdue else ""}" '
             f'id="card-{task.pk}" data-id="{task.pk}" data-state="{esc(task.state)}">{body}</div>'

@@ -427,6 +427,37 @@ def board(
     )
 
 
+def moved_card(
+    *, team: Team, pk: int, states: tuple[str, ...], limits: dict | None = None
+) -> tuple[Task | None, list[Column]]:
+    """A card just dropped on a plain board (no filter, no swimlanes) and the heads of the
+    columns it left and joined, in one query: the page already shows the card where it was
+    dropped, so only the card itself and the counts change (re-rendering both columns was
+    two thirds of a move). None for the card if it is no longer on the board."""
+    now = timezone.now()
+    limits = limits or {}
+    totals = {
+        f"total_{state}": Coalesce(
+            Subquery(
+                _team_scope(team=team, states=(state,), now=now)
+                .order_by()
+                .values("team")
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
+        )
+        for state in states
+    }
+    card = _with_card_facts(Task.objects.filter(pk=pk, team=team)).annotate(**totals).first()
+    if card is None:
+        return None, []
+    columns = [Column(state=s, label=str(State(s).label), limit=limits.get(s)) for s in states]
+    for column in columns:
+        column.total = column.shown = getattr(card, f"total_{column.state}")
+    return card, columns
+
+
 def _lanes(*, team: Team, filters: BoardFilters, keys: set[int]) -> list[Lane]:
     """The lanes that have cards: the "none" lane (unassigned, no run…) first, then by name."""
     if filters.lane == "none":

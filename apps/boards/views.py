@@ -295,6 +295,11 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context.update(_queue_context(request, where), task=task)
         context["actions"] = _queue_actions(request, task, where)
         return render(request, "boards/queues.html#row-response", context, status=status)
+    if where == "board" and status == 200 and result is not None and _placed_by_drop(form, task):
+        moved = _moved_card_context(request, task, (from_state, task.state))
+        if moved is not None:
+            context.update(moved)
+            return render(request, "boards/board.html#moved-card-response", context)
     # The column it was dropped on too: a refused card must leave it (snap back).
     dropped_on = request.POST.get("to", "")
     context.update(_columns_context(request, task, {from_state, task.state, dropped_on}))
@@ -302,6 +307,39 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         context.update(task_context(request, _task_for(request, pk)))
         return render(request, "boards/drawer.html#drawer-response", context, status=status)
     return render(request, "boards/board.html#move-response", context, status=status)
+
+
+def _placed_by_drop(form: MoveForm, task: Task) -> bool:
+    """A card dragged onto another column is already where the page shows it (the drop's order
+    ends with it); a menu pick or a button leaves it in its old column."""
+    data = form.cleaned_data
+    return bool(data["to"]) and task.pk in data["order"]
+
+
+def _moved_card_context(
+    request: HtmxHttpRequest, task: Task, states: tuple[str, ...]
+) -> dict | None:
+    """After a drop on a plain board: the card as it now is and the heads (counts, WIP limits)
+    of the two columns, swapped out-of-band; the other cards stay as the page shows them (the
+    next poll replaces any cell that differs). A filtered board or one with swimlanes, where a
+    move may take a card out of view or into another lane, gets its columns re-rendered
+    (None)."""
+    filters = _board_filters_from_page(request)
+    if filters.is_filtered or filters.lane != "none":
+        return None
+    team = task.team
+    shown = tuple(s for s in filters.states if s in states)
+    card, columns = selectors.moved_card(team=team, pk=task.pk, states=shown, limits=_limits(team))
+    if card is None:
+        return None
+    renderer = CardRenderer(card_base=_card_base(), query="")
+    return {
+        "team": team,
+        "filters": filters,
+        "columns": columns,
+        "card_html": renderer.render(card, oob=True),
+        "oob": True,
+    }
 
 
 def _columns_context(request: HtmxHttpRequest, task: Task, states: set[str]) -> dict:

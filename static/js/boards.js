@@ -1,6 +1,7 @@
 // Relay board: drag and drop (SortableJS), the task drawer, card menus and live refresh.
-// The server decides everything: a drop posts the move and the answer re-renders the affected
-// columns from the database, so a refused move simply puts the card back where it was.
+// The server decides everything: a drop posts the move and the answer replaces the moved card and
+// the two column heads (a refused move re-renders its columns from the database, which puts the
+// card back where it was; the next poll replaces any cell that differs from the database).
 (() => {
   "use strict";
   const POLL_MS = 5000;
@@ -66,6 +67,15 @@
         document.dispatchEvent(new CustomEvent("relay:moved", { detail: { ms: window.relayLastMoveMs } }));
       });
   }
+
+  // A "more" sentinel asks for the cards after those its cell shows now: a drop (answered with
+  // the moved card only, not its columns) changed how many that is since the cell was rendered.
+  document.addEventListener("htmx:configRequest", (event) => {
+    const more = event.detail.elt;
+    if (!more.matches || !more.matches("li.more")) return;
+    const shown = more.closest(".cell").querySelectorAll(".card-item").length;
+    event.detail.path = event.detail.path.replace(/([?&])offset=\d+/, "$1offset=" + shown);
+  });
 
   htmx.onLoad((elt) => initCells(elt));
   // A cell swapped out must let go of its Sortable, or the stale instance answers the next drag.

@@ -97,12 +97,13 @@ def test_a_column_renders_its_first_page_and_loads_the_rest_on_scroll(
     html = client.get(board_url).content.decode()
     todo_cell = html.split('id="cell-0-todo"')[1].split("</ul>")[0]
     assert todo_cell.count('class="card-item') == 50
-    assert 'hx-trigger="revealed"' in todo_cell
+    # Scrolled into view inside its column (a scroll container), not the window: "intersect".
+    assert 'hx-trigger="intersect once"' in todo_cell
     more = client.get(
         reverse("boards:more_cards", args=[team.slug]) + "?state=todo&lane=0&offset=50"
     ).content.decode()
     assert more.count('class="card-item') == 10
-    assert "revealed" not in more
+    assert "Loading more" not in more
 
 
 def test_other_teams_board_is_not_found(client_for, board_url, outsider):

@@ -102,6 +102,28 @@ def test_full_column_refuses_the_drop(page, login, team, make_task, member, lead
     expect(cell(page, "assigned").locator(f"#card-{waiting.pk}")).to_be_visible()
 
 
+def test_after_a_drop_a_long_column_still_loads_every_card_below_it_once(
+    page, login, team, make_task, member
+):
+    """A drop answers with the moved card only, so the column it left keeps its other cards as
+    they were: the next page of that column starts after the cards it now shows."""
+    tasks = [make_task(title=f"Card {i:02}", position=i) for i in range(55)]
+    login(member)
+    page.goto(board_of(team))
+    expect(cell(page, "todo").locator(".card-item")).to_have_count(50)
+    drag(page, tasks[0], "assigned")
+    expect(cell(page, "assigned").locator(f"#card-{tasks[0].pk}")).to_be_visible()
+    expect(page.get_by_test_id("count-todo")).to_have_text("54")
+    cell(page, "todo").locator("li.more").scroll_into_view_if_needed()
+    expect(cell(page, "todo").locator(".card-item")).to_have_count(54)
+    shown = (
+        cell(page, "todo")
+        .locator(".card-item")
+        .evaluate_all("cards => cards.map(c => c.dataset.id)")
+    )
+    assert shown == [str(t.pk) for t in tasks[1:]]
+
+
 def test_a_start_refused_in_the_drawer_says_why_and_keeps_the_typed_note(
     page, login, team, make_task, member, lead
 ):

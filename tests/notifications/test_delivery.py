@@ -347,3 +347,43 @@ def test_an_idle_smtp_session_that_the_server_closed_is_reopened(member):
 
 def _row(member, key):
     return Notification.objects.create(recipient=member, kind=Kind.ASSIGNED, key=key)
+
+
+def test_e_mail_goes_to_the_mail_queue_which_a_plain_worker_also_takes():
+    """The e-mail worker (-Q mail, threads) may run apart; without it a worker started with no
+    queue named still consumes the mail queue, so nothing waits for a worker that isn't there."""
+    from workflow_site.celery import app
+
+    route = app.amqp.router.route({}, "apps.notifications.tasks.deliver")
+    assert route["queue"].name == "mail"
+    assert (
+        app.amqp.router.route({}, "apps.workflows.tasks.run_automated_step")["queue"].name
+        == "celery"
+    )
+    assert {"celery", "mail"} <= set(app.amqp.queues)
+
+
+def test_each_thread_sends_on_its_own_smtp_session(member, monkeypatch):
+    """Two deliveries in two threads of one worker never share an SMTP session."""
+    import threading
+
+    used = []
+    original = delivery._ReusedMailer.send
+
+    def send(self, message):
+        used.append(self)
+        return original(self, message)
+
+    rows = [_row(member, f"thread:{n}") for n in range(2)]
+    messages = [emails.build_email(notification=row) for row in rows]
+    monkeypatch.setattr(delivery._ReusedMailer, "send", send)
+    threads = [threading.Thread(target=delivery._send, args=(m,)) for m in messages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    delivery._send(messages[0])  # this thread again: its own session, kept
+    delivery._send(messages[1])
+    assert used[0] is not used[1]
+    assert used[2] is used[3]
+    assert used[2] not in used[:2]
