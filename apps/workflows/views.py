@@ -100,6 +100,9 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
     tasks = selectors.run_tasks(run)
     steps = list(run.template.steps.select_related("required_skill"))
     routes = list(run.template.routes.all())
+    stories = selectors.run_stories(run=run, tasks=tasks, steps=steps, routes=routes)
+    for task in tasks:
+        task.story = stories[task.pk]
     return {
         "run": run,
         "team": run.team,
