@@ -70,10 +70,16 @@ class Why:
     failed_checks: tuple = ()
     note: str = ""
     note_by: str = ""
+    # The ids of the steps it went back to, and an external step's report (system: message).
+    back_ids: tuple = ()
+    report: str = ""
 
     @property
     def goes_back(self) -> bool:
         return any(back for _name, back in self.targets)
+
+    def is_back_to(self, step) -> bool:
+        return step is not None and step.pk in self.back_ids
 
     @property
     def values_line(self) -> str:
@@ -115,7 +121,8 @@ class Why:
             "outcome": outcome_label(self.outcome),
             "where": self.where(),
         }
-        return " ".join(part for part in (head, self.checks_line(), self.note_line()) if part)
+        parts = (head, self.report, self.checks_line(), self.note_line())
+        return " ".join(part for part in parts if part)
 
     def came_back_block(self) -> str:
         """The next iteration's description block: what failed in the previous one."""
@@ -124,5 +131,5 @@ class Why:
             "n": self.iteration,
             "outcome": outcome_label(self.outcome),
         }
-        lines = [WHY_HEADING, first, self.checks_line(), self.note_line()]
+        lines = [WHY_HEADING, first, self.report, self.checks_line(), self.note_line()]
         return "\n".join(line for line in lines if line)

@@ -15,7 +15,7 @@ a caller forgot the lock.
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from http import HTTPStatus
@@ -39,7 +39,8 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
-from . import events
+from . import diagram, events, selectors
+from .explain import Why
 from .models import (
     FAILURE_OUTCOMES,
     PASS_FAIL_OUTCOMES,
@@ -178,15 +179,6 @@ def advance_run(*, task: Task) -> Run:
     routes = list(
         Route.objects.filter(from_step=step, outcome=task.outcome).select_related("to_step")
     )
-    loop_reason = None
-    if task.outcome in FAILURE_OUTCOMES:
-        loop_reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
-            "step": step.name,
-            "outcome": task.get_outcome_display().lower(),
-        }
-        if step.kind == StepKind.EXTERNAL:
-            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
-        _alert(run, task, reason=loop_reason)
     if not routes:
         _fail(
             run,
@@ -195,22 +187,60 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
+    why = _why(run=run, task=task, routes=routes)
+    if why is not None:
+        if step.kind == StepKind.EXTERNAL:
+            why = replace(why, report=_external_report_line(task))
+        _alert(run, task, reason=why.reason(), why=why)
     entered: list[Task] = []
     for route in routes:
         if run.status != RunStatus.RUNNING:
             break
+        came_back = why if why is not None and why.is_back_to(route.to_step) else None
         if route.to_step is None:
             if not _open_tasks(run).exists():
                 _finish(run, RunStatus.COMPLETED)
         elif route.to_step.is_join:
             if _join_ready(run, route.to_step):
-                entered.append(_enter(run=run, step=route.to_step, by=None))
+                entered.append(_enter(run=run, step=route.to_step, by=None, why=came_back))
         else:
-            entered.append(_enter(run=run, step=route.to_step, by=None))
+            entered.append(_enter(run=run, step=route.to_step, by=None, why=came_back))
     entered = [t for t in entered if t is not None]
-    if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
-        events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
+    back = [t for t in entered if why is not None and why.is_back_to(t.step)]
+    if back and run.status == RunStatus.RUNNING:
+        events.looped_back(run=run, task=task, reason=why.reason(), entered=back)
     return run
+
+
+def loop_back_pairs(template: WorkflowTemplate) -> set[tuple[int, int]]:
+    """The template's (from step id, to step id) routes that go back: the diagram's loop-backs
+    (to a step already on the path from the start), whatever their outcome."""
+    return diagram.loop_backs(list(template.steps.all()), list(template.routes.all()))
+
+
+def _why(*, run: Run, task: Task, routes: list[Route]) -> Why | None:
+    """What finishing the task does to the run, when its owner must hear of it: a failure
+    outcome (whichever way its route goes) or a route that goes back. None otherwise."""
+    step = task.step
+    failure = task.outcome in FAILURE_OUTCOMES
+    if not failure and not any(r.to_step_id and r.condition for r in routes):
+        return None  # a success on unconditional routes goes where the template says: no alert
+    pairs = loop_back_pairs(run.template)
+    targets = tuple(
+        (r.to_step.name if r.to_step else None, (step.pk, r.to_step_id) in pairs) for r in routes
+    )
+    if not failure and not any(back for _name, back in targets):
+        return None
+    log = selectors.finishing_notes([task]).get(task.pk)
+    return Why(
+        step=step.name,
+        iteration=task.iteration,
+        outcome=task.outcome,
+        targets=targets,
+        back_ids=tuple(r.to_step_id for r in routes if (step.pk, r.to_step_id) in pairs),
+        note=(log.description or "") if log else "",
+        note_by=log.by.display_name if log and log.by_id else "",
+    )
 
 
 def _open_tasks(run: Run):
@@ -236,8 +266,10 @@ def _join_ready(run: Run, join: Step) -> bool:
     return all(any((sid, o) in arrived for o in outs) for sid, outs in needed.items())
 
 
-def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
-    """Create the task for reaching `step` (or fail the run if the step hit max_iterations)."""
+def _enter(*, run: Run, step: Step, by: User | None, why: Why | None = None) -> Task | None:
+    """Create the task for reaching `step` (or fail the run if the step hit max_iterations).
+
+    `why`: the run came back here; the new task's description starts with what failed."""
     tasks = Task.objects.filter(run=run, step=step)
     if not step.is_join and tasks.filter(state__in=UNFINISHED_STATES).exists():
         return None  # first arrival already opened this step; a second arrival joins it
@@ -253,7 +285,7 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
             % {"step": step.name, "n": iteration, "max": step.max_iterations},
         )
         return None
-    lines = [step.instructions]
+    lines = [why.came_back_block() if why is not None else "", step.instructions]
     if step.inputs:
         lines.append(_("Inputs: %(text)s") % {"text": step.inputs})
     if step.outputs:
@@ -320,26 +352,38 @@ def _cancel_open_tasks(run: Run, note: str) -> None:
         task_services.cancel(task=open_task, by=None, note=note)
 
 
-def _alert(run: Run, task: Task | None, *, reason: str, failed: bool = False) -> None:
-    """The run's owner and the team leads hear about a failure (a loop-back or a failed run)."""
+def _alert(
+    run: Run, task: Task | None, *, reason: str, failed: bool = False, why: Why | None = None
+) -> None:
+    """The run's owner and the team leads hear about a failure: a failed run, or a step that
+    failed or sent the run back (`why`). `went_back` tells the inbox and the e-mail whether
+    the run went back or on (support's "L1 failed" goes on to L2)."""
     leads = people.leads_of(team_id=run.team_id)
     event = "run_failed" if failed else f"task:{task.pk}:{task.outcome}"
+    payload = {
+        "run": run.title,
+        "run_id": run.pk,
+        "note": reason,
+        "url": reverse("workflows:run_detail", args=[run.pk]),
+        "step": task.step.name if task and task.step_id else "",
+        "outcome": task.outcome if task else "",
+        "reason": reason,
+        "run_failed": failed,
+    }
+    if why is not None:
+        payload.update(
+            went_back=why.goes_back,
+            failed_checks=why.checks,
+            doer_note=why.note,
+            to=[name or "END" for name, _back in why.targets],
+        )
     notify(
         kind=Kind.RUN_FAILED,
         recipients=[run.owner, *leads],
         key=f"run_failed:run:{run.pk}:{event}",
         task=task,
         run=run,
-        payload={
-            "run": run.title,
-            "run_id": run.pk,
-            "note": reason,
-            "url": reverse("workflows:run_detail", args=[run.pk]),
-            "step": task.step.name if task and task.step_id else "",
-            "outcome": task.outcome if task else "",
-            "reason": reason,
-            "run_failed": failed,
-        },
+        payload=payload,
     )
 
 

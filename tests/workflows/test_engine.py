@@ -261,7 +261,7 @@ def test_a_loop_back_alert_reads_as_sent_back_with_the_run_and_reason(run, train
     assert alert.label == "Run sent back"
     email = build_email(notification=alert)
     assert email.subject == f"[Relay] Run sent back: {run.title}"
-    assert "Evaluate finished failed; the run loops back." in email.body
+    assert "Evaluate finished failed; the run loops back to Train model." in email.body
 
 
 def test_only_team_members_start_a_run(ml_template, outsider):
