@@ -39,7 +39,8 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
-from . import diagram, events, selectors
+from . import diagram, events, fields, routing, selectors
+from .conditions import ConditionError
 from .explain import Why
 from .models import (
     FAILURE_OUTCOMES,
@@ -47,6 +48,7 @@ from .models import (
     AssignmentPolicy,
     DispatchKind,
     Route,
+    RouteTaken,
     Run,
     RunStatus,
     Step,
@@ -138,6 +140,43 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
     return run
 
 
+# --- finishing a step with its outputs ---------------------------------------------------------
+
+
+def output_specs(step: Step | None) -> list[dict]:
+    """The step's declared outputs, as fields.clean_spec normalises them."""
+    if step is None:
+        return []
+    return fields.clean_spec(list(step.output_fields or []))[0]
+
+
+@transaction.atomic
+def finish_step(
+    *,
+    task: Task,
+    by: User | None,
+    outcome: str | None = None,
+    outputs: dict | None = None,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Task:
+    """Finish a task with its step's outputs: the path every finishing page, drawer and API
+    call takes. The outputs are cleaned against the step's output fields (a missing required
+    or mistyped value is refused with every reason, and nothing changes), stored on the task,
+    and the task is completed with `outcome` — or submitted for review where the step is
+    reviewed (the reviewer's decision is then the outcome)."""
+    values, problems = fields.clean_values(output_specs(task.step), outputs or {})
+    if problems:
+        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    common = {"task": task, "by": by, "note": note, "expected_state": expected_state}
+    if task.requires_review and not task.is_review_step:
+        return task_services.submit(**common, outputs=values)
+    allowed = task_services.allowed_outcomes(task)
+    if outcome is None and len(allowed) == 1:
+        outcome = allowed[0]
+    return task_services.complete(**common, outcome=outcome or "", outputs=values)
+
+
 # --- routing -----------------------------------------------------------------------------------
 
 
@@ -151,7 +190,7 @@ def on_task_transitioned(
     if task.state == State.DONE:
         if task.is_external_step:
             _close_settled_by_hand(task=task, by=by, note=note)
-        advance_run(task=task)
+        advance_run(task=task, note=note)
     elif task.state == State.CANCELLED and by is not None:
         _task_cancelled(task=task, by=by)
 
@@ -168,8 +207,15 @@ def _task_cancelled(*, task: Task, by: User) -> None:
 
 
 @transaction.atomic
-def advance_run(*, task: Task) -> Run:
-    """Follow the route for the finished task's outcome (see the module docstring)."""
+def advance_run(*, task: Task, note: str = "") -> Run:
+    """Follow the route(s) for the finished task's outcome (see the module docstring).
+
+    Among the (step, outcome)'s routes, routing.choose picks on the run's data: the first
+    condition that holds, in position order, else the default route(s). Each followed route
+    is written down (RouteTaken: the condition, the values it read, the checks that failed,
+    whether it loops back, the doer's note). A route back to an earlier step, or a failure
+    outcome, alerts the run's owner and the leads; a condition that can't be evaluated fails
+    the run with its sentence."""
     # Lock the run only: FOR UPDATE over the join also locked the template row, which every run
     # of the template shares and start_run locks first: two runs advancing at once deadlocked.
     run = Run.objects.select_for_update(of=("self",)).select_related("template").get(pk=task.run_id)
@@ -187,13 +233,41 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
-    why = _why(run=run, task=task, routes=routes)
+    try:
+        choice = routing.choose(
+            routes, outcome=task.outcome, context=routing.context_for(run, step=step)
+        )
+    except ConditionError as error:
+        _fail(
+            run,
+            task,
+            _("Step '%(step)s' finished %(outcome)s but could not be routed: %(reason)s")
+            % {"step": step.name, "outcome": task.outcome, "reason": error.message},
+        )
+        return run
+    backs = _loop_backs(run, choice.routes)
+    RouteTaken.objects.bulk_create(
+        RouteTaken(
+            run=run,
+            task=task,
+            route=route,
+            outcome=task.outcome,
+            to_step=route.to_step,
+            condition=choice.condition,
+            values=choice.values,
+            failed_checks=choice.failed_checks,
+            is_loop_back=route.pk in backs,
+            note=note.strip(),
+        )
+        for route in choice.routes
+    )
+    why = _why(task=task, choice=choice, backs=backs, note=note)
     if why is not None:
         if step.kind == StepKind.EXTERNAL:
             why = replace(why, report=_external_report_line(task))
         _alert(run, task, reason=why.reason(), why=why)
     entered: list[Task] = []
-    for route in routes:
+    for route in choice.routes:
         if run.status != RunStatus.RUNNING:
             break
         came_back = why if why is not None and why.is_back_to(route.to_step) else None
@@ -212,33 +286,36 @@ def advance_run(*, task: Task) -> Run:
     return run
 
 
-def loop_back_pairs(template: WorkflowTemplate) -> set[tuple[int, int]]:
-    """The template's (from step id, to step id) routes that go back: the diagram's loop-backs
-    (to a step already on the path from the start), whatever their outcome."""
-    return diagram.loop_backs(list(template.steps.all()), list(template.routes.all()))
+def _loop_backs(run: Run, routes: list[Route]) -> set[int]:
+    """The ids of the routes (of those followed) that go back to a step at or before the one
+    they leave, as the diagram draws them (diagram.loop_backs)."""
+    if not any(route.to_step_id for route in routes):
+        return set()
+    template = run.template
+    pairs = diagram.loop_backs(list(template.steps.all()), list(template.routes.all()))
+    return {route.pk for route in routes if (route.from_step_id, route.to_step_id) in pairs}
 
 
-def _why(*, run: Run, task: Task, routes: list[Route]) -> Why | None:
-    """What finishing the task does to the run, when its owner must hear of it: a failure
-    outcome (whichever way its route goes) or a route that goes back. None otherwise."""
-    step = task.step
-    failure = task.outcome in FAILURE_OUTCOMES
-    if not failure and not any(r.to_step_id and r.condition for r in routes):
-        return None  # a success on unconditional routes goes where the template says: no alert
-    pairs = loop_back_pairs(run.template)
-    targets = tuple(
-        (r.to_step.name if r.to_step else None, (step.pk, r.to_step_id) in pairs) for r in routes
-    )
-    if not failure and not any(back for _name, back in targets):
+def _why(*, task: Task, choice: routing.Choice, backs: set[int], note: str) -> Why | None:
+    """What finishing the task did to the run, when its owner and the leads must hear of it: a
+    failure outcome (whichever way its route goes: support's "L1 failed" goes on to L2) or a
+    route back (a check that did not hold). None otherwise."""
+    if task.outcome not in FAILURE_OUTCOMES and not backs:
         return None
     log = selectors.finishing_notes([task]).get(task.pk)
     return Why(
-        step=step.name,
+        step=task.step.name,
         iteration=task.iteration,
         outcome=task.outcome,
-        targets=targets,
-        back_ids=tuple(r.to_step_id for r in routes if (step.pk, r.to_step_id) in pairs),
-        note=(log.description or "") if log else "",
+        targets=tuple(
+            (route.to_step.name if route.to_step else None, route.pk in backs)
+            for route in choice.routes
+        ),
+        back_ids=tuple(route.to_step_id for route in choice.routes if route.pk in backs),
+        condition=choice.condition,
+        values=dict(choice.values),
+        failed_checks=tuple(choice.failed_checks),
+        note=note.strip() or ((log.description or "") if log else ""),
         note_by=log.by.display_name if log and log.by_id else "",
     )
 
