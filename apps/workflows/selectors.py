@@ -21,6 +21,7 @@ from .models import (
     Route,
     RouteTaken,
     Run,
+    RunEvent,
     RunStatus,
     Step,
     StepDispatch,
@@ -257,6 +258,11 @@ def run_stories(
                 )
         stories[task.pk] = TaskStory(outputs=outputs_shown(task, step), why=why)
     return stories
+
+
+def run_events(run: Run) -> list[RunEvent]:
+    """What people did to the run itself (retries), oldest first, with who and which step."""
+    return list(RunEvent.objects.filter(run=run).select_related("by", "step").order_by("at", "pk"))
 
 
 # --- automated steps nobody finished ------------------------------------------------------------

@@ -41,7 +41,7 @@ from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
 from . import diagram, events, fields, routing, selectors
 from .conditions import ConditionError
-from .explain import Why
+from .explain import WHY_HEADING, Why
 from .models import (
     FAILURE_OUTCOMES,
     PASS_FAIL_OUTCOMES,
@@ -50,6 +50,8 @@ from .models import (
     Route,
     RouteTaken,
     Run,
+    RunEvent,
+    RunEventKind,
     RunStatus,
     Step,
     StepDispatch,
@@ -138,6 +140,74 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
     _finish(run, RunStatus.CANCELLED, reason=note.strip())
     _cancel_open_tasks(run, note=_("Run cancelled by %(name)s.") % {"name": by.display_name})
     return run
+
+
+def may_retry_run(*, run: Run, user: User) -> bool:
+    return people.is_lead(team_id=run.team_id, user=user)
+
+
+@transaction.atomic
+def retry_run(*, run: Run, by: User, note: str = "") -> Task:
+    """A lead sends a failed run back to work from the step it failed at: the run is running
+    again and that step gets a new task (iteration + 1, within its max_iterations), whose
+    description says why it is back; the run's history keeps who retried and the failure.
+
+    Only the failed step is retried: branches a parallel run had open when it failed stay
+    cancelled (their tasks are in history)."""
+    run = Run.objects.select_for_update(of=("self",)).select_related("failed_step").get(pk=run.pk)
+    if not may_retry_run(run=run, user=by):
+        raise WorkflowError(
+            _("Only a team lead can retry a failed run."), status=HTTPStatus.FORBIDDEN
+        )
+    if run.status != RunStatus.FAILED:
+        raise WorkflowError(
+            _("Only a failed run can be retried; this one is %(status)s.")
+            % {"status": run.get_status_display().lower()},
+            status=HTTPStatus.CONFLICT,
+        )
+    step = run.failed_step
+    if step is None:
+        raise WorkflowError(
+            _(
+                "Relay did not record the step this run failed at, so it can't be retried: "
+                "start a new run instead."
+            ),
+            status=HTTPStatus.CONFLICT,
+        )
+    iteration = Task.objects.filter(run=run, step=step).count() + 1
+    if iteration > step.max_iterations:
+        raise WorkflowError(
+            ngettext(
+                "Step '%(step)s' already ran %(n)d time, the most it allows: a retry would run "
+                "it once more. Start a new run instead.",
+                "Step '%(step)s' already ran %(n)d times, the most it allows: a retry would run "
+                "it once more. Start a new run instead.",
+                iteration - 1,
+            )
+            % {"step": step.name, "n": iteration - 1},
+            status=HTTPStatus.CONFLICT,
+        )
+    reason, note = run.failure_reason, note.strip()
+    RunEvent.objects.create(
+        run=run, kind=RunEventKind.RETRIED, by=by, step=step, note=note, failure_reason=reason
+    )
+    run.status, run.failure_reason = RunStatus.RUNNING, ""
+    run.finished_at, run.failed_step = None, None
+    run.save(update_fields=["status", "failure_reason", "finished_at", "failed_step"])
+    lines = [
+        WHY_HEADING,
+        _("%(name)s retried the run from this step after it failed: %(reason)s")
+        % {"name": by.display_name, "reason": reason or _("no reason was recorded.")},
+    ]
+    if note:
+        lines.append(_("Note from %(name)s: “%(note)s”") % {"name": by.display_name, "note": note})
+    task = _enter(run=run, step=step, by=by, why="\n".join(lines))
+    if task is None:  # only a step with an open task returns nothing, and a failed run has none
+        raise WorkflowError(
+            _("Step '%(step)s' still has an open task.") % {"step": step.name},
+            status=HTTPStatus.CONFLICT,
+        )
+    return task
 
 
 # --- finishing a step with its outputs ---------------------------------------------------------
@@ -270,7 +340,7 @@ def advance_run(*, task: Task, note: str = "") -> Run:
     for route in choice.routes:
         if run.status != RunStatus.RUNNING:
             break
-        came_back = why if why is not None and why.is_back_to(route.to_step) else None
+        came_back = why.came_back_block() if why and why.is_back_to(route.to_step) else ""
         if route.to_step is None:
             if not _open_tasks(run).exists():
                 _finish(run, RunStatus.COMPLETED)
@@ -343,10 +413,11 @@ def _join_ready(run: Run, join: Step) -> bool:
     return all(any((sid, o) in arrived for o in outs) for sid, outs in needed.items())
 
 
-def _enter(*, run: Run, step: Step, by: User | None, why: Why | None = None) -> Task | None:
+def _enter(*, run: Run, step: Step, by: User | None, why: str = "") -> Task | None:
     """Create the task for reaching `step` (or fail the run if the step hit max_iterations).
 
-    `why`: the run came back here; the new task's description starts with what failed."""
+    `why`: the run came back here (a loop-back, a retry): the new task's description starts
+    with it, so whoever takes it knows what failed last time."""
     tasks = Task.objects.filter(run=run, step=step)
     if not step.is_join and tasks.filter(state__in=UNFINISHED_STATES).exists():
         return None  # first arrival already opened this step; a second arrival joins it
@@ -360,9 +431,10 @@ def _enter(*, run: Run, step: Step, by: User | None, why: Why | None = None) -> 
                 "iterations: the run stopped instead of looping again."
             )
             % {"step": step.name, "n": iteration, "max": step.max_iterations},
+            step=step,
         )
         return None
-    lines = [why.came_back_block() if why is not None else "", step.instructions]
+    lines = [why, step.instructions]
     if step.inputs:
         lines.append(_("Inputs: %(text)s") % {"text": step.inputs})
     if step.outputs:
@@ -397,7 +469,9 @@ def _enter(*, run: Run, step: Step, by: User | None, why: Why | None = None) -> 
     return task
 
 
-def _fail(run: Run, task: Task | None, reason: str) -> None:
+def _fail(run: Run, task: Task | None, reason: str, *, step: Step | None = None) -> None:
+    """Fail the run at `step` (else the task's step): where a lead may retry it from."""
+    run.failed_step = step or (task.step if task is not None and task.step_id else None)
     _finish(run, RunStatus.FAILED, reason=reason)
     _cancel_open_tasks(run, note=reason)
     _alert(run, task, reason=reason, failed=True)
@@ -407,7 +481,7 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.status = status
     run.failure_reason = reason
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "failure_reason", "finished_at"])
+    run.save(update_fields=["status", "failure_reason", "finished_at", "failed_step"])
     events.finished(run=run)
     if status == RunStatus.COMPLETED:
         notify(

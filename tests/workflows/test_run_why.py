@@ -122,7 +122,7 @@ def test_the_run_page_costs_the_same_queries_however_many_loop_backs_it_explains
     for i in range(loops):
         evaluate_below_threshold(run, note=f"Attempt {i + 1} overfits.")
     client = client_for(lead)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):
         response = client.get(run.get_absolute_url())
     assert len(texts_of(response, testid="failed-check")) == loops
     assert texts_of(response, testid="note")[-1].endswith(f": Attempt {loops} overfits.")
