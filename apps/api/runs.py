@@ -49,6 +49,8 @@ class RunDetail(RunRow):
     team: str
     inputs: dict[str, Any]
     failure_reason: str
+    # A failed run: the key of the step it failed at, where a lead's retry starts again.
+    failed_step: str | None
     # The steps with an open task: where the run stands.
     current_steps: list[str]
     steps: list[StepOut]
@@ -90,6 +92,7 @@ def run_detail_of(caller, pk: int) -> dict:
         "team": run.team.slug,
         "inputs": run.inputs,
         "failure_reason": run.failure_reason,
+        "failed_step": run.failed_step.key if run.failed_step_id else None,
         "current_steps": [s["key"] for s in steps if s["status"] == "current"],
         "steps": steps,
         "tasks": [_row(t) for t in tasks],
