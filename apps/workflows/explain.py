@@ -89,6 +89,12 @@ class Why:
     def checks(self) -> list[str]:
         return check_texts(list(self.failed_checks), self.values)
 
+    def finished(self) -> str:
+        """`finished failed`; just `finished` for a plain `done` (a check decided the route)."""
+        if self.outcome == Outcome.DONE:
+            return _("finished")
+        return _("finished %(outcome)s") % {"outcome": outcome_label(self.outcome)}
+
     def where(self) -> str:
         """`the run loops back to Train model` / `the run goes on to L2 engineering`."""
         backs = [name for name, back in self.targets if back and name]
@@ -116,9 +122,9 @@ class Why:
 
     def reason(self) -> str:
         """The alert's and the webhook's sentence(s)."""
-        head = _("%(step)s finished %(outcome)s; %(where)s.") % {
+        head = _("%(step)s %(finished)s; %(where)s.") % {
             "step": self.step,
-            "outcome": outcome_label(self.outcome),
+            "finished": self.finished(),
             "where": self.where(),
         }
         parts = (head, self.report, self.checks_line(), self.note_line())
@@ -126,10 +132,10 @@ class Why:
 
     def came_back_block(self) -> str:
         """The next iteration's description block: what failed in the previous one."""
-        first = _("%(step)s (iteration %(n)d) finished %(outcome)s.") % {
+        first = _("%(step)s (iteration %(n)d) %(finished)s.") % {
             "step": self.step,
             "n": self.iteration,
-            "outcome": outcome_label(self.outcome),
+            "finished": self.finished(),
         }
         lines = [WHY_HEADING, first, self.report, self.checks_line(), self.note_line()]
         return "\n".join(line for line in lines if line)
