@@ -15,37 +15,19 @@ from apps.notifications.services.emails import build_email
 from apps.tasks import services as task_services
 from apps.workflows import definitions, exchange, services
 from apps.workflows.explain import WHY_HEADING
-from apps.workflows.models import Route, RouteTaken, Step
+from apps.workflows.models import RouteTaken
 
 from ..factories import PersonSkillFactory
 from ..html import text_of, texts_of
 from .helpers import finish, open_task, tick_required
 
-ACCURACY = [{"name": "accuracy", "type": "number", "label": "Hold-out accuracy", "required": True}]
-
-
-THRESHOLD = [{"name": "threshold", "type": "number", "label": "Threshold", "required": True}]
 CHECK = "accuracy >= inputs.threshold"
 
 
 @pytest.fixture
 def run(ml_template, lead):
-    """The ML example driven by data: Evaluate records its accuracy and, when it passes, goes
-    to review only if `accuracy >= inputs.threshold`; otherwise back to Train (the default)."""
-    ml_template.input_fields = THRESHOLD
-    ml_template.save(update_fields=["input_fields"])
-    evaluate = ml_template.steps.get(key="evaluate")
-    Step.objects.filter(pk=evaluate.pk).update(output_fields=ACCURACY)
-    passed = ml_template.routes.get(from_step=evaluate, outcome="passed")
-    passed.condition = CHECK
-    passed.save(update_fields=["condition"])
-    Route.objects.create(
-        template=ml_template,
-        from_step=evaluate,
-        outcome="passed",
-        to_step=ml_template.steps.get(key="train"),
-        position=1,
-    )
+    """The ML example driven by data: Evaluate records its accuracy and goes to review only
+    if `accuracy >= inputs.threshold`; otherwise back to Train (the default route)."""
     return services.start_run(
         template=ml_template, title="churn-v3", owner=lead, by=lead, inputs={"threshold": 0.9}
     )
@@ -59,11 +41,7 @@ def evaluate_with(run, accuracy, note=""):
         evaluate = task_services.start(task=evaluate, by=evaluate.assignee)
     tick_required(evaluate)
     return services.finish_step(
-        task=evaluate,
-        by=evaluate.assignee,
-        outcome="passed",
-        outputs={"accuracy": accuracy},
-        note=note,
+        task=evaluate, by=evaluate.assignee, outputs={"accuracy": accuracy}, note=note
     )
 
 
@@ -75,7 +53,7 @@ def evaluate_below_threshold(run, note="Overfits on fold 3."):
 def test_the_run_page_shows_a_tasks_outputs_with_the_steps_labels(client_for, lead, run):
     evaluate = evaluate_below_threshold(run)
     html = client_for(lead).get(run.get_absolute_url()).content.decode()
-    assert text_of(html, testid=f"why-{evaluate.pk}").startswith("Hold-out accuracy 0.81")
+    assert text_of(html, testid=f"why-{evaluate.pk}").startswith("Accuracy 0.81")
 
 
 def test_a_loop_back_shows_which_check_failed_with_the_values_it_read(client_for, lead, run):
@@ -100,7 +78,7 @@ def test_a_route_chosen_by_a_condition_names_it_and_the_values_it_read(client_fo
     evaluate = evaluate_with(run, 0.93)
     html = client_for(lead).get(run.get_absolute_url()).content.decode()
     assert text_of(html, testid=f"why-{evaluate.pk}") == (
-        "Hold-out accuracy 0.93 → The run goes on to Peer review because "
+        "Accuracy 0.93 → The run goes on to Peer review because "
         "accuracy >= inputs.threshold "
         "· read accuracy = 0.93, inputs.threshold = 0.9"
     )
@@ -153,7 +131,7 @@ def test_the_next_iterations_task_says_why_it_came_back(run, lead):
     assert train.iteration == 2
     assert train.description.splitlines()[:4] == [
         WHY_HEADING,
-        "Evaluate (iteration 1) finished passed.",
+        "Evaluate (iteration 1) finished.",
         f"Failed check: {CHECK} (accuracy = 0.81, inputs.threshold = 0.9).",
         f"Note from {evaluate.assignee.display_name}: “Overfits on fold 3.”",
     ]
@@ -164,7 +142,7 @@ def test_the_drawer_shows_why_the_task_came_back(client_for, run, lead):
     train = open_task(run, "train")
     html = client_for(lead).get(reverse("boards:drawer", args=[train.pk])).content.decode()
     description = text_of(html, class_="description")
-    assert description.startswith(f"{WHY_HEADING} Evaluate (iteration 1) finished passed.")
+    assert description.startswith(f"{WHY_HEADING} Evaluate (iteration 1) finished.")
     assert "“Overfits on fold 3.”" in description
 
 
@@ -173,7 +151,7 @@ def test_the_loop_back_alert_names_the_failed_check_and_the_note(run, lead):
     alert = _step_alerts(run).filter(recipient=lead).get()
     assert alert.label == "Run sent back"
     body = build_email(notification=alert).body
-    assert "Evaluate finished passed; the run loops back to Train model." in body
+    assert "Evaluate finished; the run loops back to Train model." in body
     assert f"Failed check: {CHECK} (accuracy = 0.81, inputs.threshold = 0.9)." in body
     assert "“Overfits on fold 3.”" in body
 
