@@ -8,7 +8,6 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.forms import DB_INT_MAX
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.people import selectors as people
 from apps.people.models import Team
@@ -47,9 +46,9 @@ def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
     startable = selectors.startable_templates(team=team)
     picked = (request.POST if request.method == "POST" else request.GET).get("template", "")
-    # A bounded id only: a 30-digit one would reach SQL and fail there (apps.core.forms).
-    valid = picked.isdigit() and int(picked) <= DB_INT_MAX
-    chosen = (startable.filter(pk=picked).first() if valid else None) or startable.first()
+    # Read once: the picked workflow's inputs and every workflow's preview come from this list.
+    listed = list(startable.prefetch_related("steps__required_skill", "routes"))
+    chosen = next((t for t in listed if str(t.pk) == picked), listed[0] if listed else None)
     form = StartRunForm(
         request.POST or None,
         templates=startable,
@@ -82,9 +81,7 @@ def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
                 template, steps=list(template.steps.all()), routes=list(template.routes.all())
             ),
         )
-        for template in selectors.startable_templates(team=team).prefetch_related(
-            "steps__required_skill", "routes"
-        )
+        for template in listed
     ]
     return render(
         request,
