@@ -1,5 +1,5 @@
-"""API: workflow runs — start one from a template with inputs, see where it stands, cancel it.
-The run pages' form validates the inputs; apps.workflows.services starts and cancels."""
+"""API: workflow runs — start one from a template with inputs, see where it stands, cancel it,
+retry a failed one. The run pages' forms validate the input; apps.workflows.services acts."""
 
 import json
 from datetime import datetime
@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 from apps.core.http import errors_sentence
 from apps.core.refusals import Refused
 from apps.workflows import selectors, services
-from apps.workflows.forms import CancelRunForm, StartRunForm
+from apps.workflows.forms import CancelRunForm, RetryRunForm, StartRunForm
 from apps.workflows.models import Run, RunStatus
 
 from . import access
@@ -49,6 +49,8 @@ class RunDetail(RunRow):
     team: str
     inputs: dict[str, Any]
     failure_reason: str
+    # A failed run: the key of the step it failed at, where a lead's retry starts again.
+    failed_step: str | None
     # The steps with an open task: where the run stands.
     current_steps: list[str]
     steps: list[StepOut]
@@ -90,6 +92,7 @@ def run_detail_of(caller, pk: int) -> dict:
         "team": run.team.slug,
         "inputs": run.inputs,
         "failure_reason": run.failure_reason,
+        "failed_step": run.failed_step.key if run.failed_step_id else None,
         "current_steps": [s["key"] for s in steps if s["status"] == "current"],
         "steps": steps,
         "tasks": [_row(t) for t in tasks],
@@ -180,4 +183,23 @@ def run_cancel(request, run_id: Id, payload: CancelIn):
     if not form.is_valid():
         raise Refused(errors_sentence(form), status=HTTPStatus.UNPROCESSABLE_ENTITY)
     services.cancel_run(run=run, by=caller.user, note=caller.note(form.cleaned_data["note"]))
+    return run_detail_of(caller, run.pk)
+
+
+class RetryIn(Schema):
+    note: str = Field("", max_length=500)
+
+
+@router.post(
+    "runs/{run_id}/retry",
+    response={200: RunDetail, **ERRORS},
+    summary="Retry a failed run from the step it failed at (a lead's)",
+)
+def run_retry(request, run_id: Id, payload: RetryIn):
+    caller = request.auth
+    run = access.run(caller, run_id)
+    form = RetryRunForm({"note": payload.note})
+    if not form.is_valid():
+        raise Refused(errors_sentence(form), status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    services.retry_run(run=run, by=caller.user, note=caller.note(form.cleaned_data["note"]))
     return run_detail_of(caller, run.pk)

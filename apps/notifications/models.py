@@ -85,13 +85,28 @@ class Notification(models.Model):
         return f"{self.label} → {self.recipient}"
 
     @property
-    def is_loop_back(self) -> bool:
-        """A run alert about a step that failed and sent the run back (the run goes on)."""
+    def is_step_alert(self) -> bool:
+        """A run alert about one step (it failed, or its check sent the run back); the run
+        itself goes on. Alerts written before `went_back` existed were all loop-backs."""
         return self.kind == Kind.RUN_FAILED and (self.payload or {}).get("run_failed") is False
 
     @property
+    def is_loop_back(self) -> bool:
+        """A step alert whose route went back to an earlier step."""
+        return self.is_step_alert and (self.payload or {}).get("went_back", True) is not False
+
+    @property
+    def went_on(self) -> bool:
+        """A step alert for a failure whose route goes forward (support: L1 failed → L2)."""
+        return self.is_step_alert and not self.is_loop_back
+
+    @property
     def label(self) -> str:
-        return str(_("Run sent back")) if self.is_loop_back else self.get_kind_display()
+        if self.is_loop_back:
+            return str(_("Run sent back"))
+        if self.went_on:
+            return str(_("Step failed, run goes on"))
+        return self.get_kind_display()
 
 
 class Channel(models.TextChoices):

@@ -59,6 +59,10 @@ class CancelRunForm(forms.Form):
     note = forms.CharField(required=False, max_length=500)
 
 
+class RetryRunForm(forms.Form):
+    note = forms.CharField(required=False, max_length=500)
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(help_text="A .json file written by export.")
     team = forms.ModelChoiceField(

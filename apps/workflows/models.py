@@ -264,6 +264,11 @@ class Run(models.Model):
         related_name="child_runs",
     )
     failure_reason = models.TextField(blank=True)
+    # A failed run: the step it failed at (its task failed, was cancelled, had no route, or it
+    # would have run more often than allowed), where a lead may retry it from.
+    failed_step = models.ForeignKey(
+        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -383,3 +388,30 @@ class RouteTaken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id} —{self.outcome}→ {self.to_step_id or 'END'}"
+
+
+class RunEventKind(models.TextChoices):
+    RETRIED = "retried", _("Retried")
+
+
+class RunEvent(models.Model):
+    """Something a person did to the run itself, which no task's history holds: a lead retrying
+    a failed run from its failed step (who, when, from which step, the failure it answered)."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=RunEventKind.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    step = models.ForeignKey(
+        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    failure_reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.kind}"

@@ -1,5 +1,6 @@
 """Reads about workflows and runs, and who may see which."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -12,8 +13,21 @@ from apps.people.models import Team, User
 from apps.people.selectors import led_team_ids
 from apps.tasks.models import UNFINISHED_STATES, State, Task
 
+from . import diagram
 from .diagram import StepState
-from .models import DispatchKind, Run, RunStatus, StepDispatch, StepKind, WorkflowTemplate
+from .explain import Why, value_text
+from .models import (
+    DispatchKind,
+    Route,
+    RouteTaken,
+    Run,
+    RunEvent,
+    RunStatus,
+    Step,
+    StepDispatch,
+    StepKind,
+    WorkflowTemplate,
+)
 
 
 def waiting_dispatches() -> QuerySet[StepDispatch]:
@@ -120,6 +134,135 @@ def step_states(tasks: list[Task]) -> dict[int, StepState]:
             iteration=task.iteration,
         )
     return states
+
+
+# --- why a run went where it went ---------------------------------------------------------------
+
+# The transitions that finish a task with its outcome: their log note is the doer's note.
+FINISHING = ("complete", "approve", "request_changes", "reject")
+
+
+@dataclass(frozen=True)
+class OutputShown:
+    label: str
+    value: str
+    is_url: bool = False
+
+
+@dataclass(frozen=True)
+class TaskStory:
+    """One task of a run as the run page tells it: what it recorded and where it sent the run."""
+
+    outputs: list[OutputShown]
+    why: Why | None
+
+
+def outputs_shown(task: Task, step: Step | None) -> list[OutputShown]:
+    """The task's recorded outputs, labelled by the step's output fields (in their order; a
+    value the step no longer declares is shown under its name)."""
+    values = dict(task.outputs or {})
+    shown = []
+    for spec in (step.output_fields if step else None) or []:
+        name = spec.get("name")
+        if name in values:
+            kind = spec.get("type", "")
+            shown.append(
+                OutputShown(
+                    label=spec.get("label") or name,
+                    value=value_text(values.pop(name), kind),
+                    is_url=kind == "url",
+                )
+            )
+    shown.extend(OutputShown(label=name, value=value_text(v)) for name, v in values.items())
+    return shown
+
+
+def finishing_notes(tasks: list[Task]) -> dict[int, StateLog]:
+    """Per finished task, the log entry of the transition that finished it (who, and the note
+    they gave): one query for the whole run."""
+    done = [t.pk for t in tasks if t.state == State.DONE]
+    if not done:
+        return {}
+    logs = (
+        StateLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(Task),
+            object_id__in=done,
+            transition__in=FINISHING,
+        )
+        .select_related("by")
+        .order_by("timestamp", "pk")
+    )
+    return {int(log.object_id): log for log in logs}  # the latest wins
+
+
+def run_stories(
+    *, run: Run, tasks: list[Task], steps: list[Step], routes: list[Route]
+) -> dict[int, TaskStory]:
+    """Per task of the run: its outputs and, once finished, the route(s) it took and why.
+
+    Reads the engine's RouteTaken rows; a run recorded before them is told from the template's
+    routes for the task's outcome. Whether a route goes back is the diagram's loop-back (the
+    same arrow the page draws under the steps), never the outcome. Three queries, however many
+    steps and iterations: the rows, the finishing log entries, and nothing per task."""
+    by_id = {step.pk: step for step in steps}
+    backs = diagram.loop_backs(steps, routes) if steps else set()
+    taken: dict[int, list[RouteTaken]] = {}
+    for row in RouteTaken.objects.filter(run=run).order_by("taken_at", "pk"):
+        taken.setdefault(row.task_id, []).append(row)
+    logs = finishing_notes(tasks)
+    stories = {}
+    for task in tasks:
+        step = by_id.get(task.step_id)
+        why = None
+        if task.state == State.DONE and step is not None:
+            rows = taken.get(task.pk)
+            log = logs.get(task.pk)
+            note = (log.description or "") if log else ""
+            note_by = log.by.display_name if log and log.by_id else ""
+            if rows:
+                first = rows[0]
+                targets = tuple(
+                    (
+                        by_id[r.to_step_id].name if r.to_step_id in by_id else None,
+                        r.is_loop_back or (task.step_id, r.to_step_id) in backs,
+                    )
+                    for r in rows
+                )
+                why = Why(
+                    step=step.name,
+                    iteration=task.iteration,
+                    outcome=first.outcome,
+                    targets=targets,
+                    condition=first.condition,
+                    values=first.values or {},
+                    failed_checks=tuple(first.failed_checks or ()),
+                    note=first.note or note,
+                    note_by=note_by,
+                )
+            else:
+                targets = tuple(
+                    (
+                        by_id[r.to_step_id].name if r.to_step_id in by_id else None,
+                        (task.step_id, r.to_step_id) in backs,
+                    )
+                    for r in routes
+                    if r.from_step_id == task.step_id and r.outcome == task.outcome
+                )
+                why = Why(
+                    step=step.name,
+                    iteration=task.iteration,
+                    outcome=task.outcome,
+                    targets=targets,
+                    note=note,
+                    note_by=note_by,
+                )
+        stories[task.pk] = TaskStory(outputs=outputs_shown(task, step), why=why)
+    return stories
+
+
+def run_events(run: Run) -> list[RunEvent]:
+    """What people did to the run itself (retries), oldest first, with who and which step."""
+    return list(RunEvent.objects.filter(run=run).select_related("by", "step").order_by("at", "pk"))
 
 
 # --- automated steps nobody finished ------------------------------------------------------------

@@ -15,7 +15,7 @@ a caller forgot the lock.
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from http import HTTPStatus
@@ -39,8 +39,9 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
-from . import diagram, events, fields, routing
+from . import diagram, events, fields, routing, selectors
 from .conditions import ConditionError
+from .explain import WHY_HEADING, Why
 from .models import (
     FAILURE_OUTCOMES,
     PASS_FAIL_OUTCOMES,
@@ -49,6 +50,8 @@ from .models import (
     Route,
     RouteTaken,
     Run,
+    RunEvent,
+    RunEventKind,
     RunStatus,
     Step,
     StepDispatch,
@@ -159,6 +162,74 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
     _finish(run, RunStatus.CANCELLED, reason=note.strip())
     _cancel_open_tasks(run, note=_("Run cancelled by %(name)s.") % {"name": by.display_name})
     return run
+
+
+def may_retry_run(*, run: Run, user: User) -> bool:
+    return people.is_lead(team_id=run.team_id, user=user)
+
+
+@transaction.atomic
+def retry_run(*, run: Run, by: User, note: str = "") -> Task:
+    """A lead sends a failed run back to work from the step it failed at: the run is running
+    again and that step gets a new task (iteration + 1, within its max_iterations), whose
+    description says why it is back; the run's history keeps who retried and the failure.
+
+    Only the failed step is retried: branches a parallel run had open when it failed stay
+    cancelled (their tasks are in history)."""
+    run = Run.objects.select_for_update(of=("self",)).select_related("failed_step").get(pk=run.pk)
+    if not may_retry_run(run=run, user=by):
+        raise WorkflowError(
+            _("Only a team lead can retry a failed run."), status=HTTPStatus.FORBIDDEN
+        )
+    if run.status != RunStatus.FAILED:
+        raise WorkflowError(
+            _("Only a failed run can be retried; this one is %(status)s.")
+            % {"status": run.get_status_display().lower()},
+            status=HTTPStatus.CONFLICT,
+        )
+    step = run.failed_step
+    if step is None:
+        raise WorkflowError(
+            _(
+                "Relay did not record the step this run failed at, so it can't be retried: "
+                "start a new run instead."
+            ),
+            status=HTTPStatus.CONFLICT,
+        )
+    iteration = Task.objects.filter(run=run, step=step).count() + 1
+    if iteration > step.max_iterations:
+        raise WorkflowError(
+            ngettext(
+                "Step '%(step)s' already ran %(n)d time, the most it allows: a retry would run "
+                "it once more. Start a new run instead.",
+                "Step '%(step)s' already ran %(n)d times, the most it allows: a retry would run "
+                "it once more. Start a new run instead.",
+                iteration - 1,
+            )
+            % {"step": step.name, "n": iteration - 1},
+            status=HTTPStatus.CONFLICT,
+        )
+    reason, note = run.failure_reason, note.strip()
+    RunEvent.objects.create(
+        run=run, kind=RunEventKind.RETRIED, by=by, step=step, note=note, failure_reason=reason
+    )
+    run.status, run.failure_reason = RunStatus.RUNNING, ""
+    run.finished_at, run.failed_step = None, None
+    run.save(update_fields=["status", "failure_reason", "finished_at", "failed_step"])
+    lines = [
+        WHY_HEADING,
+        _("%(name)s retried the run from this step after it failed: %(reason)s")
+        % {"name": by.display_name, "reason": reason or _("no reason was recorded.")},
+    ]
+    if note:
+        lines.append(_("Note from %(name)s: “%(note)s”") % {"name": by.display_name, "note": note})
+    task = _enter(run=run, step=step, by=by, why="\n".join(lines))
+    if task is None:  # only a step with an open task returns nothing, and a failed run has none
+        raise WorkflowError(
+            _("Step '%(step)s' still has an open task.") % {"step": step.name},
+            status=HTTPStatus.CONFLICT,
+        )
+    return task
 
 
 # --- finishing a step with its outputs ---------------------------------------------------------
@@ -282,27 +353,28 @@ def advance_run(*, task: Task, note: str = "") -> Run:
         )
         for route in choice.routes
     )
-    loop_reason = None
-    if task.outcome in FAILURE_OUTCOMES or backs:
-        loop_reason = _loop_reason(task, choice)
+    why = _why(task=task, choice=choice, backs=backs, note=note)
+    if why is not None:
         if step.kind == StepKind.EXTERNAL:
-            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
-        _alert(run, task, reason=loop_reason)
+            why = replace(why, report=_external_report_line(task))
+        _alert(run, task, reason=why.reason(), why=why)
     entered: list[Task] = []
     for route in choice.routes:
         if run.status != RunStatus.RUNNING:
             break
+        came_back = why.came_back_block() if why and why.is_back_to(route.to_step) else ""
         if route.to_step is None:
             if not _open_tasks(run).exists():
                 _finish(run, RunStatus.COMPLETED)
         elif route.to_step.is_join:
             if _join_ready(run, route.to_step):
-                entered.append(_enter(run=run, step=route.to_step, by=None))
+                entered.append(_enter(run=run, step=route.to_step, by=None, why=came_back))
         else:
-            entered.append(_enter(run=run, step=route.to_step, by=None))
+            entered.append(_enter(run=run, step=route.to_step, by=None, why=came_back))
     entered = [t for t in entered if t is not None]
-    if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
-        events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
+    back = [t for t in entered if why is not None and why.is_back_to(t.step)]
+    if back and run.status == RunStatus.RUNNING:
+        events.looped_back(run=run, task=task, reason=why.reason(), entered=back)
     return run
 
 
@@ -316,19 +388,28 @@ def _loop_backs(run: Run, routes: list[Route]) -> set[int]:
     return {route.pk for route in routes if (route.from_step_id, route.to_step_id) in pairs}
 
 
-def _loop_reason(task: Task, choice: routing.Choice) -> str:
-    """Why the run goes back: the outcome, and the conditions that did not hold with the
-    values they read ("accuracy >= inputs.threshold did not hold: accuracy = 0.82, …")."""
-    reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
-        "step": task.step.name,
-        "outcome": task.get_outcome_display().lower(),
-    }
-    if choice.failed_checks:
-        values = ", ".join(f"{name} = {value}" for name, value in choice.values.items())
-        checks = "; ".join(choice.failed_checks)
-        reason = f"{reason} {_('Not met: %(checks)s') % {'checks': checks}}"
-        reason = f"{reason} ({values})." if values else f"{reason}."
-    return reason
+def _why(*, task: Task, choice: routing.Choice, backs: set[int], note: str) -> Why | None:
+    """What finishing the task did to the run, when its owner and the leads must hear of it: a
+    failure outcome (whichever way its route goes: support's "L1 failed" goes on to L2) or a
+    route back (a check that did not hold). None otherwise."""
+    if task.outcome not in FAILURE_OUTCOMES and not backs:
+        return None
+    log = selectors.finishing_notes([task]).get(task.pk)
+    return Why(
+        step=task.step.name,
+        iteration=task.iteration,
+        outcome=task.outcome,
+        targets=tuple(
+            (route.to_step.name if route.to_step else None, route.pk in backs)
+            for route in choice.routes
+        ),
+        back_ids=tuple(route.to_step_id for route in choice.routes if route.pk in backs),
+        condition=choice.condition,
+        values=dict(choice.values),
+        failed_checks=tuple(choice.failed_checks),
+        note=note.strip() or ((log.description or "") if log else ""),
+        note_by=log.by.display_name if log and log.by_id else "",
+    )
 
 
 def _open_tasks(run: Run):
@@ -354,8 +435,11 @@ def _join_ready(run: Run, join: Step) -> bool:
     return all(any((sid, o) in arrived for o in outs) for sid, outs in needed.items())
 
 
-def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
-    """Create the task for reaching `step` (or fail the run if the step hit max_iterations)."""
+def _enter(*, run: Run, step: Step, by: User | None, why: str = "") -> Task | None:
+    """Create the task for reaching `step` (or fail the run if the step hit max_iterations).
+
+    `why`: the run came back here (a loop-back, a retry): the new task's description starts
+    with it, so whoever takes it knows what failed last time."""
     tasks = Task.objects.filter(run=run, step=step)
     if not step.is_join and tasks.filter(state__in=UNFINISHED_STATES).exists():
         return None  # first arrival already opened this step; a second arrival joins it
@@ -369,9 +453,10 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
                 "iterations: the run stopped instead of looping again."
             )
             % {"step": step.name, "n": iteration, "max": step.max_iterations},
+            step=step,
         )
         return None
-    lines = [step.instructions]
+    lines = [why, step.instructions]
     if step.inputs:
         lines.append(_("Inputs: %(text)s") % {"text": step.inputs})
     if step.outputs:
@@ -406,7 +491,9 @@ def _enter(*, run: Run, step: Step, by: User | None) -> Task | None:
     return task
 
 
-def _fail(run: Run, task: Task | None, reason: str) -> None:
+def _fail(run: Run, task: Task | None, reason: str, *, step: Step | None = None) -> None:
+    """Fail the run at `step` (else the task's step): where a lead may retry it from."""
+    run.failed_step = step or (task.step if task is not None and task.step_id else None)
     _finish(run, RunStatus.FAILED, reason=reason)
     _cancel_open_tasks(run, note=reason)
     _alert(run, task, reason=reason, failed=True)
@@ -416,7 +503,7 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.status = status
     run.failure_reason = reason
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "failure_reason", "finished_at"])
+    run.save(update_fields=["status", "failure_reason", "finished_at", "failed_step"])
     events.finished(run=run)
     if status == RunStatus.COMPLETED:
         notify(
@@ -438,26 +525,38 @@ def _cancel_open_tasks(run: Run, note: str) -> None:
         task_services.cancel(task=open_task, by=None, note=note)
 
 
-def _alert(run: Run, task: Task | None, *, reason: str, failed: bool = False) -> None:
-    """The run's owner and the team leads hear about a failure (a loop-back or a failed run)."""
+def _alert(
+    run: Run, task: Task | None, *, reason: str, failed: bool = False, why: Why | None = None
+) -> None:
+    """The run's owner and the team leads hear about a failure: a failed run, or a step that
+    failed or sent the run back (`why`). `went_back` tells the inbox and the e-mail whether
+    the run went back or on (support's "L1 failed" goes on to L2)."""
     leads = people.leads_of(team_id=run.team_id)
     event = "run_failed" if failed else f"task:{task.pk}:{task.outcome}"
+    payload = {
+        "run": run.title,
+        "run_id": run.pk,
+        "note": reason,
+        "url": reverse("workflows:run_detail", args=[run.pk]),
+        "step": task.step.name if task and task.step_id else "",
+        "outcome": task.outcome if task else "",
+        "reason": reason,
+        "run_failed": failed,
+    }
+    if why is not None:
+        payload.update(
+            went_back=why.goes_back,
+            failed_checks=why.checks,
+            doer_note=why.note,
+            to=[name or "END" for name, _back in why.targets],
+        )
     notify(
         kind=Kind.RUN_FAILED,
         recipients=[run.owner, *leads],
         key=f"run_failed:run:{run.pk}:{event}",
         task=task,
         run=run,
-        payload={
-            "run": run.title,
-            "run_id": run.pk,
-            "note": reason,
-            "url": reverse("workflows:run_detail", args=[run.pk]),
-            "step": task.step.name if task and task.step_id else "",
-            "outcome": task.outcome if task else "",
-            "reason": reason,
-            "run_failed": failed,
-        },
+        payload=payload,
     )
 
 

@@ -13,7 +13,7 @@ from apps.people import selectors as people
 from apps.people.models import Team
 
 from . import diagram, selectors, services
-from .forms import CancelRunForm, StartRunForm
+from .forms import CancelRunForm, RetryRunForm, StartRunForm
 from .models import Run, RunStatus
 
 
@@ -99,7 +99,10 @@ def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
 
 def _run_for(request: HtmxHttpRequest, pk: int) -> Run:
     return get_object_or_404(
-        selectors.visible_runs(request.user).select_related("team", "template", "owner"), pk=pk
+        selectors.visible_runs(request.user).select_related(
+            "team", "template", "owner", "failed_step"
+        ),
+        pk=pk,
     )
 
 
@@ -107,6 +110,9 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
     tasks = selectors.run_tasks(run)
     steps = list(run.template.steps.select_related("required_skill"))
     routes = list(run.template.routes.all())
+    stories = selectors.run_stories(run=run, tasks=tasks, steps=steps, routes=routes)
+    for task in tasks:
+        task.story = stories[task.pk]
     return {
         "run": run,
         "team": run.team,
@@ -119,8 +125,12 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
             states=selectors.step_states(tasks),
             finished=run.status == RunStatus.COMPLETED,
         ),
+        "history": selectors.run_events(run),
         "may_cancel": run.status == RunStatus.RUNNING
         and services.may_cancel_run(run=run, user=request.user),
+        "may_retry": run.status == RunStatus.FAILED
+        and run.failed_step_id is not None
+        and services.may_retry_run(run=run, user=request.user),
         "nav_active": "runs",
     }
 
@@ -145,4 +155,21 @@ def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except services.WorkflowError as refusal:
         return refused(request, refusal, "workflows/run_detail.html", _run_context(request, run))
     messages.success(request, "Run cancelled; its open tasks were cancelled.")
+    return redirect(run)
+
+
+@require_POST
+@login_required
+def run_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    run = _run_for(request, pk)
+    form = RetryRunForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.WorkflowError([errors_sentence(form)], status=422)
+        task = services.retry_run(run=run, by=request.user, note=form.cleaned_data["note"])
+    except services.WorkflowError as refusal:
+        return refused(request, refusal, "workflows/run_detail.html", _run_context(request, run))
+    messages.success(
+        request, f"Run retried from step “{task.step.name}” (iteration {task.iteration})."
+    )
     return redirect(run)

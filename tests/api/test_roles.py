@@ -48,6 +48,8 @@ TABLE = [
     ("GET", "/runs/{run}", None, (401, 404, 200, 200, 200, 401, 401)),
     # The run is the lead's: the member may not cancel it.
     ("POST", "/runs/{run}/cancel", {}, (401, 404, 403, 200, 403, 401, 401)),
+    # Only a lead retries, and only a failed run: the world's run is running (409 for the lead).
+    ("POST", "/runs/{run}/retry", {}, (401, 404, 403, 409, 403, 401, 401)),
     ("GET", T + "/templates", None, (401, 404, 200, 200, 200, 401, 401)),
     ("GET", T + "/templates/ml-deployment/export", None, (401, 404, 200, 200, 200, 401, 401)),
     # Importing is a lead's, as in the workflow admin.

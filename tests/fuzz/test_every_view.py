@@ -135,6 +135,7 @@ ROUTES: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
     "workflows:run_start": (BOTH, {"team_slug": "team"}, ["template", "title", "inputs"]),
     "workflows:run_detail": (GET, {"pk": "run"}, []),
     "workflows:run_cancel": (POST, {"pk": "run"}, ["note"]),
+    "workflows:run_retry": (POST, {"pk": "run"}, ["note"]),
     "assignment:panel": (GET, {"pk": "task"}, ["suggest", "page"]),
     "assignment:assign": (
         POST,

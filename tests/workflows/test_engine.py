@@ -264,8 +264,8 @@ def test_a_loop_back_alert_reads_as_sent_back_with_the_run_and_reason(run, train
     email = build_email(notification=alert)
     assert email.subject == f"[Relay] Run sent back: {run.title}"
     assert (
-        "Evaluate finished done; the run loops back. Not met: accuracy >= inputs.threshold "
-        "(accuracy = 0.5, inputs.threshold = 0.9)." in email.body
+        "Evaluate finished; the run loops back to Train model. Failed check: "
+        "accuracy >= inputs.threshold (accuracy = 0.5, inputs.threshold = 0.9)." in email.body
     )
 
 

@@ -49,7 +49,7 @@ def test_accuracy_below_the_threshold_loops_back_to_train_with_an_alert(run, lea
     assert (taken.to_step.key, taken.condition, taken.is_loop_back) == ("train", "", True)
     assert taken.failed_checks == ["accuracy >= inputs.threshold"]
     alert = Notification.objects.get(kind=Kind.RUN_FAILED, run_id=run.pk, recipient=lead)
-    assert "Not met: accuracy >= inputs.threshold (accuracy = 0.82" in alert.payload["reason"]
+    assert "Failed check: accuracy >= inputs.threshold (accuracy = 0.82" in alert.payload["reason"]
 
 
 def test_the_threshold_is_the_runs_own_input(ml_template, lead):

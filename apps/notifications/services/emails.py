@@ -60,6 +60,8 @@ HEADLINES = {
 
 LOOP_BACK_SUBJECT = "Run sent back: {run}"
 LOOP_BACK_HEADLINE = "A step failed and the run went back to an earlier step."
+WENT_ON_SUBJECT = "Step failed, run goes on: {run}"
+WENT_ON_HEADLINE = "A step failed and the run went on to the step for that case."
 
 
 def email_context(*, notification: Notification) -> dict:
@@ -82,6 +84,8 @@ def email_context(*, notification: Notification) -> dict:
         "headline": (
             LOOP_BACK_HEADLINE
             if notification.is_loop_back
+            else WENT_ON_HEADLINE
+            if notification.went_on
             else HEADLINES.get(notification.kind, "{by}")
         ).format(by=payload.get("by") or "Relay", decision=payload.get("decision") or "decided"),
         "task_url": _link(task=task, path=payload.get("url", "")),
@@ -176,6 +180,8 @@ def build_email(*, notification: Notification) -> EmailMultiAlternatives:
     subject = (
         LOOP_BACK_SUBJECT
         if notification.is_loop_back
+        else WENT_ON_SUBJECT
+        if notification.went_on
         else SUBJECTS.get(notification.kind, "{title}")
     ).format(
         title=context["title"] or context["kind_label"],
