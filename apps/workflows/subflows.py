@@ -15,7 +15,8 @@ refuse a cycle with the chain spelled out).
 
 Input mappings ({child input: expression}) are deliberately small: an expression is a literal
 (a JSON number, true/false, or a quoted string) or a name the run knows: `inputs.<name>` or
-`<step key>.<output>` (that step's latest finished task's output). A name the run does not have
+`<step key>.<output>` (that step's latest finished task's output), as routing.context_for
+reads them for conditions. A name the run does not have
 leaves the child's input unset, so the child's own default (or its refusal) applies.
 """
 
@@ -30,6 +31,7 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 
+from . import routing
 from .models import Run, RunStatus, Step, StepKind, WorkflowTemplate
 
 # How a finished child run becomes the waiting step's outcome.
@@ -38,7 +40,7 @@ OUTCOME_OF_STATUS = {
     RunStatus.FAILED: "failed",
     RunStatus.CANCELLED: "cancelled",
 }
-NAME = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)?$")
+NAME = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
 MISSING = object()
 
 
@@ -193,7 +195,7 @@ def _mapping_problems(step, child: WorkflowTemplate, *, step_keys, declared) -> 
             continue
         head, _dot, tail = reads.partition(".")
         if head == "inputs":
-            if declared and tail not in declared:
+            if declared and tail.split(".")[0] not in declared:
                 problems.append(
                     _(
                         "Sub-workflow step '%(step)s', input '%(name)s' reads '%(reads)s', but "
@@ -253,21 +255,6 @@ def _literal(expression: Any) -> Any:
     return json.loads(expression.strip()) if isinstance(expression, str) else expression
 
 
-def run_context(run: Run) -> dict[str, Any]:
-    """The names a mapping can read: the run's inputs and each step's latest finished outputs
-    (two queries: the run is at hand, its finished tasks are one)."""
-    context = {f"inputs.{name}": value for name, value in (run.inputs or {}).items()}
-    finished = (
-        Task.objects.filter(run=run, state=State.DONE)
-        .order_by("pk")
-        .values_list("step__key", "outputs")
-    )
-    for key, outputs in finished:
-        for name, value in (outputs or {}).items():
-            context[f"{key}.{name}"] = value
-    return context
-
-
 def resolve_inputs(mapping: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     """The child run's inputs from the step's mapping (validated before a run can start)."""
     inputs: dict[str, Any] = {}
@@ -312,7 +299,7 @@ def start_child(*, task: Task) -> Run:
         title=f"{template.name}: {run.title}"[:200],
         owner=run.owner,
         by=None,
-        inputs=resolve_inputs(step.subworkflow_inputs or {}, run_context(run)),
+        inputs=resolve_inputs(step.subworkflow_inputs or {}, routing.context_for(run)),
         parent_task=task,
     )
 
