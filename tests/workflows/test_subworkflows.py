@@ -1,5 +1,6 @@
 """Sub-workflow steps: a step runs another template of the team, waits, and routes on its end."""
 
+import copy
 import threading
 
 import pytest
@@ -9,10 +10,10 @@ from apps.people.models import Role
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
 from apps.tasks.services import TaskActionRefused
-from apps.workflows import exchange, services
+from apps.workflows import definitions, exchange, services
 from apps.workflows.models import Run, RunStatus
 
-from ..factories import TeamFactory
+from ..factories import PersonSkillFactory, TeamFactory
 from .helpers import finish, open_task
 
 
@@ -331,3 +332,57 @@ def test_two_children_finishing_at_the_same_moment_create_the_join_once(team, do
     assert set(
         Task.objects.filter(run=run, step__key__in=["l", "r"]).values_list("outcome", flat=True)
     ) == {"passed"}
+
+
+# --- the shipped onboarding template -----------------------------------------------------------
+
+
+@pytest.fixture
+def onboarding(team, skills, doer):
+    for slug in ("support", "writing"):
+        PersonSkillFactory(user=doer, skill=skills[slug], level=3)
+    for part in definitions.ONBOARDING_PARTS.values():
+        exchange.import_template(copy.deepcopy(part), team=team)
+    template = exchange.import_template(copy.deepcopy(definitions.ONBOARDING), team=team)
+    run = services.start_run(
+        template=template, title="Ivy", owner=doer, by=doer, inputs={"employee": "Ivy Li"}
+    )
+    finish(run, "intake", taker=doer)
+    return run
+
+
+def _part_run(run, key) -> Run:
+    return Run.objects.get(parent_task__run=run, parent_task__step__key=key, status="running")
+
+
+def test_onboarding_starts_its_three_parts_as_sub_workflows(onboarding):
+    parts = Run.objects.filter(parent_task__run=onboarding)
+    assert sorted(parts.values_list("template__slug", flat=True)) == [
+        "crm-update",
+        "training-scheduling",
+        "welcome-email",
+    ]
+    assert {tuple(p.inputs.items()) for p in parts} == {(("employee", "Ivy Li"),)}
+
+
+def test_onboarding_runs_end_to_end_through_its_parts_and_the_join(onboarding, doer):
+    finish(_part_run(onboarding, "crm"), "record", taker=doer)
+    welcome = _part_run(onboarding, "welcome")
+    finish(welcome, "write", taker=doer)
+    finish(welcome, "send", taker=doer)
+    assert not Task.objects.filter(run=onboarding, step__key="first-day").exists()
+    finish(_part_run(onboarding, "training"), "schedule", taker=doer)
+    finish(onboarding, "first-day", taker=doer)
+    onboarding.refresh_from_db()
+    assert onboarding.status == RunStatus.COMPLETED
+    assert set(
+        Run.objects.filter(parent_task__run=onboarding).values_list("status", flat=True)
+    ) == {RunStatus.COMPLETED}
+
+
+def test_an_onboarding_part_that_fails_runs_again(onboarding, doer):
+    crm = _part_run(onboarding, "crm")
+    task_services.cancel(task=open_task(crm, "record"), by=doer, note="Wrong record.")
+    again = _part_run(onboarding, "crm")
+    assert again.pk != crm.pk
+    assert open_task(onboarding, "crm").iteration == 2
