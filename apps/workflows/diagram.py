@@ -305,6 +305,7 @@ def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) ->
         StepKind.REVIEW: "review",
         StepKind.AUTOMATED: "automated",
         StepKind.EXTERNAL: f"waits for {step.system}" if step.system else "external",
+        StepKind.SUBWORKFLOW: f"runs {step.subworkflow}" if step.subworkflow else "sub-workflow",
     }.get(step.kind, "pass/fail" if step.manual_outcomes == "pass_fail" else "manual")
     if step.required_skill_id and step.kind not in (StepKind.AUTOMATED, StepKind.EXTERNAL):
         meta += f" · {step.required_skill.slug}"

@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.urls import reverse
 
 from apps.people.models import Role
 from apps.tasks import services as task_services
@@ -386,3 +387,47 @@ def test_an_onboarding_part_that_fails_runs_again(onboarding, doer):
     again = _part_run(onboarding, "crm")
     assert again.pk != crm.pk
     assert open_task(onboarding, "crm").iteration == 2
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def test_the_parent_page_shows_each_child_run_with_its_diagram(parent, client_for, doer):
+    child = _child_of(parent)
+    page = client_for(doer).get(parent.get_absolute_url()).content.decode()
+    block = page[page.index('data-testid="child-runs"') :]
+    assert f'href="{child.get_absolute_url()}"' in block
+    assert "Running" in block
+    assert 'data-step="work"' in block  # the child's diagram, small
+
+
+def test_the_child_page_links_its_parent(parent, client_for, doer):
+    page = client_for(doer).get(_child_of(parent).get_absolute_url()).content.decode()
+    line = page[page.index('data-testid="run-parent"') :]
+    assert f'href="{parent.get_absolute_url()}"' in line[: line.index("</p>")]
+
+
+def test_the_run_page_reads_as_many_queries_for_two_children_as_for_one(
+    parent, team, doer, client_for, django_assert_max_num_queries
+):
+    client = client_for(doer)
+    with django_assert_max_num_queries(60) as one_child:
+        client.get(parent.get_absolute_url())
+    pair = services.start_run(
+        template=_two_children_joined(team), title="pair", owner=doer, by=doer
+    )
+    finish(pair, "go", taker=doer)
+    assert Run.objects.filter(parent_task__run=pair).count() == 2
+    with django_assert_max_num_queries(len(one_child.captured_queries)):
+        client.get(pair.get_absolute_url())
+
+
+def test_the_board_card_of_the_waiting_task_says_it_waits_for_the_sub_workflow(
+    parent, client_for, doer, team
+):
+    waiting = open_task(parent, "crm")
+    board = client_for(doer).get(reverse("boards:board", args=[team.slug])).content.decode()
+    card = board[board.index(f'id="card-{waiting.pk}"') :]
+    card = card[: card.index("</li>")]
+    assert "Waiting for its sub-workflow" in card
+    assert "crm-update" in card
