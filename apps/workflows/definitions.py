@@ -278,7 +278,7 @@ WELCOME_EMAIL = {
     "name": "Welcome e-mail",
     "description": "Write the welcome e-mail and send it before the first day.",
     "steps": [
-        _step("write", "Write the welcome e-mail", is_start=True, required_skill="writing"),
+        _step("write", "Write the e-mail", is_start=True, required_skill="writing"),
         _step("send", "Send it", assignment_policy="lead", checklist=["Sent from the HR address"]),
     ],
     "routes": [_route("write", "done", "send"), _route("send", "done", None)],
