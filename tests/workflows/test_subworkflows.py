@@ -431,3 +431,14 @@ def test_the_board_card_of_the_waiting_task_says_it_waits_for_the_sub_workflow(
     card = card[: card.index("</li>")]
     assert "Waiting for its sub-workflow" in card
     assert "crm-update" in card
+
+
+def test_a_child_that_cannot_start_fails_the_parent_run_with_the_reason(team, doer):
+    run = services.start_run(template=_two_children_joined(team), title="pair", owner=doer, by=doer)
+    team.templates.filter(slug="right").update(is_active=False)
+    finish(run, "go", taker=doer)
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "The sub-workflow of step 'R' could not start" in run.failure_reason
+    assert "'Right' is inactive" in run.failure_reason
+    assert not Run.objects.filter(parent_task__run=run, status=RunStatus.RUNNING).exists()
