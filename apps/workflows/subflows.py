@@ -306,14 +306,16 @@ def start_child(*, task: Task) -> Run:
 
 def child_finished(*, run: Run) -> Task | None:
     """The child run ended: its waiting parent task completes with the matching outcome and the
-    child's outputs, and the parent run routes on it. A parent task no longer waiting (it was
-    cancelled, which is what cancelled this child) is left alone."""
+    child's outputs, and the parent run routes on it (a lead's hold on it is lifted first). A
+    parent task no longer waiting (it was cancelled, which is what cancelled this child) is
+    left alone."""
     parent = Task.objects.select_for_update().filter(pk=run.parent_task_id).first()
-    if parent is None or parent.state != State.IN_PROGRESS:
+    if parent is None or parent.state not in (State.IN_PROGRESS, State.ON_HOLD):
         return None
+    if parent.state == State.ON_HOLD:
+        # Held by a lead while the child ran: the child's end is the step's end all the same.
+        parent = task_services.resume(task=parent, by=automation_user())
     outcome = OUTCOME_OF_STATUS[run.status]
-    Task.objects.filter(pk=parent.pk).update(outputs=final_outputs(run))
-    parent.refresh_from_db()
     note = _("Sub-workflow run “%(title)s” %(status)s.") % {
         "title": run.title,
         "status": run.get_status_display().lower(),
@@ -321,7 +323,12 @@ def child_finished(*, run: Run) -> Task | None:
     if run.failure_reason:
         note = f"{note} {run.failure_reason}"
     return task_services.complete(
-        task=parent, by=automation_user(), outcome=outcome, note=note[:500], by_report=True
+        task=parent,
+        by=automation_user(),
+        outcome=outcome,
+        note=note[:500],
+        outputs=final_outputs(run),
+        by_report=True,
     )
 
 

@@ -442,3 +442,11 @@ def test_a_child_that_cannot_start_fails_the_parent_run_with_the_reason(team, do
     assert "The sub-workflow of step 'R' could not start" in run.failure_reason
     assert "'Right' is inactive" in run.failure_reason
     assert not Run.objects.filter(parent_task__run=run, status=RunStatus.RUNNING).exists()
+
+
+def test_a_child_ending_while_a_lead_holds_the_waiting_task_still_moves_the_parent_on(parent, doer):
+    task_services.hold(task=open_task(parent, "crm"), by=doer, note="Checking.")
+    finish(_child_of(parent), "work", "passed", taker=doer)
+    waiting = Task.objects.get(run=parent, step__key="crm")
+    assert (waiting.state, waiting.outcome) == (State.DONE, "passed")
+    assert open_task(parent, "after")
