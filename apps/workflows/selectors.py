@@ -181,9 +181,12 @@ class ChildRun(NamedTuple):
     diagram: object
 
 
-def child_runs(run: Run) -> list[ChildRun]:
+def child_runs(run: Run, *, tasks: list[Task]) -> list[ChildRun]:
     """The runs the run's sub-workflow steps started, oldest first, each with its diagram
-    (five queries whatever their number: the runs, their steps and skills, routes and tasks)."""
+    (five queries whatever their number: the runs, their steps and skills, routes and tasks;
+    none for a run whose `tasks`, run_tasks', include no sub-workflow step's)."""
+    if not any(task.step_id and task.step.kind == StepKind.SUBWORKFLOW for task in tasks):
+        return []
     children = list(
         Run.objects.filter(parent_task__run=run)
         .select_related("template", "parent_task__step")

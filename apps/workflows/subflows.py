@@ -315,6 +315,9 @@ def child_finished(*, run: Run) -> Task | None:
     if parent.state == State.ON_HOLD:
         # Held by a lead while the child ran: the child's end is the step's end all the same.
         parent = task_services.resume(task=parent, by=automation_user())
+    # Written as they are, not as the step's own typed outputs: they are the child's, which
+    # the child's steps already checked; the parent's step declares none of its own.
+    Task.objects.filter(pk=parent.pk).update(outputs=final_outputs(run))
     outcome = OUTCOME_OF_STATUS[run.status]
     note = _("Sub-workflow run “%(title)s” %(status)s.") % {
         "title": run.title,
@@ -327,7 +330,6 @@ def child_finished(*, run: Run) -> Task | None:
         by=automation_user(),
         outcome=outcome,
         note=note[:500],
-        outputs=final_outputs(run),
         by_report=True,
     )
 

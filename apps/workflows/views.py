@@ -112,7 +112,7 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
             states=selectors.step_states(tasks),
             finished=run.status == RunStatus.COMPLETED,
         ),
-        "children": selectors.child_runs(run),
+        "children": selectors.child_runs(run, tasks=tasks),
         "parent": selectors.parent_run_of(run),
         "may_cancel": run.status == RunStatus.RUNNING
         and services.may_cancel_run(run=run, user=request.user),
