@@ -16,7 +16,14 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from apps.tasks.models import EXTERNAL_STEP_KIND, OPEN_STATES, Priority, State, Task
+from apps.tasks.models import (
+    EXTERNAL_STEP_KIND,
+    OPEN_STATES,
+    SUBWORKFLOW_STEP_KIND,
+    Priority,
+    State,
+    Task,
+)
 
 # A card's priority badge: an arrow and the word, so it never rests on colour alone. Normal
 # priority, most cards, shows none (a badge on every card would say nothing).
@@ -44,6 +51,8 @@ class CardRenderer:
         self.checklist = esc(_("Checklist"))
         self.unassigned = esc(_("Unassigned"))
         self.waiting_for = _("Waiting for %(system)s")
+        self.waiting_for_subflow = esc(_("Waiting for its sub-workflow"))
+        self.subflow_title = _("Runs the workflow “%(slug)s” and finishes when that run ends")
         self.move = _("Move %(title)s")
         self.iteration = _("Loop-back: iteration %(n)d")
         self.due = _("Due %(when)s")
@@ -132,6 +141,17 @@ class CardRenderer:
             return (
                 f'<span class="spacer"></span><span class="waiting-for" '
                 f'data-testid="waiting-for">{waiting}</span>'
+            )
+        if (
+            task.step_id
+            and task.step.kind == SUBWORKFLOW_STEP_KIND
+            and task.state == State.IN_PROGRESS
+        ):
+            # Held by Relay automation until the child run ends: nobody's work either.
+            title = esc(self.subflow_title % {"slug": task.step.subworkflow})
+            return (
+                f'<span class="spacer"></span><span class="waiting-for" title="{title}" '
+                f'data-testid="waiting-for">{self.waiting_for_subflow}</span>'
             )
         if not task.assignee_id:
             return (

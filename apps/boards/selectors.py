@@ -265,6 +265,7 @@ CARD_FIELDS = (
     "step__name",
     "step__kind",
     "step__system",
+    "step__subworkflow",
 )
 
 

@@ -47,6 +47,8 @@ REVIEW_STEP_KIND = "review"
 AUTOMATED_STEP_KIND = "automated"
 # workflows.StepKind.EXTERNAL: its task waits for an outside system's report, held by automation.
 EXTERNAL_STEP_KIND = "external"
+# workflows.StepKind.SUBWORKFLOW: its task waits for a child run to end, held by automation.
+SUBWORKFLOW_STEP_KIND = "subworkflow"
 
 
 def state_label(state: str) -> str:
@@ -324,6 +326,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
     @property
     def is_external_step(self) -> bool:
         return self.step_id is not None and self.step.kind == EXTERNAL_STEP_KIND
+
+    @property
+    def is_subworkflow_step(self) -> bool:
+        return self.step_id is not None and self.step.kind == SUBWORKFLOW_STEP_KIND
 
     def returned_state(self, name: str) -> str:
         """The state a transition whose target is computed leaves this task in."""

@@ -121,6 +121,8 @@ def available_actions(
             and not settles_by_hand(task=task, name=name, by=user)
         ):
             continue
+        if name in EXTERNAL_FINISHES and task.is_subworkflow_step:
+            continue  # its child run's end finishes it (refuse_finishing_subworkflow_step)
         method = getattr(task, name)
         if can_proceed(method) and has_transition_perm(method, user):
             actions.append(action)

@@ -137,6 +137,7 @@ def _check(
         )
     if not by_report:
         refuse_finishing_external_step(task=task, name=name, by=by)
+        refuse_finishing_subworkflow_step(task=task, name=name)
     if not can_proceed(method):
         raise TaskActionRefused(action.unmet(task) if callable(action.unmet) else action.unmet)
     # by=None is Relay itself (the run engine, auto-assignment), as is Relay automation (an
@@ -197,6 +198,18 @@ def refuse_finishing_external_step(*, task: Task, name: str, by: User | None) ->
     if by is not None and not is_automation(by):
         sentence = f"{sentence} {LEAD_MAY_SETTLE}"
     raise TaskActionRefused(sentence, status=HTTPStatus.CONFLICT)
+
+
+WAITS_FOR_CHILD_RUN = _(
+    "This step waits for its sub-workflow run: it finishes when that run ends. A lead may "
+    "cancel it, which cancels the sub-workflow run too."
+)
+
+
+def refuse_finishing_subworkflow_step(*, task: Task, name: str) -> None:
+    """Only its child run's end finishes a sub-workflow step's task (workflows.subflows)."""
+    if task.is_subworkflow_step and name in EXTERNAL_FINISHES:
+        raise TaskActionRefused(WAITS_FOR_CHILD_RUN, status=HTTPStatus.CONFLICT)
 
 
 # The transitions that say "the work is finished": a required checklist item must be ticked

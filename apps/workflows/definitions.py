@@ -1,4 +1,4 @@
-"""The five shipped workflow templates, as import documents (see exchange.py).
+"""The shipped workflow templates, as import documents (see exchange.py).
 
 The ML deployment is Relay's worked example (README, Workflows): train → evaluate → peer review →
 staging tests [external: the CI job reports] → deploy [automated] → END, every failure looping
@@ -273,12 +273,99 @@ SUPPORT_ESCALATION = {
     ],
 }
 
+# Employee onboarding links three small workflows of the platform team, as the seed describes
+# (CRM update + welcome e-mail + training scheduling): each runs as a sub-workflow, in parallel,
+# and "first day" waits for all three. A part that fails runs again (a new child run, at most
+# three times); one a lead cancels is not needed, and the join goes on without it.
+CRM_UPDATE = {
+    "format": "relay.workflow/1",
+    "team": "platform",
+    "slug": "crm-update",
+    "name": "CRM update",
+    "description": "Record the new person in the CRM: contact, team, start date.",
+    "input_fields": [_field("employee", "text", "New employee", default="")],
+    "steps": [
+        _step(
+            "record",
+            "Update the CRM record",
+            is_start=True,
+            required_skill="support",
+            min_level=2,
+            sla_hours=24,
+            checklist=[_required("Contact and start date entered")],
+        ),
+    ],
+    "routes": [_route("record", "done", None)],
+}
+
+WELCOME_EMAIL = {
+    "format": "relay.workflow/1",
+    "team": "platform",
+    "slug": "welcome-email",
+    "name": "Welcome e-mail",
+    "description": "Write the welcome e-mail and send it before the first day.",
+    "input_fields": [_field("employee", "text", "New employee", default="")],
+    "steps": [
+        _step("write", "Write the e-mail", is_start=True, required_skill="writing"),
+        _step("send", "Send it", assignment_policy="lead", checklist=["Sent from the HR address"]),
+    ],
+    "routes": [_route("write", "done", "send"), _route("send", "done", None)],
+}
+
+TRAINING_SCHEDULING = {
+    "format": "relay.workflow/1",
+    "team": "platform",
+    "slug": "training-scheduling",
+    "name": "Training scheduling",
+    "description": "Book the first weeks' training sessions and tell the trainer.",
+    "input_fields": [_field("employee", "text", "New employee", default="")],
+    "steps": [
+        _step(
+            "schedule",
+            "Schedule the training",
+            is_start=True,
+            required_skill="writing",
+            min_level=2,
+            sla_hours=72,
+            checklist=[_required("Sessions booked"), "Trainer told"],
+        ),
+    ],
+    "routes": [_route("schedule", "done", None)],
+}
+
+# The part's step key → the template it runs.
+ONBOARDING_PARTS = {"crm": CRM_UPDATE, "welcome": WELCOME_EMAIL, "training": TRAINING_SCHEDULING}
+
+
+def _part(key, name, template):
+    return _step(
+        key,
+        name,
+        kind="subworkflow",
+        subworkflow=template["slug"],
+        subworkflow_inputs={"employee": "inputs.employee"},
+        max_iterations=3,
+    )
+
+
+def _part_routes(key):
+    return [
+        _route(key, "passed", "first-day"),
+        _route(key, "failed", key),
+        _route(key, "cancelled", "first-day"),
+    ]
+
+
 ONBOARDING = {
     "format": "relay.workflow/1",
     "team": "platform",
     "slug": "employee-onboarding",
     "name": "Employee onboarding",
-    "description": "Accounts, equipment and training in parallel, all done before day one.",
+    "description": (
+        "CRM update, welcome e-mail and training scheduling as linked sub-workflows, in "
+        "parallel, all done before day one."
+    ),
+    "input_fields": [_field("employee", "text", "New employee", default="New hire")],
     "steps": [
         _step(
             "intake",
@@ -288,9 +375,7 @@ ONBOARDING = {
             assignment_policy="lead",
             checklist=[_required("Contract signed"), _required("Start date fixed")],
         ),
-        _step("accounts", "Accounts", required_skill="devops", min_level=2, sla_hours=48),
-        _step("equipment", "Equipment", required_skill="support", min_level=2, sla_hours=72),
-        _step("training", "Training plan", required_skill="writing", min_level=2, sla_hours=72),
+        *(_part(key, part["name"], part) for key, part in ONBOARDING_PARTS.items()),
         _step(
             "first-day",
             "First day",
@@ -300,14 +385,18 @@ ONBOARDING = {
         ),
     ],
     "routes": [
-        _route("intake", "done", "accounts"),
-        _route("intake", "done", "equipment"),
-        _route("intake", "done", "training"),
-        _route("accounts", "done", "first-day"),
-        _route("equipment", "done", "first-day"),
-        _route("training", "done", "first-day"),
+        *(_route("intake", "done", key) for key in ONBOARDING_PARTS),
+        *(route for key in ONBOARDING_PARTS for route in _part_routes(key)),
         _route("first-day", "done", None),
     ],
 }
 
-ALL = [ML_DEPLOYMENT, CI_CD_RELEASE, CONTENT_PUBLISHING, SUPPORT_ESCALATION, ONBOARDING]
+# In import order: a sub-workflow's template before the one that runs it.
+ALL = [
+    ML_DEPLOYMENT,
+    CI_CD_RELEASE,
+    CONTENT_PUBLISHING,
+    SUPPORT_ESCALATION,
+    *ONBOARDING_PARTS.values(),
+    ONBOARDING,
+]

@@ -1,4 +1,4 @@
-"""Demo workflows: the five shipped templates and runs in several stages, moved there through
+"""Demo workflows: the shipped templates and runs in several stages, moved there through
 the services (so tasks, history and alerts are real). Safe to run again."""
 
 from apps.assignment.services.single import assign
@@ -9,7 +9,7 @@ from apps.tasks.models import Outcome, State, Task
 from . import services
 from .definitions import ALL
 from .exchange import import_template
-from .models import Run, WorkflowTemplate
+from .models import Run, RunStatus, WorkflowTemplate
 
 GOOD = {"model": "sentiment-v3", "metrics": {"auc": 0.93}, "thresholds": {"auc": 0.85}}
 CANCEL = ("", "cancel the run")
@@ -79,8 +79,9 @@ RUNS = {
             "Onboard Ada Yonath",
             "employee-onboarding",
             "linus",
-            {},
-            [("intake", "done"), ("accounts", "done")],
+            {"employee": "Ada Yonath"},
+            # The CRM update's sub-workflow is done; the welcome e-mail and training wait.
+            [("intake", "done"), ("crm/record", "done")],
         ),
         ("Release 2.5", "ci-cd-release", "linus", {}, [("build", "done")]),
         (
@@ -112,6 +113,13 @@ CI_REPORTS = {
 
 
 def _finish(run: Run, key: str, outcome: str | dict, lead) -> None:
+    """Finish the run's open task of step `key`; "crm/record": step record of the sub-workflow
+    run that the run's step crm waits for."""
+    if "/" in key:
+        parent_key, key = key.split("/", 1)
+        run = Run.objects.get(
+            parent_task__run=run, parent_task__step__key=parent_key, status=RunStatus.RUNNING
+        )
     task = Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
     if task.is_external_step:
         message, link = CI_REPORTS[outcome]

@@ -144,7 +144,7 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
         for i, node in enumerate(nodes):
             pos[node] = (MARGIN + col * (NODE_W + GAP_X), top + i * (NODE_H + GAP_Y))
     baseline = MARGIN + 14 + top_space + column_height
-    loops = len(back)
+    loops = len({pair for pair in back if pair[0] != pair[1]})  # a step's route to itself: a tag
     right = max(x + (40 if node == END else NODE_W) for node, (x, _) in pos.items())
     width = right + MARGIN
     height = baseline + (16 + LANE * loops if loops else 0) + MARGIN
@@ -214,7 +214,11 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
     # Loop-backs run in lanes under the steps, shortest span in the top lane; several arriving
     # at one step enter it side by side.
     loops = sorted(
-        (pair for pair in grouped if pair in layout.back and pair[0] in pos and pair[1] in pos),
+        (
+            pair
+            for pair in grouped
+            if pair in layout.back and pair[0] in pos and pair[1] in pos and pair[0] != pair[1]
+        ),
         key=lambda pair: abs(pos[pair[0]][0] - pos[pair[1]][0]),
     )
     lane = {pair: i for i, pair in enumerate(loops)}
@@ -229,7 +233,11 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
         ax, ay = pos[a]
         bx, by = pos[b]
         text = _label(outcomes)
-        if (a, b) in layout.back:
+        if a == b:
+            # A step that runs again on an outcome (a sub-workflow retried): a tag on its edge.
+            text = f"↻ {text}"
+            labels.append(_text_box(ax + NODE_W - 14 - 3.45 * len(text), ay, text, "loop"))
+        elif (a, b) in layout.back:
             depth = layout.baseline + 16 + LANE * lane[(a, b)]
             sx, sy = ax + NODE_W / 2 + 20, ay + NODE_H
             tx, ty = bx + 24 + 16 * entry[(a, b)], by + NODE_H
@@ -305,6 +313,7 @@ def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) ->
         StepKind.REVIEW: "review",
         StepKind.AUTOMATED: "automated",
         StepKind.EXTERNAL: f"waits for {step.system}" if step.system else "external",
+        StepKind.SUBWORKFLOW: f"runs {step.subworkflow}" if step.subworkflow else "sub-workflow",
     }.get(step.kind, "pass/fail" if step.manual_outcomes == "pass_fail" else "manual")
     if step.required_skill_id and step.kind not in (StepKind.AUTOMATED, StepKind.EXTERNAL):
         meta += f" · {step.required_skill.slug}"

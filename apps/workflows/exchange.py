@@ -70,10 +70,13 @@ STEP_DEFAULTS: dict[str, Any] = {
     "max_iterations": 5,
     # Four-eyes across the run (absent in older documents: the default rule applies).
     "not_done_by": [],
+    # Sub-workflow steps: the team's template (slug) they run and {child input: expression}.
+    "subworkflow": "",
+    "subworkflow_inputs": {},
     # Typed outputs (apps.workflows.fields; absent in older documents).
     "output_fields": [],
 }
-TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action", "system")
+TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action", "system", "subworkflow")
 BOOL_FIELDS = ("is_start", "is_join", "is_split")
 CHOICES = {
     "kind": StepKind.values,
@@ -112,6 +115,8 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "system": s.system,
                 "max_iterations": s.max_iterations,
                 "not_done_by": list(s.not_done_by),
+                "subworkflow": s.subworkflow,
+                "subworkflow_inputs": dict(s.subworkflow_inputs or {}),
                 "output_fields": list(s.output_fields or []),
             }
             for s in steps
@@ -234,6 +239,15 @@ def _step_problems(raw_step: dict, key: str) -> dict[str | None, str]:
     not_done_by = step["not_done_by"]
     if not isinstance(not_done_by, list) or not all(isinstance(x, str) for x in not_done_by):
         problems["not_done_by"] = f"{where}: 'not_done_by' must be a list of step keys."
+    mapping = step["subworkflow_inputs"]
+    if not isinstance(mapping, dict) or not all(
+        isinstance(name, str) and isinstance(value, (str, int, float, bool))
+        for name, value in mapping.items()
+    ):
+        problems["subworkflow_inputs"] = (
+            f"{where}: 'subworkflow_inputs' must map each input of the sub-workflow to a name "
+            "(inputs.x, step.output) or a literal."
+        )
     return problems
 
 
@@ -435,6 +449,8 @@ def _step_instance(step: dict, *, skills: dict[str, Skill], position: int) -> St
         system=step["system"],
         max_iterations=step["max_iterations"],
         not_done_by=step["not_done_by"],
+        subworkflow=step["subworkflow"],
+        subworkflow_inputs=step["subworkflow_inputs"],
         output_fields=fields.clean_spec(step["output_fields"])[0],
         position=position,
     )
@@ -460,6 +476,8 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
                 sla_hours=s["sla_hours"],
                 not_done_by=tuple(s["not_done_by"]),
                 output_fields=tuple(s["output_fields"]),
+                subworkflow=s["subworkflow"],
+                subworkflow_inputs=dict(s["subworkflow_inputs"]),
             )
             for s in clean["steps"]
         ],
@@ -470,6 +488,8 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
             for r in clean["routes"]
         ],
         input_fields=list(clean["input_fields"]),
+        team_id=clean["team"].pk,
+        slug=clean["slug"],
     )
 
 

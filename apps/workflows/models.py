@@ -39,6 +39,8 @@ class AssignmentPolicy(models.TextChoices):
 
 REVIEW_OUTCOMES = (Outcome.APPROVED, Outcome.CHANGES_REQUESTED, Outcome.REJECTED)
 PASS_FAIL_OUTCOMES = (Outcome.PASSED, Outcome.FAILED)
+# A sub-workflow step ends as its child run did: completed, failed or cancelled.
+SUBWORKFLOW_OUTCOMES = (Outcome.PASSED, Outcome.FAILED, Outcome.CANCELLED)
 # Outcomes that send work back: they alert the run's owner and the team leads.
 FAILURE_OUTCOMES = (Outcome.FAILED, Outcome.CHANGES_REQUESTED, Outcome.REJECTED)
 
@@ -47,6 +49,8 @@ def outcomes_for(*, kind: str, manual_outcomes: str = ManualOutcomes.DONE) -> tu
     """The outcomes a step of this kind can finish with; each needs exactly one route."""
     if kind == StepKind.REVIEW:
         return tuple(REVIEW_OUTCOMES)
+    if kind == StepKind.SUBWORKFLOW:
+        return tuple(SUBWORKFLOW_OUTCOMES)
     if (
         kind in (StepKind.AUTOMATED, StepKind.EXTERNAL)
         or manual_outcomes == ManualOutcomes.PASS_FAIL

@@ -15,6 +15,7 @@ from apps.tasks.models import UNFINISHED_STATES, State, Task
 
 from . import diagram
 from .diagram import StepState
+from .diagram import render as render_diagram
 from .explain import Why, value_text
 from .models import (
     DispatchKind,
@@ -309,3 +310,61 @@ def reported_task(*, pk: int) -> Task | None:
     """The task an outside system reports on, whoever asks: report_external_result decides who
     may (and answers another team's caller as if the task did not exist)."""
     return Task.objects.select_related("team", "step", "run").filter(pk=pk).first()
+
+
+# --- sub-workflows -----------------------------------------------------------------------------
+
+
+class ChildRun(NamedTuple):
+    """A sub-workflow run as its parent's page shows it: on which step, and its progress."""
+
+    step_name: str
+    iteration: int
+    run: Run
+    diagram: object
+
+
+def child_runs(run: Run, *, tasks: list[Task]) -> list[ChildRun]:
+    """The runs the run's sub-workflow steps started, oldest first, each with its diagram
+    (five queries whatever their number: the runs, their steps and skills, routes and tasks;
+    none for a run whose `tasks`, run_tasks', include no sub-workflow step's)."""
+    if not any(task.step_id and task.step.kind == StepKind.SUBWORKFLOW for task in tasks):
+        return []
+    children = list(
+        Run.objects.filter(parent_task__run=run)
+        .select_related("template", "parent_task__step")
+        .prefetch_related("template__steps__required_skill", "template__routes")
+        .order_by("pk")
+    )
+    if not children:
+        return []
+    tasks_by_run: dict[int, list[Task]] = {}
+    for task in (
+        Task.objects.filter(run__in=children)
+        .only("pk", "run_id", "step_id", "state", "outcome", "iteration")
+        .order_by("pk")
+    ):
+        tasks_by_run.setdefault(task.run_id, []).append(task)
+    return [
+        ChildRun(
+            step_name=child.parent_task.step.name,
+            iteration=child.parent_task.iteration,
+            run=child,
+            diagram=render_diagram(
+                child.template,
+                steps=list(child.template.steps.all()),
+                routes=list(child.template.routes.all()),
+                states=step_states(tasks_by_run.get(child.pk, [])),
+                finished=child.status == RunStatus.COMPLETED,
+            ),
+        )
+        for child in children
+    ]
+
+
+def parent_run_of(run: Run) -> tuple[Run, Task] | None:
+    """The run (and its waiting step's task) that started this one as a sub-workflow."""
+    if run.parent_task_id is None:
+        return None
+    task = Task.objects.select_related("run", "step").filter(pk=run.parent_task_id).first()
+    return (task.run, task) if task is not None and task.run_id else None

@@ -39,7 +39,7 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
-from . import diagram, events, fields, routing, selectors
+from . import diagram, events, fields, routing, selectors, subflows
 from .conditions import ConditionError
 from .explain import WHY_HEADING, Why
 from .models import (
@@ -86,8 +86,12 @@ def start_run(
     owner: User,
     by: User | None,
     inputs: dict | None = None,
+    parent_task: Task | None = None,
 ) -> Run:
-    """Start a run on the template's current version and create the start step's task."""
+    """Start a run on the template's current version and create the start step's task.
+
+    `parent_task`: a sub-workflow step's task that waits for this run (subflows.start_child).
+    """
     template = WorkflowTemplate.objects.select_for_update().get(pk=template.pk)
     if by is not None and people.role_in(team_id=template.team_id, user=by) is None:
         raise WorkflowError(
@@ -115,6 +119,7 @@ def start_run(
         title=title[:200],
         owner=owner,
         inputs=clean_inputs(template=template, inputs=inputs),
+        parent_task=parent_task,
     )
     events.started(run=run, by=by)
     _enter(run=run, step=template.steps.get(is_start=True), by=by)
@@ -232,6 +237,17 @@ def retry_run(*, run: Run, by: User, note: str = "") -> Task:
     return task
 
 
+def stop_run(*, run: Run, note: str) -> bool:
+    """Cancel a run for Relay (its parent's waiting task was cancelled): no permission to check,
+    and a run no longer running is left as it is."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.RUNNING:
+        return False
+    _finish(run, RunStatus.CANCELLED, reason=note)
+    _cancel_open_tasks(run, note=note)
+    return True
+
+
 # --- finishing a step with its outputs ---------------------------------------------------------
 
 
@@ -282,8 +298,14 @@ def on_task_transitioned(
         if task.is_external_step:
             _close_settled_by_hand(task=task, by=by, note=note)
         advance_run(task=task, note=note)
-    elif task.state == State.CANCELLED and by is not None:
-        _task_cancelled(task=task, by=by)
+    elif task.state == State.CANCELLED:
+        if task.step.kind == StepKind.SUBWORKFLOW:
+            subflows.cancel_children(
+                task=task,
+                note=_("Its parent's step '%(step)s' was cancelled.") % {"step": task.step.name},
+            )
+        if by is not None:
+            _task_cancelled(task=task, by=by)
 
 
 def _task_cancelled(*, task: Task, by: User) -> None:
@@ -484,6 +506,19 @@ def _enter(*, run: Run, step: Step, by: User | None, why: str = "") -> Task | No
         # Nobody's work: held by Relay automation (no capacity counter) until the system reports.
         task = task_services.hand_to_automation(task=task)
         wait_for_external(task=task)
+    elif step.kind == StepKind.SUBWORKFLOW:
+        # Nobody's work either: held by Relay automation until the child run ends.
+        task = task_services.hand_to_automation(task=task)
+        try:
+            subflows.start_child(task=task)
+        except WorkflowError as refusal:
+            _fail(
+                run,
+                task,
+                _("The sub-workflow of step '%(step)s' could not start: %(why)s")
+                % {"step": step.name, "why": refusal},
+            )
+            return None
     elif step.assignment_policy == AssignmentPolicy.AUTO:
         # Four-eyes across the run (Step.not_done_by) is part of who is eligible: the engine
         # asks the same candidates every other way of assigning does.
@@ -505,6 +540,8 @@ def _finish(run: Run, status: str, reason: str = "") -> None:
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "failure_reason", "finished_at", "failed_step"])
     events.finished(run=run)
+    if run.parent_task_id is not None:
+        subflows.child_finished(run=run)
     if status == RunStatus.COMPLETED:
         notify(
             kind=Kind.RUN_COMPLETED,

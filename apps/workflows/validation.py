@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from . import conditions, fields
+from . import conditions, fields, subflows
 from .models import StepKind, WorkflowTemplate, outcomes_for
 
 END = None
@@ -33,6 +33,9 @@ class StepSpec:
     sla_hours: int | None = None
     # Keys of the steps whose doers may not do this one (four-eyes across the run).
     not_done_by: tuple[str, ...] = ()
+    # Sub-workflow steps: the template (slug) they run and its inputs ({child input: expression}).
+    subworkflow: str = ""
+    subworkflow_inputs: dict = field(default_factory=dict)
     # Typed outputs recorded when finishing (apps.workflows.fields specs).
     output_fields: tuple = ()
 
@@ -57,6 +60,9 @@ class RouteSpec:
 class Graph:
     steps: list[StepSpec] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
+    # Whose graph it is: sub-workflow links are checked against the team's other templates.
+    team_id: int | None = None
+    slug: str = ""
     # The template's typed run inputs (apps.workflows.fields specs).
     input_fields: list = field(default_factory=list)
 
@@ -86,10 +92,14 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                 sla_hours=s.sla_hours,
                 not_done_by=tuple(s.not_done_by or ()),
                 output_fields=tuple(s.output_fields or ()),
+                subworkflow=s.subworkflow,
+                subworkflow_inputs=dict(s.subworkflow_inputs or {}),
             )
             for s in steps
         ],
         input_fields=list(template.input_fields or []),
+        team_id=template.team_id,
+        slug=template.slug,
         routes=[
             RouteSpec(
                 from_key=r.from_step.key,
@@ -176,6 +186,7 @@ def validate(graph: Graph) -> list[str]:
                 f"Step '{step.key}' never leads to END: route one of its outcomes onward "
                 "(to a later step or to END)."
             )
+    problems.extend(subflows.link_problems(graph))
     return problems
 
 

@@ -126,6 +126,8 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
             finished=run.status == RunStatus.COMPLETED,
         ),
         "history": selectors.run_events(run),
+        "children": selectors.child_runs(run, tasks=tasks),
+        "parent": selectors.parent_run_of(run),
         "may_cancel": run.status == RunStatus.RUNNING
         and services.may_cancel_run(run=run, user=request.user),
         "may_retry": run.status == RunStatus.FAILED

@@ -1,4 +1,4 @@
-"""The demo ships five valid templates and runs in several stages; loading it twice is safe."""
+"""The demo ships its valid templates and runs in several stages; loading it twice is safe."""
 
 from io import StringIO
 
@@ -17,9 +17,12 @@ def test_seed_demo_ships_the_templates_and_runs_once(db, django_capture_on_commi
     assert sorted(t.slug for t in templates) == [
         "ci-cd-release",
         "content-publishing",
+        "crm-update",
         "employee-onboarding",
         "ml-deployment",
         "support-escalation",
+        "training-scheduling",
+        "welcome-email",
     ]
     assert all(validate(graph_of(t)) == [] for t in templates)
     looped = Run.objects.get(title__contains="looped back twice")
