@@ -20,6 +20,7 @@ from apps.tasks.models import ChecklistItem, Outcome
 
 from .models import (
     AssignmentPolicy,
+    EscalationPolicy,
     ManualOutcomes,
     Route,
     Step,
@@ -35,6 +36,8 @@ FORMAT = "relay.workflow/1"
 # memory, time or a RecursionError (document → steps → step → checklist is 4 levels deep).
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_DEPTH = 8
+# The longest gap between escalation stages: a year of hours.
+ESCALATE_EVERY_MAX = 24 * 366
 CHECKLIST_ITEM_MAX = ChecklistItem._meta.get_field("text").max_length
 DOCUMENT_FIELDS = {"format", "team", "slug", "name", "description", "steps", "routes"}
 ROUTE_FIELDS = {"from", "outcome", "to"}
@@ -59,6 +62,9 @@ STEP_DEFAULTS: dict[str, Any] = {
     "max_iterations": 5,
     # Four-eyes across the run (absent in older documents: the default rule applies).
     "not_done_by": [],
+    # SLA escalation (absent in older documents: off).
+    "escalation": EscalationPolicy.OFF.value,
+    "escalate_every_hours": 4,
 }
 TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action", "system")
 BOOL_FIELDS = ("is_start", "is_join", "is_split")
@@ -66,6 +72,7 @@ CHOICES = {
     "kind": StepKind.values,
     "manual_outcomes": ManualOutcomes.values,
     "assignment_policy": AssignmentPolicy.values,
+    "escalation": EscalationPolicy.values,
 }
 
 
@@ -98,6 +105,8 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "system": s.system,
                 "max_iterations": s.max_iterations,
                 "not_done_by": list(s.not_done_by),
+                "escalation": s.escalation,
+                "escalate_every_hours": s.escalate_every_hours,
             }
             for s in steps
         ],
@@ -184,7 +193,11 @@ def _step_problems(raw_step: dict, key: str) -> dict[str | None, str]:
     for name in BOOL_FIELDS:
         if not isinstance(step[name], bool):
             problems[name] = f"{where}: '{name}' must be true or false."
-    for name, low, high in (("min_level", 1, 5), ("max_iterations", 1, 100)):
+    for name, low, high in (
+        ("min_level", 1, 5),
+        ("max_iterations", 1, 100),
+        ("escalate_every_hours", 1, ESCALATE_EVERY_MAX),
+    ):
         if not _is_whole(step[name]) or not low <= step[name] <= high:
             problems[name] = f"{where}: '{name}' must be a whole number from {low} to {high}."
     sla = step["sla_hours"]
@@ -387,6 +400,8 @@ def _step_instance(step: dict, *, skills: dict[str, Skill], position: int) -> St
         system=step["system"],
         max_iterations=step["max_iterations"],
         not_done_by=step["not_done_by"],
+        escalation=step["escalation"],
+        escalate_every_hours=step["escalate_every_hours"],
         position=position,
     )
 
@@ -410,6 +425,8 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
                 system=s["system"],
                 sla_hours=s["sla_hours"],
                 not_done_by=tuple(s["not_done_by"]),
+                escalation=s["escalation"],
+                escalate_every_hours=s["escalate_every_hours"],
             )
             for s in clean["steps"]
         ],

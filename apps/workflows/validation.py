@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from .models import StepKind, WorkflowTemplate, outcomes_for
+from .models import EscalationPolicy, StepKind, WorkflowTemplate, outcomes_for
 
 END = None
 
@@ -32,6 +32,9 @@ class StepSpec:
     sla_hours: int | None = None
     # Keys of the steps whose doers may not do this one (four-eyes across the run).
     not_done_by: tuple[str, ...] = ()
+    # SLA escalation (apps.workflows.escalation).
+    escalation: str = EscalationPolicy.OFF
+    escalate_every_hours: int = 4
 
     @property
     def outcomes(self) -> tuple[str, ...]:
@@ -77,6 +80,8 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                 system=s.system,
                 sla_hours=s.sla_hours,
                 not_done_by=tuple(s.not_done_by or ()),
+                escalation=s.escalation,
+                escalate_every_hours=s.escalate_every_hours,
             )
             for s in steps
         ],
@@ -134,6 +139,7 @@ def validate(graph: Graph) -> list[str]:
     for step in graph.steps:
         problems.extend(_step_problems(step, outgoing[step.key]))
         problems.extend(_not_done_by_problems(step, by_key))
+        problems.extend(_escalation_problems(step))
 
     incoming: dict[str, set[str]] = defaultdict(set)
     for route in graph.routes:
@@ -232,6 +238,33 @@ def _not_done_by_problems(step: StepSpec, by_key: dict[str, StepSpec]) -> list[s
                 f"Step '{step.key}' names step '{key}' in 'not done by', which does not exist: "
                 "use the keys of this workflow's steps."
             )
+    return problems
+
+
+# Steps nobody works on (Relay, an outside system or a child run holds their task): there is
+# nobody to remind or re-assign, and an external step's SLA already fails it.
+UNESCALATED_KINDS = (StepKind.AUTOMATED, StepKind.EXTERNAL, StepKind.SUBWORKFLOW)
+
+
+def _escalation_problems(step: StepSpec) -> list[str]:
+    if step.escalation == EscalationPolicy.OFF:
+        return []
+    if step.kind in UNESCALATED_KINDS:
+        return [
+            f"Step '{step.key}' escalates, but a {step.kind} step's task is nobody's work to "
+            "remind or re-assign: set its escalation to off."
+        ]
+    problems = []
+    if not step.sla_hours:
+        problems.append(
+            f"Step '{step.key}' escalates but has no SLA: set sla_hours (escalation starts when "
+            "it runs out) or set its escalation to off."
+        )
+    if not step.escalate_every_hours or step.escalate_every_hours < 1:
+        problems.append(
+            f"Step '{step.key}' escalates every {step.escalate_every_hours} hours: give at "
+            "least 1 hour between the stages."
+        )
     return problems
 
 
