@@ -251,8 +251,8 @@ def _escalation_problems(step: StepSpec) -> list[str]:
         return []
     if step.kind in UNESCALATED_KINDS:
         return [
-            f"Step '{step.key}' escalates, but a {step.kind} step's task is nobody's work to "
-            "remind or re-assign: set its escalation to off."
+            f"Step '{step.key}' escalates, but its task is nobody's work to remind or "
+            f"re-assign (a {step.kind} step's task is held by Relay): set its escalation to off."
         ]
     problems = []
     if not step.sla_hours:
