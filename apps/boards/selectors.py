@@ -265,6 +265,8 @@ CARD_FIELDS = (
     "step__name",
     "step__kind",
     "step__system",
+    "escalation",
+    "escalated_at",
 )
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 
 from apps.notifications.models import Kind, Notification
 from apps.tasks import reminders
@@ -276,3 +277,41 @@ def test_ml_peer_review_escalates(team, skills, lead):
         "reassign",
         8,
     )
+
+
+# --- where people see it --------------------------------------------------------------------
+
+
+def test_the_card_says_how_far_the_escalation_got(client_for, make_run, coder, lead):
+    task = given_to(write_task(make_run()), coder, lead)
+    board = reverse("boards:board", args=[task.team.slug])
+    assert 'data-testid="escalated"' not in client_for(lead).get(board).content.decode()
+    escalation.escalate_overdue(now=task.due_at)
+    escalation.escalate_overdue(now=task.due_at + timedelta(hours=GAP))
+    # The cached board grid changes with the task (its escalation columns changed).
+    html = client_for(lead).get(board).content.decode()
+    assert "⚑ Escalated: lead alerted" in html
+    assert "The step&#x27;s SLA ran out; escalated" in html
+
+
+def test_the_run_page_says_which_step_escalated(client_for, make_run, coder, lead):
+    run = make_run()
+    task = given_to(write_task(run), coder, lead)
+    escalation.escalate_overdue(now=task.due_at)
+    html = client_for(lead).get(run.get_absolute_url()).content.decode()
+    assert 'data-testid="run-escalated"' in html
+    assert "Escalated: reminded" in html
+
+
+def test_the_drawer_history_has_each_stage_with_its_reason(
+    client_for, make_run, coder, second_coder, lead
+):
+    task = given_to(write_task(make_run()), coder, lead)
+    run_to_reassign(task)
+    drawer = reverse("boards:drawer", args=[task.pk])
+    html = client_for(lead).get(drawer).content.decode()
+    assert html.count('data-testid="history-escalation"') == 3
+    assert "Reminded Cody Coder: the SLA (24 h) ran out." in html
+    assert "Re-assigned from Cody Coder to Sam Second: 16 h past its SLA (24 h)." in html
+    # The unassign and assign transitions carry the reason too.
+    assert html.count("Escalated: 16 h past its SLA (24 h).") == 2
