@@ -96,15 +96,12 @@ def next_stage_at(task: Task) -> datetime | None:
 
 def due_escalations(*, now: datetime) -> list[Task]:
     """Open tasks of escalating steps whose next stage has come: one query."""
-    finished = Task.objects.filter(
-        escalation__in=[EscalationStatus.REASSIGNED, EscalationStatus.NOT_REASSIGNED]
-    )
     tasks = (
         Task.objects.filter(state__in=OPEN_STATES, due_at__lte=now, step__isnull=False)
         .exclude(step__escalation=EscalationPolicy.OFF)
         .exclude(step__escalation=EscalationPolicy.REMIND, escalation=EscalationStatus.REMINDED)
         .exclude(step__escalation=EscalationPolicy.LEAD, escalation=EscalationStatus.LEAD_ALERTED)
-        .exclude(pk__in=finished.values("pk"))
+        .exclude(escalation__in=[EscalationStatus.REASSIGNED, EscalationStatus.NOT_REASSIGNED])
         .select_related("step")
         .order_by("due_at", "pk")
     )
