@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
 
+from apps.core import fields as typed_fields
 from apps.core.refusals import Forbidden, Refused
 from apps.core.retry import atomic_retrying
 from apps.notifications.models import Kind
@@ -220,6 +221,43 @@ def refuse_open_required_items(*, task: Task, by: User | None) -> None:
         raise TaskActionRefused(OPEN_REQUIRED_ITEMS % {"items": ", ".join(items)})
 
 
+MISSING_OUTPUTS = _(
+    "%(step)s records %(fields)s when it is finished: finish it from the task's page or "
+    "drawer (Complete or Submit for review), where they are asked for."
+)
+
+
+def output_specs(task: Task) -> list[dict]:
+    """The outputs the task's workflow step records (apps.core.fields specs)."""
+    if task.step_id is None or not task.step.output_fields:
+        return []
+    return typed_fields.clean_spec(list(task.step.output_fields))[0]
+
+
+def checked_outputs(*, task: Task, by: User | None, outputs: dict | None) -> dict | None:
+    """The outputs a finishing task records, cleaned against its step's output fields: every
+    problem (a missing required value, a mistyped one, an unknown name) refuses with 422.
+
+    Without outputs (a board drag, an API transition naming none) a step with required outputs
+    is refused with where to fill them in; an automated step's action and Relay automation
+    record none of their own and are let through. None: nothing to record."""
+    specs = output_specs(task)
+    if outputs is None:
+        if task.is_automated_step or (by is not None and is_automation(by)):
+            return None
+        missing = [spec["label"] for spec in specs if spec["required"] and "default" not in spec]
+        if missing:
+            raise TaskActionRefused(
+                MISSING_OUTPUTS % {"step": task.step.name, "fields": ", ".join(missing)},
+                status=HTTPStatus.UNPROCESSABLE_ENTITY,
+            )
+        outputs = {}
+    values, problems = typed_fields.clean_values(specs, outputs)
+    if problems:
+        raise TaskActionRefused(" ".join(problems), status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    return values if specs or values else None
+
+
 def _move_capacity(*, released: int | None, taken: int | None) -> None:
     """Move one active task from one person's counter to another's, in id order.
 
@@ -273,10 +311,13 @@ def _apply(
     expected_state: str | None = None,
     vetted: bool = False,
     by_report: bool = False,
+    outputs: dict | None = None,
     **kwargs,
 ) -> Task:
     locked = _lock(task)
     _check(locked, name, by, expected_state, by_report=by_report)
+    if name in CRITERIA_GUARDED:
+        outputs = checked_outputs(task=locked, by=by, outputs=outputs)
     if not by_report and settles_by_hand(task=locked, name=name, by=by):
         settled = SETTLED_BY_HAND % {"name": by.display_name, "system": _system_of(locked)}
         note = f"{settled} {note.strip()}".strip()
@@ -290,6 +331,8 @@ def _apply(
     locked.previous_assignee = locked.assignee if name == "unassign" else None
     before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
     source = locked.state
+    if outputs is not None:
+        locked.outputs = outputs
     try:
         getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
         _move_capacity(released=holder_before, taken=_active_holder(locked))
@@ -451,10 +494,23 @@ def start(
 
 
 def submit(
-    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+    *,
+    task: Task,
+    by: User | None,
+    note: str = "",
+    expected_state: str | None = None,
+    outputs: dict | None = None,
 ) -> Task:
-    """Hand finished work to review; reviewers (or the named reviewer) are asked."""
-    return _apply(task=task, name="submit", by=by, note=note, expected_state=expected_state)
+    """Hand finished work to review; reviewers (or the named reviewer) are asked. `outputs`
+    (the step's, cleaned by apps.workflows.services.finish_step) are recorded with it."""
+    return _apply(
+        task=task,
+        name="submit",
+        by=by,
+        note=note,
+        expected_state=expected_state,
+        outputs=outputs,
+    )
 
 
 def complete(
@@ -465,8 +521,10 @@ def complete(
     note: str = "",
     expected_state: str | None = None,
     by_report: bool = False,
+    outputs: dict | None = None,
 ) -> Task:
-    """Finish work that needs no review, with its outcome (done, passed or failed).
+    """Finish work that needs no review, with its outcome (done, passed or failed), and the
+    step's outputs (cleaned by apps.workflows.services.finish_step) when it records any.
 
     `by_report=True` only from apps.workflows.services: an external step's report (or its
     timeout) finishing the task, which no other caller may do (refuse_finishing_external_step).
@@ -485,6 +543,7 @@ def complete(
         expected_state=expected_state,
         by_report=by_report,
         outcome=outcome,
+        outputs=outputs,
     )
 
 

@@ -39,13 +39,15 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
-from . import events
+from . import diagram, events, fields, routing
+from .conditions import ConditionError
 from .models import (
     FAILURE_OUTCOMES,
     PASS_FAIL_OUTCOMES,
     AssignmentPolicy,
     DispatchKind,
     Route,
+    RouteTaken,
     Run,
     RunStatus,
     Step,
@@ -109,11 +111,33 @@ def start_run(
         team_id=template.team_id,
         title=title[:200],
         owner=owner,
-        inputs=inputs or {},
+        inputs=clean_inputs(template=template, inputs=inputs),
     )
     events.started(run=run, by=by)
     _enter(run=run, step=template.steps.get(is_start=True), by=by)
     return run
+
+
+def input_specs(template: WorkflowTemplate) -> list[dict]:
+    """The template's declared run inputs, as fields.clean_spec normalises them."""
+    return fields.clean_spec(list(template.input_fields or []))[0]
+
+
+def clean_inputs(*, template: WorkflowTemplate, inputs: dict | None) -> dict:
+    """A run's inputs: the template's declared ones typed and checked, their defaults filled
+    (WorkflowError 422 with every problem otherwise). Names the template does not declare are
+    kept as given: the older free-form inputs an action may read (run_staging_tests's
+    metrics/thresholds). Conditions can't name them: validation refuses undeclared inputs."""
+    inputs = dict(inputs or {})
+    specs = input_specs(template)
+    declared = {spec["name"] for spec in specs}
+    values, problems = fields.clean_values(
+        specs, {name: value for name, value in inputs.items() if name in declared}
+    )
+    if problems:
+        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    extra = {name: value for name, value in inputs.items() if name not in declared}
+    return {**extra, **values}
 
 
 def may_cancel_run(*, run: Run, user: User) -> bool:
@@ -137,6 +161,42 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
     return run
 
 
+# --- finishing a step with its outputs ---------------------------------------------------------
+
+
+def output_specs(step: Step | None) -> list[dict]:
+    """The step's declared outputs, as fields.clean_spec normalises them."""
+    if step is None:
+        return []
+    return fields.clean_spec(list(step.output_fields or []))[0]
+
+
+@transaction.atomic
+def finish_step(
+    *,
+    task: Task,
+    by: User | None,
+    outcome: str | None = None,
+    outputs: dict | None = None,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Task:
+    """Finish a task with its step's outputs: the path every finishing page, drawer and API
+    call takes. The outputs are cleaned against the step's output fields (a missing required
+    or mistyped value is refused with every reason, 422, and nothing changes; the tasks layer
+    decides it, so a board drag meets the same rule), stored on the task, and the task is
+    completed with `outcome` — or submitted for review where the step is reviewed (the
+    reviewer's decision is then the outcome)."""
+    common = {"task": task, "by": by, "note": note, "expected_state": expected_state}
+    outputs = {} if outputs is None else outputs
+    if task.requires_review and not task.is_review_step:
+        return task_services.submit(**common, outputs=outputs)
+    allowed = task_services.allowed_outcomes(task)
+    if outcome is None and len(allowed) == 1:
+        outcome = allowed[0]
+    return task_services.complete(**common, outcome=outcome or "", outputs=outputs)
+
+
 # --- routing -----------------------------------------------------------------------------------
 
 
@@ -150,7 +210,7 @@ def on_task_transitioned(
     if task.state == State.DONE:
         if task.is_external_step:
             _close_settled_by_hand(task=task, by=by, note=note)
-        advance_run(task=task)
+        advance_run(task=task, note=note)
     elif task.state == State.CANCELLED and by is not None:
         _task_cancelled(task=task, by=by)
 
@@ -167,8 +227,15 @@ def _task_cancelled(*, task: Task, by: User) -> None:
 
 
 @transaction.atomic
-def advance_run(*, task: Task) -> Run:
-    """Follow the route for the finished task's outcome (see the module docstring)."""
+def advance_run(*, task: Task, note: str = "") -> Run:
+    """Follow the route(s) for the finished task's outcome (see the module docstring).
+
+    Among the (step, outcome)'s routes, routing.choose picks on the run's data: the first
+    condition that holds, in position order, else the default route(s). Each followed route
+    is written down (RouteTaken: the condition, the values it read, the checks that failed,
+    whether it loops back, the doer's note). A route back to an earlier step, or a failure
+    outcome, alerts the run's owner and the leads; a condition that can't be evaluated fails
+    the run with its sentence."""
     # Lock the run only: FOR UPDATE over the join also locked the template row, which every run
     # of the template shares and start_run locks first: two runs advancing at once deadlocked.
     run = Run.objects.select_for_update(of=("self",)).select_related("template").get(pk=task.run_id)
@@ -178,15 +245,6 @@ def advance_run(*, task: Task) -> Run:
     routes = list(
         Route.objects.filter(from_step=step, outcome=task.outcome).select_related("to_step")
     )
-    loop_reason = None
-    if task.outcome in FAILURE_OUTCOMES:
-        loop_reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
-            "step": step.name,
-            "outcome": task.get_outcome_display().lower(),
-        }
-        if step.kind == StepKind.EXTERNAL:
-            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
-        _alert(run, task, reason=loop_reason)
     if not routes:
         _fail(
             run,
@@ -195,8 +253,43 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
+    try:
+        # The run's data is read only when a route asks for it: most routes have no condition.
+        conditional = any(route.condition.strip() for route in routes)
+        context = routing.context_for(run, step=step) if conditional else {}
+        choice = routing.choose(routes, outcome=task.outcome, context=context)
+    except ConditionError as error:
+        _fail(
+            run,
+            task,
+            _("Step '%(step)s' finished %(outcome)s but could not be routed: %(reason)s")
+            % {"step": step.name, "outcome": task.outcome, "reason": error.message},
+        )
+        return run
+    backs = _loop_backs(run, choice.routes)
+    RouteTaken.objects.bulk_create(
+        RouteTaken(
+            run=run,
+            task=task,
+            route=route,
+            outcome=task.outcome,
+            to_step=route.to_step,
+            condition=choice.condition,
+            values=choice.values,
+            failed_checks=choice.failed_checks,
+            is_loop_back=route.pk in backs,
+            note=note.strip(),
+        )
+        for route in choice.routes
+    )
+    loop_reason = None
+    if task.outcome in FAILURE_OUTCOMES or backs:
+        loop_reason = _loop_reason(task, choice)
+        if step.kind == StepKind.EXTERNAL:
+            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
+        _alert(run, task, reason=loop_reason)
     entered: list[Task] = []
-    for route in routes:
+    for route in choice.routes:
         if run.status != RunStatus.RUNNING:
             break
         if route.to_step is None:
@@ -211,6 +304,31 @@ def advance_run(*, task: Task) -> Run:
     if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
         events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
     return run
+
+
+def _loop_backs(run: Run, routes: list[Route]) -> set[int]:
+    """The ids of the routes (of those followed) that go back to a step at or before the one
+    they leave, as the diagram draws them (diagram.loop_backs)."""
+    if not any(route.to_step_id for route in routes):
+        return set()
+    template = run.template
+    pairs = diagram.loop_backs(list(template.steps.all()), list(template.routes.all()))
+    return {route.pk for route in routes if (route.from_step_id, route.to_step_id) in pairs}
+
+
+def _loop_reason(task: Task, choice: routing.Choice) -> str:
+    """Why the run goes back: the outcome, and the conditions that did not hold with the
+    values they read ("accuracy >= inputs.threshold did not hold: accuracy = 0.82, …")."""
+    reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
+        "step": task.step.name,
+        "outcome": task.get_outcome_display().lower(),
+    }
+    if choice.failed_checks:
+        values = ", ".join(f"{name} = {value}" for name, value in choice.values.items())
+        checks = "; ".join(choice.failed_checks)
+        reason = f"{reason} {_('Not met: %(checks)s') % {'checks': checks}}"
+        reason = f"{reason} ({values})." if values else f"{reason}."
+    return reason
 
 
 def _open_tasks(run: Run):
@@ -692,7 +810,13 @@ def _clean_report(*, outcome: str, message: str, link: str) -> tuple[str, str, s
 
 @transaction.atomic
 def report_external_result(
-    *, task: Task, outcome: str, message: str = "", link: str = "", caller
+    *,
+    task: Task,
+    outcome: str,
+    message: str = "",
+    link: str = "",
+    outputs: dict | None = None,
+    caller,
 ) -> ExternalReport:
     """An outside system reports an external step's result: the task finishes with it and the
     run routes on it exactly as on a person's outcome (a failure loops back and alerts the
@@ -717,6 +841,10 @@ def report_external_result(
         raise _not_found(task.pk)
     reporter = _authorise_reporter(task=locked, dispatch=dispatch, caller=caller)
     outcome, message, link = _clean_report(outcome=outcome, message=message, link=link)
+    if outputs is not None:
+        outputs, problems = fields.clean_values(output_specs(locked.step), outputs)
+        if problems:
+            raise ExternalReportError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
     if dispatch.outcome:
         if dispatch.outcome == outcome:
             return _report_of(locked, dispatch, repeated=True)
@@ -765,6 +893,7 @@ def report_external_result(
         by_report=True,
         outcome=outcome,
         note=(_("%(by)s: %(note)s") % {"by": reporter, "note": note} if note else reporter)[:500],
+        outputs=outputs,
     )
     return _report_of(finished, dispatch, repeated=False)
 
@@ -832,6 +961,7 @@ def new_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
         description=template.description,
         version=template.version + 1,
         is_active=template.is_active,
+        input_fields=template.input_fields,
     )
     step_map: dict[int, Step] = {}
     for step in template.steps.all():
@@ -846,6 +976,8 @@ def new_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
             from_step=step_map[r.from_step_id],
             outcome=r.outcome,
             to_step=step_map.get(r.to_step_id),
+            condition=r.condition,
+            position=r.position,
         )
         for r in template.routes.all()
     )

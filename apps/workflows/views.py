@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.forms import DB_INT_MAX
 from apps.core.http import HtmxHttpRequest, errors_sentence, refused
 from apps.people import selectors as people
 from apps.people.models import Team
@@ -44,11 +45,20 @@ def run_list(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
 @login_required
 def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
+    startable = selectors.startable_templates(team=team)
+    picked = (request.POST if request.method == "POST" else request.GET).get("template", "")
+    # A bounded id only: a 30-digit one would reach SQL and fail there (apps.core.forms).
+    valid = picked.isdigit() and int(picked) <= DB_INT_MAX
+    chosen = (startable.filter(pk=picked).first() if valid else None) or startable.first()
     form = StartRunForm(
         request.POST or None,
-        templates=selectors.startable_templates(team=team),
-        initial={"template": request.GET.get("template")},
+        templates=startable,
+        chosen=chosen,
+        initial={"template": chosen.pk if chosen else None},
     )
+    if request.htmx and request.method == "GET":
+        # The workflow picked in the form changed: its inputs' fields, nothing else.
+        return render(request, "workflows/run_start.html#start-form", {"team": team, "form": form})
     problems: list[str] = []
     status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
