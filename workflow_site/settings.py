@@ -311,6 +311,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "apps.workflows.tasks.sweep_steps",
         "schedule": float(os.environ.get("RELAY_STEP_SWEEP_EVERY", "60")),
     },
+    # Steps whose SLA ran out: remind, alert the leads, re-assign (apps.workflows.escalation).
+    "workflows-escalate": {
+        "task": "apps.workflows.tasks.escalate_overdue",
+        "schedule": float(os.environ.get("RELAY_ESCALATION_EVERY", "300")),
+    },
     # Time off ending frees people without any event: retry waiting tasks every five minutes.
     "assignment-retry-waiting": {
         "task": "apps.assignment.tasks.retry_waiting_tasks",

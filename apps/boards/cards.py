@@ -20,6 +20,8 @@ from apps.tasks.models import (
     EXTERNAL_STEP_KIND,
     OPEN_STATES,
     SUBWORKFLOW_STEP_KIND,
+    UNFINISHED_STATES,
+    EscalationStatus,
     Priority,
     State,
     Task,
@@ -57,6 +59,11 @@ class CardRenderer:
         self.iteration = _("Loop-back: iteration %(n)d")
         self.due = _("Due %(when)s")
         self.run = _("Run: %(run)s")
+        self.escalated_title = _("The step's SLA ran out; escalated %(when)s: %(what)s")
+        self.escalations = {
+            value: esc(_("Escalated: %(what)s") % {"what": label})
+            for value, label in EscalationStatus.choices
+        }
         priority = _("Priority: %(p)s")
         self.priorities = {
             value: (
@@ -80,6 +87,8 @@ class CardRenderer:
                 f'<span class="badge iter" title="{esc(self.iteration % {"n": task.iteration})}">'
                 f"↻ {task.iteration}</span>"
             )
+        if task.escalation and task.state in UNFINISHED_STATES:
+            meta.append(self._escalated(task))
         if task.required_skill_id:
             meta.append(f'<span class="skill">{esc(task.required_skill.name)}</span>')
         meta.append(self._due(task, overdue))
@@ -162,6 +171,16 @@ class CardRenderer:
         return (
             f'<span class="spacer"></span><span class="avatar sm" '
             f'title="{esc(person.display_name)}">{esc(person.initials)}</span>'
+        )
+
+    def _escalated(self, task: Task) -> str:
+        """A word badge (never colour alone): how far the step's SLA escalation has got."""
+        when = timezone.localtime(task.escalated_at).strftime("%a %-d %b, %H:%M")
+        what = EscalationStatus(task.escalation).label
+        title = esc(self.escalated_title % {"when": when, "what": what})
+        return (
+            f'<span class="badge escalated" title="{title}" data-testid="escalated">'
+            f"⚑ {self.escalations[task.escalation]}</span>"
         )
 
     def _due(self, task: Task, overdue: bool) -> str:

@@ -266,6 +266,8 @@ CARD_FIELDS = (
     "step__kind",
     "step__system",
     "step__subworkflow",
+    "escalation",
+    "escalated_at",
 )
 
 

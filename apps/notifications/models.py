@@ -29,6 +29,7 @@ class Kind(models.TextChoices):
     UNASSIGNED = "unassigned", _("Taken off a task")
     RUN_COMPLETED = "run_completed", _("Run completed")
     SLOW_STEP = "slow_step", _("A workflow step is waiting longer than usual")
+    ESCALATED = "escalated", _("A task's SLA ran out")
     DIGEST = "digest", _("Daily digest")
 
 

@@ -51,6 +51,23 @@ EXTERNAL_STEP_KIND = "external"
 SUBWORKFLOW_STEP_KIND = "subworkflow"
 
 
+class EscalationStage(models.TextChoices):
+    """The stages of a step's SLA escalation, in the order they come (apps.workflows.escalation)."""
+
+    REMIND = "remind", _("Remind the assignee")
+    LEAD = "lead", _("Alert the team's leads")
+    REASSIGN = "reassign", _("Re-assign")
+
+
+class EscalationStatus(models.TextChoices):
+    """What a task's card says of its escalation: the latest stage and how it went."""
+
+    REMINDED = "reminded", _("reminded")
+    LEAD_ALERTED = "lead_alerted", _("lead alerted")
+    REASSIGNED = "reassigned", _("re-assigned")
+    NOT_REASSIGNED = "not_reassigned", _("nobody to re-assign")
+
+
 def state_label(state: str) -> str:
     """The words for a state ("In review"); an unknown value as it is."""
     return str(State(state).label) if state in State.values else state
@@ -257,6 +274,10 @@ class Task(ConcurrentTransitionMixin, models.Model):
     )
     # Why an automated step's action failed (exception or timeout), shown on the task.
     automation_error = models.TextField(blank=True)
+    # Where its step's SLA escalation has got to (the latest Escalation row, kept on the task
+    # so the card shows it without a query and the task's change refreshes cached pages).
+    escalation = models.CharField(max_length=20, choices=EscalationStatus.choices, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "-priority", "id"]
@@ -687,3 +708,30 @@ class TaskChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.old} → {self.new}"
+
+
+class Escalation(models.Model):
+    """One stage of a task's SLA escalation, done once: the database decides "once".
+
+    The unique (task, stage) row is written in the same transaction as the stage's notices and
+    re-assignment, so a beat running twice, or two beats at the same moment, escalate a task's
+    stage once: the second finds the row (or its insert is refused) and does nothing. `detail`
+    is the sentence the task's history shows ("Re-assigned from Grace to Katherine: …").
+
+    No version trigger of its own: every row is written together with the task's `escalation`
+    columns, whose change bumps the team's counter like any task change.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="escalations")
+    stage = models.CharField(max_length=20, choices=EscalationStage.choices)
+    at = models.DateTimeField(default=timezone.now)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "stage"], name="escalation_once_per_stage")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.stage}"

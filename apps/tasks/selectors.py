@@ -87,8 +87,9 @@ def removable_attachments(
 
 def task_timeline(task: Task, files: list[Attachment] | None = None) -> list:
     """The task's history in time order: its transitions (django-fsm-log), its field changes
-    (TaskChange) and its files attached and removed, interleaved; each entry has `when`, a
-    change also `field`, a file event `verb` and `name`."""
+    (TaskChange), its files attached and removed and its SLA escalations, interleaved; each
+    entry has `when`, a change also `field`, a file event `verb` and `name`, an escalation
+    `stage` and `detail`."""
     entries = list(task_history(task))
     for log in entries:
         log.when = log.timestamp
@@ -99,7 +100,11 @@ def task_timeline(task: Task, files: list[Attachment] | None = None) -> list:
     events = [
         SimpleNamespace(when=event["at"], **event) for event in attachment_events(task, files)
     ]
-    return sorted(entries + changes + events, key=lambda entry: entry.when)
+    # Only a task whose step escalated has rows (Task.escalation says so): no query otherwise.
+    escalations = list(task.escalations.all()) if task.escalation else []
+    for escalation in escalations:
+        escalation.when = escalation.at
+    return sorted(entries + changes + events + escalations, key=lambda entry: entry.when)
 
 
 def available_actions(

@@ -54,6 +54,27 @@ class StepForm(forms.ModelForm):
         model = Step
         fields = [f.name for f in Step._meta.fields if f.name not in ("id", "template")]
 
+    # Escalation came later than the rest of the step: a form (or a script) that does not send
+    # it keeps a step's escalation as it was, off for a new step.
+    OPTIONAL_WITH_DEFAULT = ("escalation", "escalate_every_hours")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.OPTIONAL_WITH_DEFAULT:
+            self.fields[name].required = False
+
+    def _kept_or_default(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return getattr(self.instance, name, None) or Step._meta.get_field(name).default
+        return value
+
+    def clean_escalation(self):
+        return self._kept_or_default("escalation")
+
+    def clean_escalate_every_hours(self):
+        return self._kept_or_default("escalate_every_hours")
+
 
 class WorkflowAdminSite(admin.AdminSite):
     """/team-admin/: the workflow editor for the teams a person leads, and nothing else.
@@ -178,6 +199,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                     ("is_start", "is_join", "is_split"),
                     ("required_skill", "min_level", "assignment_policy"),
                     ("sla_hours", "max_iterations", "system"),
+                    ("escalation", "escalate_every_hours"),
                     "not_done_by",
                 ]
             },

@@ -81,6 +81,10 @@ ML_DEPLOYMENT = {
             instructions="Review the training code, data and metrics (never your own work).",
             checklist=["Code read", "Metrics plausible", "Model card updated"],
             sla_hours=24,
+            # 24 h: the reviewer is reminded; 8 h later the leads hear; 8 h later still it
+            # goes to another ml-review reviewer (never whoever trained or evaluated).
+            escalation="reassign",
+            escalate_every_hours=8,
         ),
         _step(
             "staging",

@@ -21,6 +21,7 @@ from apps.tasks.models import ChecklistItem, Outcome
 from . import conditions, fields
 from .models import (
     AssignmentPolicy,
+    EscalationPolicy,
     ManualOutcomes,
     Route,
     Step,
@@ -36,6 +37,8 @@ FORMAT = "relay.workflow/1"
 # memory, time or a RecursionError (document → steps → step → checklist is 4 levels deep).
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_DEPTH = 8
+# The longest gap between escalation stages: a year of hours.
+ESCALATE_EVERY_MAX = 24 * 366
 CHECKLIST_ITEM_MAX = ChecklistItem._meta.get_field("text").max_length
 DOCUMENT_FIELDS = {
     "format",
@@ -73,6 +76,9 @@ STEP_DEFAULTS: dict[str, Any] = {
     # Sub-workflow steps: the team's template (slug) they run and {child input: expression}.
     "subworkflow": "",
     "subworkflow_inputs": {},
+    # SLA escalation (absent in older documents: off).
+    "escalation": EscalationPolicy.OFF.value,
+    "escalate_every_hours": 4,
     # Typed outputs (apps.workflows.fields; absent in older documents).
     "output_fields": [],
 }
@@ -82,6 +88,7 @@ CHOICES = {
     "kind": StepKind.values,
     "manual_outcomes": ManualOutcomes.values,
     "assignment_policy": AssignmentPolicy.values,
+    "escalation": EscalationPolicy.values,
 }
 
 
@@ -117,6 +124,8 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "not_done_by": list(s.not_done_by),
                 "subworkflow": s.subworkflow,
                 "subworkflow_inputs": dict(s.subworkflow_inputs or {}),
+                "escalation": s.escalation,
+                "escalate_every_hours": s.escalate_every_hours,
                 "output_fields": list(s.output_fields or []),
             }
             for s in steps
@@ -206,7 +215,11 @@ def _step_problems(raw_step: dict, key: str) -> dict[str | None, str]:
     for name in BOOL_FIELDS:
         if not isinstance(step[name], bool):
             problems[name] = f"{where}: '{name}' must be true or false."
-    for name, low, high in (("min_level", 1, 5), ("max_iterations", 1, 100)):
+    for name, low, high in (
+        ("min_level", 1, 5),
+        ("max_iterations", 1, 100),
+        ("escalate_every_hours", 1, ESCALATE_EVERY_MAX),
+    ):
         if not _is_whole(step[name]) or not low <= step[name] <= high:
             problems[name] = f"{where}: '{name}' must be a whole number from {low} to {high}."
     sla = step["sla_hours"]
@@ -451,6 +464,8 @@ def _step_instance(step: dict, *, skills: dict[str, Skill], position: int) -> St
         not_done_by=step["not_done_by"],
         subworkflow=step["subworkflow"],
         subworkflow_inputs=step["subworkflow_inputs"],
+        escalation=step["escalation"],
+        escalate_every_hours=step["escalate_every_hours"],
         output_fields=fields.clean_spec(step["output_fields"])[0],
         position=position,
     )
@@ -475,6 +490,8 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
                 system=s["system"],
                 sla_hours=s["sla_hours"],
                 not_done_by=tuple(s["not_done_by"]),
+                escalation=s["escalation"],
+                escalate_every_hours=s["escalate_every_hours"],
                 output_fields=tuple(s["output_fields"]),
                 subworkflow=s["subworkflow"],
                 subworkflow_inputs=dict(s["subworkflow_inputs"]),

@@ -37,6 +37,16 @@ class AssignmentPolicy(models.TextChoices):
     LEAD = "lead", _("Leave for a lead to pick")
 
 
+class EscalationPolicy(models.TextChoices):
+    """What happens when a step's SLA runs out: each stage once, in this order, a stage's gap
+    (Step.escalate_every_hours) after the one before (apps.workflows.escalation)."""
+
+    OFF = "off", _("Don't escalate")
+    REMIND = "remind", _("Remind the assignee")
+    LEAD = "lead", _("Remind, then alert the leads")
+    REASSIGN = "reassign", _("Remind, alert the leads, then re-assign")
+
+
 REVIEW_OUTCOMES = (Outcome.APPROVED, Outcome.CHANGES_REQUESTED, Outcome.REJECTED)
 PASS_FAIL_OUTCOMES = (Outcome.PASSED, Outcome.FAILED)
 # A sub-workflow step ends as its child run did: completed, failed or cancelled.
@@ -131,6 +141,19 @@ class Step(models.Model):
         ),
     )
     sla_hours = models.PositiveIntegerField(null=True, blank=True)
+    escalation = models.CharField(
+        max_length=10,
+        choices=EscalationPolicy.choices,
+        default=EscalationPolicy.OFF,
+        help_text=_(
+            "When the SLA runs out: remind the assignee, then alert the leads, then re-assign "
+            "to the next eligible person. Needs an SLA."
+        ),
+    )
+    escalate_every_hours = models.PositiveIntegerField(
+        default=4,
+        help_text=_("Hours between escalation stages: the first comes when the SLA runs out."),
+    )
     assignment_policy = models.CharField(
         max_length=10, choices=AssignmentPolicy.choices, default=AssignmentPolicy.AUTO
     )

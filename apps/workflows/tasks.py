@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 
 from apps.tasks.models import Outcome, State, Task
 
-from . import services
+from . import escalation, services
 from .checks import HARD_LIMIT_MARGIN
 from .validation import registered_actions
 
@@ -92,3 +92,10 @@ def run_automated_step(task_id: int) -> str:
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_steps() -> dict[str, int]:
     return services.sweep_dispatches()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def escalate_overdue() -> int:
+    """Each stage once per task (a unique row per task and stage), so an overlapping beat tick
+    or a redelivered message escalates nothing twice."""
+    return len(escalation.escalate_overdue())

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from . import conditions, fields, subflows
-from .models import StepKind, WorkflowTemplate, outcomes_for
+from .models import EscalationPolicy, StepKind, WorkflowTemplate, outcomes_for
 
 END = None
 
@@ -36,6 +36,9 @@ class StepSpec:
     # Sub-workflow steps: the template (slug) they run and its inputs ({child input: expression}).
     subworkflow: str = ""
     subworkflow_inputs: dict = field(default_factory=dict)
+    # SLA escalation (apps.workflows.escalation).
+    escalation: str = EscalationPolicy.OFF
+    escalate_every_hours: int = 4
     # Typed outputs recorded when finishing (apps.workflows.fields specs).
     output_fields: tuple = ()
 
@@ -91,6 +94,8 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                 system=s.system,
                 sla_hours=s.sla_hours,
                 not_done_by=tuple(s.not_done_by or ()),
+                escalation=s.escalation,
+                escalate_every_hours=s.escalate_every_hours,
                 output_fields=tuple(s.output_fields or ()),
                 subworkflow=s.subworkflow,
                 subworkflow_inputs=dict(s.subworkflow_inputs or {}),
@@ -159,6 +164,7 @@ def validate(graph: Graph) -> list[str]:
         problems.extend(_step_problems(step, outgoing[step.key]))
         problems.extend(_condition_problems(step, outgoing[step.key], types))
         problems.extend(_not_done_by_problems(step, by_key))
+        problems.extend(_escalation_problems(step))
 
     incoming: dict[str, set[str]] = defaultdict(set)
     for route in graph.routes:
@@ -309,6 +315,33 @@ def _not_done_by_problems(step: StepSpec, by_key: dict[str, StepSpec]) -> list[s
                 f"Step '{step.key}' names step '{key}' in 'not done by', which does not exist: "
                 "use the keys of this workflow's steps."
             )
+    return problems
+
+
+# Steps nobody works on (Relay, an outside system or a child run holds their task): there is
+# nobody to remind or re-assign, and an external step's SLA already fails it.
+UNESCALATED_KINDS = (StepKind.AUTOMATED, StepKind.EXTERNAL, StepKind.SUBWORKFLOW)
+
+
+def _escalation_problems(step: StepSpec) -> list[str]:
+    if step.escalation == EscalationPolicy.OFF:
+        return []
+    if step.kind in UNESCALATED_KINDS:
+        return [
+            f"Step '{step.key}' escalates, but its task is nobody's work to remind or "
+            f"re-assign (a {step.kind} step's task is held by Relay): set its escalation to off."
+        ]
+    problems = []
+    if not step.sla_hours:
+        problems.append(
+            f"Step '{step.key}' escalates but has no SLA: set sla_hours (escalation starts when "
+            "it runs out) or set its escalation to off."
+        )
+    if not step.escalate_every_hours or step.escalate_every_hours < 1:
+        problems.append(
+            f"Step '{step.key}' escalates every {step.escalate_every_hours} hours: give at "
+            "least 1 hour between the stages."
+        )
     return problems
 
 

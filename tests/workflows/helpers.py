@@ -74,3 +74,46 @@ def with_automated_staging(document: dict) -> dict:
         instructions="Runs automatically: metrics must meet the run's thresholds.",
     )
     return document
+
+
+# The escalation tests' workflow (tests/workflows/test_escalation.py, its PostgreSQL race).
+SLA, GAP = 24, 8
+
+
+def escalating_document(*, escalate="reassign", review_escalates=False, policy="lead"):
+    """write (python) → check (review, ml-review) → END; `write` escalates unless the review
+    does. Assignment is left to the lead, so each test says who has the task."""
+    return {
+        "format": "relay.workflow/1",
+        "team": "data-science",
+        "slug": "escalating",
+        "name": "Escalating",
+        "steps": [
+            {
+                "key": "write",
+                "name": "Write",
+                "is_start": True,
+                "required_skill": "python",
+                "sla_hours": SLA,
+                "assignment_policy": policy,
+                "escalation": "off" if review_escalates else escalate,
+                "escalate_every_hours": GAP,
+            },
+            {
+                "key": "check",
+                "name": "Check",
+                "kind": "review",
+                "required_skill": "ml-review",
+                "sla_hours": SLA,
+                "assignment_policy": policy,
+                "escalation": escalate if review_escalates else "off",
+                "escalate_every_hours": GAP,
+            },
+        ],
+        "routes": [
+            {"from": "write", "outcome": "done", "to": "check"},
+            {"from": "check", "outcome": "approved", "to": None},
+            {"from": "check", "outcome": "changes_requested", "to": "write"},
+            {"from": "check", "outcome": "rejected", "to": "write"},
+        ],
+    }

@@ -36,6 +36,7 @@ SUBJECTS = {
     Kind.DECIDED: "Decision: {title}",
     Kind.UNASSIGNED: "Taken off: {title}",
     Kind.RUN_COMPLETED: "Run completed: {run}",
+    Kind.ESCALATED: "Escalated: {title}",
     Kind.DIGEST: "Your digest for {date}",
 }
 
@@ -54,6 +55,7 @@ HEADLINES = {
     Kind.DECIDED: "{by} {decision} a task you watch.",
     Kind.UNASSIGNED: "{by} took you off this task; it is no longer yours.",
     Kind.RUN_COMPLETED: "Your workflow run reached its end.",
+    Kind.ESCALATED: "A task of your team ran out of its step's SLA.",
     Kind.DIGEST: "Here is your day in Relay.",
 }
 
