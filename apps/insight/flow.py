@@ -2,8 +2,9 @@
 
 The tasks of the template's steps created in the period are found through the index of
 (step, created_at) (migration tasks 0016); each one's first entry into `in_progress` is its
-TaskFlow row (apps/insight/models.py, kept by triggers from the transition log), one join
-away instead of a lookup in the log per task. On PostgreSQL one query gives every step's
+TaskFlow row (apps/insight/models.py, kept by triggers from the transition log), one step
+down its primary key instead of a search of the task's log rows (a join would read all of
+TaskFlow for a short period). On PostgreSQL one query gives every step's
 medians and p85 (percentile_cont), counts, SLA misses and time spent; SQLite, which has no
 percentile aggregate, reads the tasks' rows and computes the same figures here. Three more
 queries, the same on both, count finished tasks per step and outcome (loop-backs, yield,
@@ -227,8 +228,9 @@ class StepTimes:
 STEP_TIMES_SQL = """
 WITH rows AS MATERIALIZED (
     SELECT s.key, t.run_id, t.created_at, t.due_at, t.finished_at,
-           (t.state = %(done)s AND t.finished_at IS NOT NULL) AS done, f.started_at AS started
-    FROM {task} t JOIN {step} s ON s.id = t.step_id LEFT JOIN {flow} f ON f.task_id = t.id
+           (t.state = %(done)s AND t.finished_at IS NOT NULL) AS done,
+           (SELECT f.started_at FROM {flow} f WHERE f.task_id = t.id) AS started
+    FROM {task} t JOIN {step} s ON s.id = t.step_id
     WHERE t.step_id = ANY(%(steps)s) AND t.created_at >= %(start)s AND t.created_at < %(end)s
 ), spans AS (
     SELECT key, run_id, due_at, done, finished_at, started,

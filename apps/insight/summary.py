@@ -61,15 +61,24 @@ def _task_part(r: str, sign: int, day) -> str:
     )
 
 
+def _of_task(column: str, task_id: str) -> str:
+    return f"(SELECT {column} FROM {TASKS} WHERE id = {task_id})"
+
+
 def _log_part(r: str, sign: int, day) -> str:
     """The DayFlow rows of log row {r}: its entry and its exit, under its task's team and
-    assignee (nothing for another model's row or a task that is gone)."""
-    of_task = f"FROM {TASKS} t WHERE t.id = {r}.object_id AND {r}.content_type_id = {KIND}"
+    assignee (nothing for another model's row or a task that is gone). The task is read in
+    subqueries, not a FROM: SQLite checks a trigger's FROM tables when a migration renames the
+    remade tasks table into place, and the table is missing at that moment."""
+    team, person = _of_task("team_id", f"{r}.object_id"), _of_task("assignee_id", f"{r}.object_id")
+    where = (
+        f"WHERE {r}.content_type_id = {KIND} "
+        f"AND EXISTS (SELECT 1 FROM {TASKS} WHERE id = {r}.object_id)"
+    )
     return _insert_days(
-        f"SELECT t.team_id, {day(f'{r}.timestamp')}, t.assignee_id, {r}.state, {sign}, 0 "
-        f"{of_task} "
-        f"UNION ALL SELECT t.team_id, {day(f'{r}.timestamp')}, t.assignee_id, "
-        f"{r}.source_state, 0, {sign} {of_task}"
+        f"SELECT {team}, {day(f'{r}.timestamp')}, {person}, {r}.state, {sign}, 0 {where} "
+        f"UNION ALL SELECT {team}, {day(f'{r}.timestamp')}, {person}, {r}.source_state, 0, "
+        f"{sign} {where}"
     )
 
 
@@ -78,12 +87,12 @@ def _refresh_flow(task_id: str, guard: str = "1 = 1") -> list[str]:
     return [
         f"DELETE FROM {FLOWS} WHERE task_id = {task_id} AND {guard}",
         f"INSERT INTO {FLOWS} (task_id, team_id, started_at, done_at) "
-        f"SELECT t.id, t.team_id, f.started_at, f.done_at FROM {TASKS} t, "
+        f"SELECT {task_id}, {_of_task('team_id', task_id)}, f.started_at, f.done_at FROM "
         f"(SELECT MIN(CASE WHEN l.state = '{STARTED}' THEN l.timestamp END) AS started_at, "
         f"MAX(CASE WHEN l.state = '{DONE}' THEN l.timestamp END) AS done_at FROM {LOG} l "
         f"WHERE l.content_type_id = {KIND} AND l.object_id = {task_id} "
         f"AND l.state IN ('{STARTED}', '{DONE}')) f "
-        f"WHERE t.id = {task_id} AND {guard} "
+        f"WHERE {guard} AND EXISTS (SELECT 1 FROM {TASKS} WHERE id = {task_id}) "
         "AND (f.started_at IS NOT NULL OR f.done_at IS NOT NULL)",
     ]
 
@@ -161,6 +170,19 @@ def drop_sql(*, vendor: str) -> list[str]:
             else:
                 statements.append(f"DROP TRIGGER IF EXISTS {name}")
     return statements
+
+
+def present(conn) -> int:
+    """How many of the triggers exist."""
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute("SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE %s", [f"{PREFIX}%"])
+        else:
+            cursor.execute(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
+                [f"{PREFIX}%"],
+            )
+        return cursor.fetchone()[0]
 
 
 def install(schema_editor=None) -> None:

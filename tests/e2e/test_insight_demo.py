@@ -2,6 +2,7 @@
 charts and the ML deployment's heat-mapped diagram and bottleneck sentence. Needs the insight
 pages of issue 13 (insight:team, insight:workflow)."""
 
+import os
 from io import StringIO
 
 import pytest
@@ -37,6 +38,11 @@ def test_the_demo_history_fills_the_team_and_workflow_insight_pages(demo, page):
     assert len([t for t in titles if t.strip()]) >= 5
     for heading in ("Cumulative flow", "Throughput per week", "Cycle time", "Load against"):
         assert page.get_by_role("heading", name=heading).count() >= 1, heading
+    # Each chart's numbers open under it: a row per day of the four weeks shown.
+    page.get_by_text("The numbers").first.click()
+    assert page.locator("details[open] table tr").count() == 1 + 28
+    if shots := os.environ.get("RELAY_SCREENSHOTS"):
+        page.screenshot(path=f"{shots}/insight-team.png", full_page=True)
     page.goto(
         reverse(
             "insight:workflow",

@@ -118,3 +118,19 @@ def test_a_transition_writes_the_summary_in_its_own_transaction(team, make_task,
     today = timezone.localdate()
     held = DayFlow.objects.filter(team=team, day=today, person=lead, state="in_progress")
     assert sum(r.entries - r.exits for r in held) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_summary_survives_a_migration_that_remakes_the_tasks_table(team, make_task, lead):
+    """SQLite remakes a table for most ALTERs and drops its triggers with it."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite remakes tables")
+    with connection.schema_editor() as editor:
+        editor._remake_table(Task)
+    task = make_task(title="after the remake")
+    services.perform(task=task, action="assign", by=lead, assignee=lead)
+    services.perform(task=Task.objects.get(pk=task.pk), action="start", by=lead)
+    assert TaskFlow.objects.get(task_id=task.pk).started_at is not None
+    assert summary.present(connection) == 6
