@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('people', '0002_version_counters'),
-        ('tasks', '0016_i13_step_created_index'),
+        ('tasks', '0014_i13_step_created_index'),
         ('django_fsm_log', '0005_description_null'),
         ('contenttypes', '0002_remove_content_type_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

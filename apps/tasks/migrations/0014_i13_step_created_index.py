@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("tasks", "0012_engine2")]
+    dependencies = [("tasks", "0013_e3_escalation")]
 
     operations = [
         migrations.AddIndex(

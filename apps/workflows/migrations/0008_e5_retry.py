@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflows', '0006_engine2'),
+        ('workflows', '0007_e3_escalation'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
