@@ -71,7 +71,7 @@ def main() -> None:
     client = Client()
     assert client.login(username="ada", password="relay-demo")
     ada = with_runs.team.memberships.get(user__username="ada").user
-    editable = editing.copy_as_new_version(template=with_runs, by=ada)
+    editable = editing.make_draft(template=with_runs, by=ada)
     with_runs.refresh_from_db()
 
     def change(template):

@@ -1,6 +1,7 @@
 """The workflow editor: a template with its steps and routes inline, its diagram, validation
 on every save, JSON import/export. A version that has runs is shown read-only with a button to
-copy it into a new version (copy-on-write: the runs keep theirs).
+copy it into a draft (copy-on-write: the runs keep theirs). The draft is edited while the
+current version keeps serving new runs, and becomes current when a lead publishes it.
 
 The editor lives on two sites. The global /admin/ (staff, with Django's model permissions) and
 /team-admin/, the "Workflow admin" for leads, who are not staff. On both, the templates of a
@@ -23,6 +24,43 @@ from . import diagram, editing, exchange, selectors, services
 from .forms import ImportForm
 from .models import Route, Run, Step, StepDispatch, WorkflowTemplate
 from .validation import graph_of, validate
+
+
+def _problems(template: WorkflowTemplate) -> list[str]:
+    """The template's validation problems, found once per request (status and diagram)."""
+    if "_relay_problems" not in template.__dict__:
+        template.__dict__["_relay_problems"] = validate(graph_of(template))
+    return template.__dict__["_relay_problems"]
+
+
+def status_html(template: WorkflowTemplate, found: list[str]):
+    """What the version's state means for runs, in words: never "Valid" on a version that
+    serves no runs without saying so."""
+    if template.is_draft:
+        head = (
+            f"Draft v{template.version} — {len(found)} problem{'s' if len(found) != 1 else ''}: "
+            "fix them, then publish."
+            if found
+            else f"Draft v{template.version} — valid: publish it to serve new runs."
+        )
+    elif not template.is_current:
+        head = f"Version {template.version} was replaced: it serves only the runs it has."
+    elif found:
+        head = (
+            f"Version {template.version} — {len(found)} problem{'s' if len(found) != 1 else ''}: "
+            "runs can't start until they're fixed."
+        )
+    elif not template.is_active:
+        head = "Valid, but inactive: tick “is active” and save to let runs start."
+    else:
+        head = "Valid: runs can start."
+    if not found:
+        return format_html('<p class="wf-status-head">{}</p>', head)
+    return format_html(
+        '<p class="wf-status-head">{}</p><ul class="errorlist">{}</ul>',
+        head,
+        format_html_join("", "<li>{}</li>", ((p,) for p in found)),
+    )
 
 
 def _action_choices():
@@ -212,9 +250,14 @@ class RouteInline(FrozenAwareInline, admin.TabularInline):
 
 
 class WorkflowTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "version", "is_current", "is_active", "run_count"]
+    list_display = ["name", "team", "version", "is_current", "is_draft", "is_active", "run_count"]
     # Only the teams in the (scoped) list: the filter must not name teams the user can't edit.
-    list_filter = [("team", admin.RelatedOnlyFieldListFilter), "is_current", "is_active"]
+    list_filter = [
+        ("team", admin.RelatedOnlyFieldListFilter),
+        "is_current",
+        "is_draft",
+        "is_active",
+    ]
     search_fields = ["name", "slug"]
     readonly_fields = ["version", "diagram", "problems"]
     fieldsets = [
@@ -275,6 +318,22 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return self._may_edit(request, obj) and not _frozen(obj)
 
+    def get_readonly_fields(self, request, obj=None):
+        # A draft is a version of its template: it stays in its team under its slug, and runs
+        # start on it only once published (publish_draft activates it).
+        if obj is not None and obj.is_draft:
+            return [*self.readonly_fields, "team", "slug", "is_active"]
+        return self.readonly_fields
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.is_current:
+            context["draft"] = services.draft_of(obj)
+        if obj is not None and obj.is_draft:
+            context["current"] = WorkflowTemplate.objects.filter(
+                team_id=obj.team_id, slug=obj.slug, is_current=True
+            ).first()
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def _url(self, name: str, *args) -> str:
         return reverse(f"{self.admin_site.name}:workflows_workflowtemplate_{name}", args=args)
 
@@ -288,17 +347,11 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             return "Save the template with its steps to see the diagram."
         return format_html('<div class="wf-diagram">{}</div>', diagram.render(obj))
 
-    @admin.display(description="Validation")
+    @admin.display(description="Status")
     def problems(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        found = validate(graph_of(obj))
-        if not found:
-            return "Valid: runs can start."
-        return format_html(
-            '<ul class="errorlist">{}</ul>',
-            format_html_join("", "<li>{}</li>", ((p,) for p in found)),
-        )
+        return format_html('<div class="wf-status">{}</div>', status_html(obj, _problems(obj)))
 
     def save_model(self, request, obj, form, change):
         # The form offers only the user's teams; this refuses a path that forgot to.
@@ -313,7 +366,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             if services.is_frozen(locked):
                 raise PermissionDenied(
                     "A run started on this version while you were editing it: "
-                    "use “Edit as a new version”."
+                    "use “Edit as draft”."
                 )
         super().save_model(request, obj, form, change)
 
@@ -321,12 +374,19 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         template = form.instance
         found = validate(graph_of(template))
+        # A bad save never deactivates anything: a draft serves no runs anyway, and a version
+        # without runs refuses to start one (start_run validates) while it has problems.
         if found:
-            WorkflowTemplate.objects.filter(pk=template.pk).update(is_active=False)
+            what = (
+                f"Draft v{template.version} saved; it can't be published until these are fixed"
+                if template.is_draft
+                else "Saved; runs can't start until these are fixed"
+            )
             messages.error(
                 request,
                 format_html(
-                    "Saved as inactive — runs can't start until these are fixed:<ul>{}</ul>",
+                    "{}:<ul>{}</ul>",
+                    what,
                     format_html_join("", "<li>{}</li>", ((p,) for p in found)),
                 ),
             )
@@ -334,9 +394,19 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<int:pk>/new-version/",
-                self.admin_site.admin_view(self.new_version_view),
-                name="workflows_workflowtemplate_new_version",
+                "<int:pk>/draft/",
+                self.admin_site.admin_view(self.make_draft_view),
+                name="workflows_workflowtemplate_make_draft",
+            ),
+            path(
+                "<int:pk>/publish/",
+                self.admin_site.admin_view(self.publish_view),
+                name="workflows_workflowtemplate_publish",
+            ),
+            path(
+                "<int:pk>/discard/",
+                self.admin_site.admin_view(self.discard_view),
+                name="workflows_workflowtemplate_discard",
             ),
             path(
                 "<int:pk>/export/",
@@ -351,20 +421,64 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def new_version_view(self, request, pk):
+    def make_draft_view(self, request, pk):
         template = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method != "POST" or not self._may_edit(request, template):
+        if request.method != "POST":
             return HttpResponseRedirect(self._url("change", pk))
         try:
-            copy = editing.copy_as_new_version(template=template, by=request.user)
+            draft = editing.make_draft(template=template, by=request.user)
         except services.WorkflowError as error:
-            messages.error(request, str(error))
-            return HttpResponseRedirect(self._url("change", pk))
+            return self._refused(request, error, pk)
         messages.success(
             request,
-            f"Version {copy.version} created; runs on version {template.version} keep theirs.",
+            f"Draft v{draft.version} created. Version {template.version} keeps serving new "
+            "runs until you publish the draft.",
         )
-        return HttpResponseRedirect(self._url("change", copy.pk))
+        return HttpResponseRedirect(self._url("change", draft.pk))
+
+    def publish_view(self, request, pk):
+        draft = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._url("change", pk))
+        try:
+            editing.publish_draft(draft=draft, by=request.user)
+        except services.WorkflowError as error:
+            return self._refused(request, error, pk)
+        messages.success(
+            request,
+            f"Version {draft.version} published: new runs start on it; runs on older versions "
+            "keep theirs.",
+        )
+        return HttpResponseRedirect(self._url("change", pk))
+
+    def discard_view(self, request, pk):
+        draft = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._url("change", pk))
+        current = WorkflowTemplate.objects.filter(
+            team_id=draft.team_id, slug=draft.slug, is_current=True
+        ).first()
+        try:
+            editing.discard_draft(draft=draft, by=request.user)
+        except services.WorkflowError as error:
+            return self._refused(request, error, pk)
+        messages.success(request, f"Draft v{draft.version} discarded.")
+        if current is None:
+            return HttpResponseRedirect(self._url("changelist"))
+        return HttpResponseRedirect(self._url("change", current.pk))
+
+    def _refused(self, request, error: services.WorkflowError, pk) -> HttpResponse:
+        """A refused draft action: 403 when the person may not, else back to the page with
+        every reason (the status code says which kind of refusal it was)."""
+        if error.status == 403:
+            raise PermissionDenied(str(error))
+        messages.error(
+            request,
+            format_html(
+                "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((p,) for p in error.problems))
+            ),
+        )
+        return HttpResponseRedirect(self._url("change", pk))
 
     def import_view(self, request):
         if not self.has_add_permission(request):

@@ -1,5 +1,6 @@
 """Who may change which team's workflow templates, decided here for every way in: both admin
-sites (the global /admin/ and the leads' /team-admin/), the import and "Edit as version N+1".
+sites (the global /admin/ and the leads' /team-admin/), the import, and drafts (make, publish,
+discard).
 
 The rule itself is the selector `editable_teams` (a superuser: every team; anyone else, staff
 included: the teams they lead); these services refuse what falls outside it, so a path that
@@ -28,6 +29,16 @@ def import_into(*, raw: str | bytes | dict, team: Team, by: User) -> WorkflowTem
     return exchange.import_template(raw, team=team, by=by)
 
 
-def copy_as_new_version(*, template: WorkflowTemplate, by: User) -> WorkflowTemplate:
+def make_draft(*, template: WorkflowTemplate, by: User) -> WorkflowTemplate:
     check_may_edit(by=by, team_id=template.team_id)
-    return services.new_version(template=template)
+    return services.make_draft(template=template, by=by)
+
+
+def publish_draft(*, draft: WorkflowTemplate, by: User) -> WorkflowTemplate:
+    check_may_edit(by=by, team_id=draft.team_id)
+    return services.publish_draft(draft=draft, by=by)
+
+
+def discard_draft(*, draft: WorkflowTemplate, by: User) -> None:
+    check_may_edit(by=by, team_id=draft.team_id)
+    services.discard_draft(draft=draft, by=by)
