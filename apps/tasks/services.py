@@ -124,7 +124,12 @@ def _lock(task: Task) -> Task:
 
 
 def _check(
-    task: Task, name: str, by: User | None, expected_state: str | None, by_report: bool = False
+    task: Task,
+    name: str,
+    by: User | None,
+    expected_state: str | None,
+    by_report: bool = False,
+    outputs: dict | None = None,
 ) -> None:
     refuse_if_stale(task=task, expected_state=expected_state)
     method = getattr(task, name)
@@ -144,6 +149,8 @@ def _check(
         raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
     if name in CRITERIA_GUARDED:
         refuse_open_required_items(task=task, by=by)
+        if not by_report:
+            refuse_missing_outputs(task=task, by=by, outputs=outputs)
     if by is not None and name in four_eyes.GUARDED:
         # Four-eyes across the run holds for leads too: nobody decides on their own work.
         conflict = four_eyes.conflict_of(task=task, user=by)
@@ -220,6 +227,40 @@ def refuse_open_required_items(*, task: Task, by: User | None) -> None:
         raise TaskActionRefused(OPEN_REQUIRED_ITEMS % {"items": ", ".join(items)})
 
 
+MISSING_OUTPUTS = _(
+    "%(step)s records %(fields)s when it is finished: finish it from the task's page or "
+    "drawer (Complete or Submit for review), where they are asked for."
+)
+
+
+def missing_outputs(task: Task, outputs: dict | None = None) -> list[str]:
+    """The labels of the step's required outputs that have no value (in `outputs`, else in
+    what the task already recorded). The workflows app checks the values' types."""
+    if task.step_id is None:
+        return []
+    recorded = task.outputs if outputs is None else outputs
+    return [
+        str(spec.get("label") or spec.get("name"))
+        for spec in task.step.output_fields or []
+        if isinstance(spec, dict)
+        and spec.get("required")
+        and recorded.get(spec.get("name")) in (None, "")
+    ]
+
+
+def refuse_missing_outputs(*, task: Task, by: User | None, outputs: dict | None) -> None:
+    """A step with required outputs is finished only with them: a board drag or a bare API
+    transition can't skip them. An automated step's action reports none of its own."""
+    if task.is_automated_step or (by is not None and is_automation(by)):
+        return
+    missing = missing_outputs(task, outputs)
+    if missing:
+        raise TaskActionRefused(
+            MISSING_OUTPUTS % {"step": task.step.name, "fields": ", ".join(missing)},
+            status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        )
+
+
 def _move_capacity(*, released: int | None, taken: int | None) -> None:
     """Move one active task from one person's counter to another's, in id order.
 
@@ -273,10 +314,11 @@ def _apply(
     expected_state: str | None = None,
     vetted: bool = False,
     by_report: bool = False,
+    outputs: dict | None = None,
     **kwargs,
 ) -> Task:
     locked = _lock(task)
-    _check(locked, name, by, expected_state, by_report=by_report)
+    _check(locked, name, by, expected_state, by_report=by_report, outputs=outputs)
     if not by_report and settles_by_hand(task=locked, name=name, by=by):
         settled = SETTLED_BY_HAND % {"name": by.display_name, "system": _system_of(locked)}
         note = f"{settled} {note.strip()}".strip()
@@ -290,6 +332,8 @@ def _apply(
     locked.previous_assignee = locked.assignee if name == "unassign" else None
     before = {f.attname: getattr(locked, f.attname) for f in _SAVED_FIELDS}
     source = locked.state
+    if outputs is not None:
+        locked.outputs = outputs
     try:
         getattr(locked, name)(by=by, description=note.strip() or None, **kwargs)
         _move_capacity(released=holder_before, taken=_active_holder(locked))
@@ -451,10 +495,23 @@ def start(
 
 
 def submit(
-    *, task: Task, by: User | None, note: str = "", expected_state: str | None = None
+    *,
+    task: Task,
+    by: User | None,
+    note: str = "",
+    expected_state: str | None = None,
+    outputs: dict | None = None,
 ) -> Task:
-    """Hand finished work to review; reviewers (or the named reviewer) are asked."""
-    return _apply(task=task, name="submit", by=by, note=note, expected_state=expected_state)
+    """Hand finished work to review; reviewers (or the named reviewer) are asked. `outputs`
+    (the step's, cleaned by apps.workflows.services.finish_step) are recorded with it."""
+    return _apply(
+        task=task,
+        name="submit",
+        by=by,
+        note=note,
+        expected_state=expected_state,
+        outputs=outputs,
+    )
 
 
 def complete(
@@ -465,8 +522,10 @@ def complete(
     note: str = "",
     expected_state: str | None = None,
     by_report: bool = False,
+    outputs: dict | None = None,
 ) -> Task:
-    """Finish work that needs no review, with its outcome (done, passed or failed).
+    """Finish work that needs no review, with its outcome (done, passed or failed), and the
+    step's outputs (cleaned by apps.workflows.services.finish_step) when it records any.
 
     `by_report=True` only from apps.workflows.services: an external step's report (or its
     timeout) finishing the task, which no other caller may do (refuse_finishing_external_step).
@@ -485,6 +544,7 @@ def complete(
         expected_state=expected_state,
         by_report=by_report,
         outcome=outcome,
+        outputs=outputs,
     )
 
 

@@ -236,6 +236,11 @@ class Route(models.Model):
             f"{self.from_step.key} —{self.outcome}→ {self.to_step.key if self.to_step else 'END'}"
         )
 
+    @property
+    def to_key(self) -> str | None:
+        """The key of the step it leads to (None = END), as validation.RouteSpec has it."""
+        return self.to_step.key if self.to_step_id else None
+
 
 class RunStatus(models.TextChoices):
     RUNNING = "running", _("Running")

@@ -39,13 +39,15 @@ from apps.people.system import automation_user
 from apps.tasks import services as task_services
 from apps.tasks.models import UNFINISHED_STATES, Outcome, State, Task
 
-from . import events
+from . import diagram, events, fields, routing
+from .conditions import ConditionError
 from .models import (
     FAILURE_OUTCOMES,
     PASS_FAIL_OUTCOMES,
     AssignmentPolicy,
     DispatchKind,
     Route,
+    RouteTaken,
     Run,
     RunStatus,
     Step,
@@ -137,6 +139,43 @@ def cancel_run(*, run: Run, by: User, note: str = "") -> Run:
     return run
 
 
+# --- finishing a step with its outputs ---------------------------------------------------------
+
+
+def output_specs(step: Step | None) -> list[dict]:
+    """The step's declared outputs, as fields.clean_spec normalises them."""
+    if step is None:
+        return []
+    return fields.clean_spec(list(step.output_fields or []))[0]
+
+
+@transaction.atomic
+def finish_step(
+    *,
+    task: Task,
+    by: User | None,
+    outcome: str | None = None,
+    outputs: dict | None = None,
+    note: str = "",
+    expected_state: str | None = None,
+) -> Task:
+    """Finish a task with its step's outputs: the path every finishing page, drawer and API
+    call takes. The outputs are cleaned against the step's output fields (a missing required
+    or mistyped value is refused with every reason, and nothing changes), stored on the task,
+    and the task is completed with `outcome` — or submitted for review where the step is
+    reviewed (the reviewer's decision is then the outcome)."""
+    values, problems = fields.clean_values(output_specs(task.step), outputs or {})
+    if problems:
+        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    common = {"task": task, "by": by, "note": note, "expected_state": expected_state}
+    if task.requires_review and not task.is_review_step:
+        return task_services.submit(**common, outputs=values)
+    allowed = task_services.allowed_outcomes(task)
+    if outcome is None and len(allowed) == 1:
+        outcome = allowed[0]
+    return task_services.complete(**common, outcome=outcome or "", outputs=values)
+
+
 # --- routing -----------------------------------------------------------------------------------
 
 
@@ -150,7 +189,7 @@ def on_task_transitioned(
     if task.state == State.DONE:
         if task.is_external_step:
             _close_settled_by_hand(task=task, by=by, note=note)
-        advance_run(task=task)
+        advance_run(task=task, note=note)
     elif task.state == State.CANCELLED and by is not None:
         _task_cancelled(task=task, by=by)
 
@@ -167,8 +206,15 @@ def _task_cancelled(*, task: Task, by: User) -> None:
 
 
 @transaction.atomic
-def advance_run(*, task: Task) -> Run:
-    """Follow the route for the finished task's outcome (see the module docstring)."""
+def advance_run(*, task: Task, note: str = "") -> Run:
+    """Follow the route(s) for the finished task's outcome (see the module docstring).
+
+    Among the (step, outcome)'s routes, routing.choose picks on the run's data: the first
+    condition that holds, in position order, else the default route(s). Each followed route
+    is written down (RouteTaken: the condition, the values it read, the checks that failed,
+    whether it loops back, the doer's note). A route back to an earlier step, or a failure
+    outcome, alerts the run's owner and the leads; a condition that can't be evaluated fails
+    the run with its sentence."""
     # Lock the run only: FOR UPDATE over the join also locked the template row, which every run
     # of the template shares and start_run locks first: two runs advancing at once deadlocked.
     run = Run.objects.select_for_update(of=("self",)).select_related("template").get(pk=task.run_id)
@@ -178,15 +224,6 @@ def advance_run(*, task: Task) -> Run:
     routes = list(
         Route.objects.filter(from_step=step, outcome=task.outcome).select_related("to_step")
     )
-    loop_reason = None
-    if task.outcome in FAILURE_OUTCOMES:
-        loop_reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
-            "step": step.name,
-            "outcome": task.get_outcome_display().lower(),
-        }
-        if step.kind == StepKind.EXTERNAL:
-            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
-        _alert(run, task, reason=loop_reason)
     if not routes:
         _fail(
             run,
@@ -195,8 +232,42 @@ def advance_run(*, task: Task) -> Run:
             % {"step": step.key, "outcome": task.outcome},
         )
         return run
+    try:
+        choice = routing.choose(
+            routes, outcome=task.outcome, context=routing.context_for(run, step=step)
+        )
+    except ConditionError as error:
+        _fail(
+            run,
+            task,
+            _("Step '%(step)s' finished %(outcome)s but could not be routed: %(reason)s")
+            % {"step": step.name, "outcome": task.outcome, "reason": error.message},
+        )
+        return run
+    backs = _loop_backs(run, choice.routes)
+    RouteTaken.objects.bulk_create(
+        RouteTaken(
+            run=run,
+            task=task,
+            route=route,
+            outcome=task.outcome,
+            to_step=route.to_step,
+            condition=choice.condition,
+            values=choice.values,
+            failed_checks=choice.failed_checks,
+            is_loop_back=route.pk in backs,
+            note=note.strip(),
+        )
+        for route in choice.routes
+    )
+    loop_reason = None
+    if task.outcome in FAILURE_OUTCOMES or backs:
+        loop_reason = _loop_reason(task, choice)
+        if step.kind == StepKind.EXTERNAL:
+            loop_reason = f"{loop_reason} {_external_report_line(task)}".strip()
+        _alert(run, task, reason=loop_reason)
     entered: list[Task] = []
-    for route in routes:
+    for route in choice.routes:
         if run.status != RunStatus.RUNNING:
             break
         if route.to_step is None:
@@ -211,6 +282,31 @@ def advance_run(*, task: Task) -> Run:
     if loop_reason is not None and entered and run.status == RunStatus.RUNNING:
         events.looped_back(run=run, task=task, reason=loop_reason, entered=entered)
     return run
+
+
+def _loop_backs(run: Run, routes: list[Route]) -> set[int]:
+    """The ids of the routes (of those followed) that go back to a step at or before the one
+    they leave, as the diagram draws them (diagram.loop_backs)."""
+    if not any(route.to_step_id for route in routes):
+        return set()
+    template = run.template
+    pairs = diagram.loop_backs(list(template.steps.all()), list(template.routes.all()))
+    return {route.pk for route in routes if (route.from_step_id, route.to_step_id) in pairs}
+
+
+def _loop_reason(task: Task, choice: routing.Choice) -> str:
+    """Why the run goes back: the outcome, and the conditions that did not hold with the
+    values they read ("accuracy >= inputs.threshold did not hold: accuracy = 0.82, …")."""
+    reason = _("%(step)s finished %(outcome)s; the run loops back.") % {
+        "step": task.step.name,
+        "outcome": task.get_outcome_display().lower(),
+    }
+    if choice.failed_checks:
+        values = ", ".join(f"{name} = {value}" for name, value in choice.values.items())
+        checks = "; ".join(choice.failed_checks)
+        reason = f"{reason} {_('Not met: %(checks)s') % {'checks': checks}}"
+        reason = f"{reason} ({values})." if values else f"{reason}."
+    return reason
 
 
 def _open_tasks(run: Run):

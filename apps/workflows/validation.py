@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from . import conditions, fields
 from .models import StepKind, WorkflowTemplate, outcomes_for
 
 END = None
@@ -32,6 +33,8 @@ class StepSpec:
     sla_hours: int | None = None
     # Keys of the steps whose doers may not do this one (four-eyes across the run).
     not_done_by: tuple[str, ...] = ()
+    # Typed outputs recorded when finishing (apps.workflows.fields specs).
+    output_fields: tuple = ()
 
     @property
     def outcomes(self) -> tuple[str, ...]:
@@ -45,12 +48,17 @@ class RouteSpec:
     to_key: str | None
     # Set when a stored route points at a step of another template.
     foreign_step: str = ""
+    # A condition over inputs and outputs ("" = default route), tried in `position` order.
+    condition: str = ""
+    position: int = 0
 
 
 @dataclass
 class Graph:
     steps: list[StepSpec] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
+    # The template's typed run inputs (apps.workflows.fields specs).
+    input_fields: list = field(default_factory=list)
 
 
 def registered_actions() -> list[str]:
@@ -77,9 +85,11 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                 system=s.system,
                 sla_hours=s.sla_hours,
                 not_done_by=tuple(s.not_done_by or ()),
+                output_fields=tuple(s.output_fields or ()),
             )
             for s in steps
         ],
+        input_fields=list(template.input_fields or []),
         routes=[
             RouteSpec(
                 from_key=r.from_step.key,
@@ -93,6 +103,8 @@ def graph_of(template: WorkflowTemplate) -> Graph:
                     ),
                     "",
                 ),
+                condition=r.condition,
+                position=r.position,
             )
             for r in routes
         ],
@@ -131,8 +143,11 @@ def validate(graph: Graph) -> list[str]:
         if route.from_key in by_key and not route.foreign_step:
             outgoing[route.from_key].append(route)
 
+    problems.extend(_field_problems(graph))
+    types = condition_types(graph)
     for step in graph.steps:
         problems.extend(_step_problems(step, outgoing[step.key]))
+        problems.extend(_condition_problems(step, outgoing[step.key], types))
         problems.extend(_not_done_by_problems(step, by_key))
 
     incoming: dict[str, set[str]] = defaultdict(set)
@@ -177,12 +192,21 @@ def _step_problems(step: StepSpec, routes: list[RouteSpec]) -> list[str]:
                 f"Step '{step.key}' has no route for outcome '{outcome}': add one (to a step "
                 "or to END)."
             )
-        elif len(found) > 1 and not step.is_split:
+            continue
+        defaults = [r for r in found if not r.condition.strip()]
+        if not defaults:
             problems.append(
-                f"Step '{step.key}' routes outcome '{outcome}' {len(found)} times: keep one, or "
-                "tick 'is split' to start the branches in parallel."
+                f"Step '{step.key}', outcome '{outcome}': every route has a condition and "
+                "none is the default, so a case where no condition holds is unrouted: add a "
+                "route without a condition (taken when none holds)."
             )
-        elif len(found) > 1 and any(r.to_key is END for r in found):
+        elif len(defaults) > 1 and not step.is_split:
+            problems.append(
+                f"Step '{step.key}' routes outcome '{outcome}' {len(defaults)} times without a "
+                "condition: keep one default, give the others conditions, or tick 'is split' "
+                "to start the branches in parallel."
+            )
+        elif len(defaults) > 1 and any(r.to_key is END for r in defaults):
             problems.append(
                 f"Step '{step.key}' splits outcome '{outcome}' into END and other steps: "
                 "a parallel split must route only to steps."
@@ -216,6 +240,48 @@ def _step_problems(step: StepSpec, routes: list[RouteSpec]) -> list[str]:
                 f"External step '{step.key}' needs an SLA (sla_hours): it fails with 'no report "
                 "within N hours' once they pass, so a silent system never stalls the run."
             )
+    return problems
+
+
+def condition_types(graph: Graph) -> dict[str, str]:
+    """The names a route condition may read, with their field types: `inputs.<name>` and
+    `<step key>.<output>` (each step's own outputs are added bare by _condition_problems)."""
+    specs, _problems = fields.clean_spec(list(graph.input_fields))
+    types = fields.types_of(specs, prefix="inputs.")
+    for step in graph.steps:
+        outputs, _problems = fields.clean_spec(list(step.output_fields))
+        types.update(fields.types_of(outputs, prefix=f"{step.key}."))
+    return types
+
+
+def _field_problems(graph: Graph) -> list[str]:
+    _specs, found = fields.clean_spec(list(graph.input_fields))
+    problems = [f"Run inputs: {problem}" for problem in found]
+    for step in graph.steps:
+        _specs, found = fields.clean_spec(list(step.output_fields))
+        problems.extend(f"Step '{step.key}', outputs: {problem}" for problem in found)
+    return problems
+
+
+def route_label(step: StepSpec, number: int, route: RouteSpec) -> str:
+    """How a problem names a route: "Step 'evaluate', route 2 (done → peer-review)"."""
+    return f"Step '{step.key}', route {number} ({route.outcome} → {route.to_key or 'END'})"
+
+
+def _condition_problems(
+    step: StepSpec, routes: list[RouteSpec], types: dict[str, str]
+) -> list[str]:
+    """Each route's condition must parse, name only known inputs/outputs and compare values of
+    one type; routes are numbered in the order they are tried."""
+    own, _problems = fields.clean_spec(list(step.output_fields))
+    known = {**types, **fields.types_of(own)}
+    problems = []
+    ordered = sorted(routes, key=lambda r: r.position)
+    for number, route in enumerate(ordered, start=1):
+        if not route.condition.strip():
+            continue
+        for problem in conditions.problems(route.condition, known):
+            problems.append(f"{route_label(step, number, route)}: {problem}")
     return problems
 
 

@@ -62,11 +62,11 @@ def test_every_outcome_of_a_step_is_routed(definition, team, skills):
     ]
 
 
-def test_an_outcome_is_routed_only_once(definition, team, skills):
+def test_an_outcome_has_only_one_default_route(definition, team, skills):
     definition["routes"].append({"from": "evaluate", "outcome": "failed", "to": "review"})
     assert _problems(definition, team) == [
-        "Step 'evaluate' routes outcome 'failed' 2 times: keep one, or tick 'is split' to start "
-        "the branches in parallel."
+        "Step 'evaluate' routes outcome 'failed' 2 times without a condition: keep one default, "
+        "give the others conditions, or tick 'is split' to start the branches in parallel."
     ]
 
 
