@@ -20,9 +20,20 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.tasks.models import Outcome
+
 from . import diagram, editing, exchange, selectors, services
 from .forms import ImportForm
-from .models import Route, Run, Step, StepDispatch, WorkflowTemplate
+from .models import (
+    ManualOutcomes,
+    Route,
+    Run,
+    Step,
+    StepDispatch,
+    StepKind,
+    WorkflowTemplate,
+    outcomes_for,
+)
 from .validation import graph_of, validate
 
 
@@ -91,6 +102,61 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = Step
         fields = [f.name for f in Step._meta.fields if f.name not in ("id", "template")]
+        # Steps are ordered by dragging them or by their "Move up/down" buttons (the editor's
+        # script numbers the positions), never by typing a number.
+        widgets = {"position": forms.HiddenInput(attrs={"data-wf-position": ""})}
+        help_texts = {
+            "output_fields": 'Typed outputs the doer records when finishing, e.g. [{"name": '
+            '"accuracy", "type": "number", "required": true}]; types: number, text, boolean, '
+            'url, choice (with "choices"). Conditions read them as accuracy (this step\'s '
+            "routes) or evaluate.accuracy (later steps)."
+        }
+
+
+class FromStepSelect(forms.Select):
+    """Each step offered carries the outcomes it can produce (data-outcomes), so the editor's
+    script offers only those in the row's outcome select once a step is chosen."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        step = getattr(value, "instance", None)
+        if step is not None:
+            option["attrs"]["data-outcomes"] = " ".join(step.outcomes)
+        return option
+
+
+class OutcomeSelect(forms.Select):
+    """Renders only the outcomes its route's step can produce (`allowed`; None = all, a new row
+    before a step is chosen). The field still accepts every outcome, so a step whose kind is
+    changed in the same save can take its new outcomes; validation names any mismatch."""
+
+    allowed: tuple[str, ...] | None = None
+
+    def optgroups(self, name, value, attrs=None):
+        groups = super().optgroups(name, value, attrs)
+        if self.allowed is None:
+            return groups
+        keep = {"", *self.allowed, *(str(v) for v in value if v)}
+        return [group for group in groups if group[1][0]["value"] in keep]
+
+
+class RouteForm(forms.ModelForm):
+    class Meta:
+        model = Route
+        fields = ["from_step", "outcome", "condition", "to_step", "position"]
+        widgets = {
+            "from_step": FromStepSelect,
+            "outcome": OutcomeSelect,
+            "condition": forms.TextInput(
+                attrs={"size": 34, "placeholder": "e.g. accuracy >= inputs.threshold"}
+            ),
+            "position": forms.NumberInput(attrs={"class": "vSmallIntegerField", "min": 0}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        widget = self.fields["outcome"].widget
+        widget.allowed = self.instance.from_step.outcomes if self.instance.from_step_id else None
 
 
 class WorkflowAdminSite(admin.AdminSite):
@@ -213,6 +279,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                 "fields": [
                     ("key", "name", "position"),
                     ("kind", "manual_outcomes", "action"),
+                    "output_fields",
                     ("is_start", "is_join", "is_split"),
                     ("required_skill", "min_level", "assignment_policy"),
                     ("sla_hours", "max_iterations", "system"),
@@ -227,15 +294,23 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                 "fields": ["instructions", "inputs", "outputs", "checklist"],
             },
         ),
+        (
+            "Sub-workflow",
+            {"classes": ["collapse"], "fields": ["subworkflow", "subworkflow_inputs"]},
+        ),
     ]
 
 
 class RouteInline(FrozenAwareInline, admin.TabularInline):
     model = Route
+    form = RouteForm
     formset = RouteFormSet
     extra = 1
-    verbose_name_plural = "routes (an empty 'to step' means END; save new steps before routing)"
-    fields = ["from_step", "outcome", "to_step"]
+    verbose_name_plural = (
+        "routes (an empty 'to step' means END; an empty condition is the default route; "
+        "routes of one outcome are tried by position; save new steps before routing)"
+    )
+    fields = ["from_step", "outcome", "condition", "to_step", "position"]
 
     def get_queryset(self, request):
         # A read-only version shows each route's steps by name: read them with the routes.
@@ -262,7 +337,17 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     readonly_fields = ["version", "diagram", "problems"]
     fieldsets = [
         (None, {"fields": ["diagram", "problems"]}),
-        (None, {"fields": [("team", "name", "slug"), "description", ("is_active", "version")]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("team", "name", "slug"),
+                    "description",
+                    "input_fields",
+                    ("is_active", "version"),
+                ]
+            },
+        ),
     ]
     inlines = [StepInline, RouteInline]
     actions = ["export_json"]
@@ -325,7 +410,24 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             return [*self.readonly_fields, "team", "slug", "is_active"]
         return self.readonly_fields
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "input_fields" and field is not None:
+            field.help_text = (
+                'Typed run inputs for the start form, e.g. [{"name": "threshold", "type": '
+                '"number", "default": 0.9}]; conditions read them as inputs.threshold.'
+            )
+        return field
+
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["wf_editor"] = {
+            "outcomes": {
+                f"{kind}:{manual}": list(outcomes_for(kind=kind, manual_outcomes=manual))
+                for kind in StepKind.values
+                for manual in ManualOutcomes.values
+            },
+            "labels": dict(Outcome.choices),
+        }
         if obj is not None and obj.is_current:
             context["draft"] = services.draft_of(obj)
         if obj is not None and obj.is_draft:
@@ -365,8 +467,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             locked = WorkflowTemplate.objects.select_for_update().get(pk=obj.pk)
             if services.is_frozen(locked):
                 raise PermissionDenied(
-                    "A run started on this version while you were editing it: "
-                    "use “Edit as draft”."
+                    "A run started on this version while you were editing it: use “Edit as draft”."
                 )
         super().save_model(request, obj, form, change)
 
