@@ -10,19 +10,22 @@ teams they lead) don't exist: not listed, 404 when opened, not offered as a team
 import into.
 """
 
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.tasks.models import Outcome
 
-from . import diagram, editing, exchange, selectors, services
+from . import editing, exchange, selectors, services
 from .forms import ImportForm
 from .models import (
     ManualOutcomes,
@@ -35,13 +38,6 @@ from .models import (
     outcomes_for,
 )
 from .validation import graph_of, validate
-
-
-def _problems(template: WorkflowTemplate) -> list[str]:
-    """The template's validation problems, found once per request (status and diagram)."""
-    if "_relay_problems" not in template.__dict__:
-        template.__dict__["_relay_problems"] = validate(graph_of(template))
-    return template.__dict__["_relay_problems"]
 
 
 def status_html(template: WorkflowTemplate, found: list[str]):
@@ -157,6 +153,11 @@ class RouteForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         widget = self.fields["outcome"].widget
         widget.allowed = self.instance.from_step.outcomes if self.instance.from_step_id else None
+        # Position only orders routes of one outcome: a blank one is tried first.
+        self.fields["position"].required = False
+
+    def clean_position(self):
+        return self.cleaned_data.get("position") or 0
 
 
 class WorkflowAdminSite(admin.AdminSite):
@@ -223,6 +224,42 @@ class SharedChoicesFormSet(forms.BaseInlineFormSet):
                 # A comprehension, not list(): list() asks len() first, one COUNT more.
                 cache[name] = [choice for choice in field.choices]
             field.choices = cache[name]
+            field.to_python = partial(_chosen, field, cache, name)
+        # Each row's own id is resolved among the rows the formset read, not one query a row.
+        own = form.fields.get(self.model._meta.pk.name)
+        if isinstance(own, forms.ModelChoiceField):
+            rows = self.__dict__.setdefault("_rows", {})
+            own.to_python = partial(_existing_row, own, self, rows)
+
+
+def _existing_row(field, formset, rows: dict, value):
+    if value in field.empty_values:
+        return None
+    if not rows:
+        rows.update({str(row.pk): row for row in formset.get_queryset()})
+    try:
+        return rows[str(value)]
+    except KeyError:
+        raise ValidationError(
+            field.error_messages["invalid_choice"], code="invalid_choice"
+        ) from None
+
+
+def _chosen(field, cache: dict, name: str, value):
+    """A submitted choice resolved among the choices already read (ModelChoiceField would ask
+    the database once per row and field: 22 queries for the ML template's routes)."""
+    if value in field.empty_values:
+        return None
+    key = f"{name}:instances"
+    if key not in cache:
+        cache[key] = {str(c[0]): c[0].instance for c in cache[name] if c[0] != ""}
+    instances = cache[key]
+    try:
+        return instances[str(value)]
+    except KeyError:
+        raise ValidationError(
+            field.error_messages["invalid_choice"], code="invalid_choice"
+        ) from None
 
 
 class FrozenAwareInline:
@@ -334,9 +371,8 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         "is_active",
     ]
     search_fields = ["name", "slug"]
-    readonly_fields = ["version", "diagram", "problems"]
+    readonly_fields = ["version"]
     fieldsets = [
-        (None, {"fields": ["diagram", "problems"]}),
         (
             None,
             {
@@ -420,6 +456,8 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         return field
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context["wf_live"] = self._live_panel(obj)
         context["wf_editor"] = {
             "outcomes": {
                 f"{kind}:{manual}": list(outcomes_for(kind=kind, manual_outcomes=manual))
@@ -443,17 +481,102 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def run_count(self, obj):
         return obj.run_total
 
-    @admin.display(description="Diagram")
-    def diagram(self, obj):
-        if obj is None or obj.pk is None:
-            return "Save the template with its steps to see the diagram."
-        return format_html('<div class="wf-diagram">{}</div>', diagram.render(obj))
+    def _live_panel(self, template: WorkflowTemplate) -> str:
+        """The live diagram with the version's status and the dry run (live.html): it re-draws
+        from the unsaved form as steps and routes change (preview_view)."""
+        steps = list(template.steps.select_related("required_skill"))
+        routes = list(template.routes.all())
+        by_pk = {step.pk: step for step in steps}
+        for route in routes:
+            # Read from the steps at hand, not one query per route (a route that strayed to
+            # another template's step is still read, and validation names it).
+            if route.from_step_id in by_pk:
+                route.from_step = by_pk[route.from_step_id]
+            if route.to_step_id in by_pk or route.to_step_id is None:
+                route.to_step = by_pk.get(route.to_step_id)
+        context = editing.live_view(template=template, steps=steps, routes=routes)
+        return render_to_string(
+            "admin/workflows/workflowtemplate/live.html",
+            {
+                **context,
+                "template": template,
+                "status": status_html(template, context["problems"]),
+                "preview_url": self._url("preview", template.pk),
+            },
+        )
 
-    @admin.display(description="Status")
-    def problems(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        return format_html('<div class="wf-status">{}</div>', status_html(obj, _problems(obj)))
+    def preview_view(self, request, pk):
+        """The live panel's result for the unsaved form (POSTed whole by htmx): the diagram
+        with its problems on their steps, the status, and a dry run if asked for. Saves
+        nothing; a read-only version is previewed as stored (its dry run still works)."""
+        template = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if self.has_change_permission(request, template):
+            template, steps, routes, form_problems = self._unsaved(request, template)
+        else:
+            steps = list(template.steps.select_related("required_skill"))
+            routes = list(template.routes.select_related("from_step", "to_step"))
+            form_problems = []
+        dry = "1" in request.POST.getlist("dry-run") and "0" not in request.POST.getlist("dry-run")
+        context = editing.live_view(
+            template=template,
+            steps=steps,
+            routes=routes,
+            data=request.POST,
+            form_problems=form_problems,
+            dry=dry,
+        )
+        return render(
+            request,
+            "admin/workflows/workflowtemplate/live.html#result",
+            {**context, "template": template, "status": status_html(template, context["problems"])},
+        )
+
+    def _unsaved(self, request, template):
+        """The template, steps and routes as the posted form has them, unsaved, and every
+        problem of the form itself (a step's field that isn't valid) as a sentence."""
+        form = self.get_form(request, template, change=True)(
+            request.POST, request.FILES, instance=template
+        )
+        form.is_valid()  # fills form.instance with what was typed; nothing is saved
+        shadow = form.instance
+        formsets, _inlines = self._create_formsets(request, shadow, change=True)
+        problems = []
+        steps: list[Step] = []
+        routes: list[Route] = []
+        for formset in formsets:
+            formset.is_valid()
+            kept = [
+                f
+                for f in formset.forms
+                if not (formset.can_delete and formset._should_delete_form(f))
+                and (f.instance.pk is not None or f.has_changed())
+            ]
+            if formset.model is Step:
+                for number, f in enumerate(kept, start=1):
+                    step = f.instance
+                    if not step.key:
+                        continue
+                    if step.pk is None:
+                        step.pk = -number  # a new row: drawn, and routed once saved
+                    steps.append(step)
+                    problems.extend(
+                        f"Step '{step.key}', {name.replace('_', ' ')}: {' '.join(errors)}"
+                        for name, errors in f.errors.items()
+                    )
+            else:
+                routes = [f.instance for f in kept]
+        by_pk = {step.pk: step for step in steps}
+        previewed = []
+        for route in routes:
+            if route.from_step_id not in by_pk or not route.outcome:
+                continue
+            route.from_step = by_pk[route.from_step_id]
+            if route.to_step_id in by_pk:
+                route.to_step = by_pk[route.to_step_id]
+            previewed.append(route)
+        return shadow, steps, previewed, problems
 
     def save_model(self, request, obj, form, change):
         # The form offers only the user's teams; this refuses a path that forgot to.
@@ -498,6 +621,11 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
                 "<int:pk>/draft/",
                 self.admin_site.admin_view(self.make_draft_view),
                 name="workflows_workflowtemplate_make_draft",
+            ),
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="workflows_workflowtemplate_preview",
             ),
             path(
                 "<int:pk>/publish/",
