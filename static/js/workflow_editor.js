@@ -14,11 +14,21 @@
     var form = document.getElementById("workflowtemplate_form");
     var configNode = document.getElementById("wf-editor-config");
     if (!form || !configNode) return;
-    var config = JSON.parse(configNode.textContent);
+    var config = JSON.parse(configNode.getAttribute("data-config"));
 
     function changed() {
       form.dispatchEvent(new Event("change", { bubbles: true }));
     }
+
+    // --- the dry run: on (1) or off (0) for every preview from now on ------------------------
+    form.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-wf-dry]");
+      var on = document.getElementById("wf-dry-on");
+      if (!button || !on) return;
+      event.preventDefault();
+      on.value = button.getAttribute("data-wf-dry");
+      changed();
+    });
 
     // --- outcomes per step ------------------------------------------------------------------
     function stepRowByPk(pk) {
