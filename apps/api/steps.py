@@ -46,6 +46,9 @@ class ResultIn(Schema):
     link: str = Field(
         "", max_length=services.LINK_MAX, description="Where to read more (e.g. the CI job)."
     )
+    outputs: dict | None = Field(
+        None, description="The step's outputs as {name: value}, typed as the step declares them."
+    )
 
 
 class ResultOut(Schema):
@@ -83,6 +86,7 @@ def report_result(request, task_id: Id, payload: ResultIn):
         outcome=payload.outcome,
         message=payload.message,
         link=payload.link,
+        outputs=payload.outputs,
         caller=request.auth,
     )
     return {

@@ -113,6 +113,8 @@ class TaskDetail(Schema):
     requires_review: bool
     run: int | None
     step: str | None
+    # The step's outputs recorded when the task finished ({name: value}).
+    outputs: dict
     # The transitions the caller may take now, by the names POST …/transitions accepts.
     actions: list[str]
     checklist: list[ChecklistItemOut]
@@ -181,6 +183,7 @@ def task_detail_of(caller, pk: int) -> dict:
         "run": task.run_id,
         "step": task.step.key if task.step_id else None,
         "actions": [a.name for a in task_selectors.available_actions(task=task, user=caller.user)],
+        "outputs": task.outputs or {},
         "checklist": [
             {"id": i.pk, "text": i.text, "required": i.required, "done": i.done}
             for i in task.checklist.order_by("position", "pk")
@@ -352,6 +355,13 @@ class TransitionIn(Schema):
     )
     note: str = Field("", max_length=2000)
     outcome: str = Field("", max_length=30, description="For complete: done, passed or failed.")
+    outputs: dict | None = Field(
+        None,
+        description=(
+            "For complete and submit: the step's outputs as {name: value}, typed as the step "
+            "declares them (a step with required outputs is refused without them)."
+        ),
+    )
     assignee: str = Field(
         "",
         max_length=150,
@@ -381,6 +391,10 @@ def task_transition(request, task_id: Id, payload: TransitionIn):
     extra = {}
     if payload.action == "complete" and form.cleaned_data["outcome"]:
         extra["outcome"] = form.cleaned_data["outcome"]
+    if payload.outputs is not None:
+        if payload.action not in ("complete", "submit"):
+            raise invalid(_("Outputs are recorded with complete or submit only."))
+        extra["outputs"] = payload.outputs
     if payload.action == "assign" and payload.assignee:
         assignee = User.objects.filter(
             username=payload.assignee, memberships__team_id=task.team_id

@@ -90,8 +90,10 @@ def act(
     note: str = "",
     outcome: str = "",
     order: list[int] | tuple[int, ...] = (),
+    outputs: dict | None = None,
 ) -> MoveResult:
-    """Take a transition from the board, a menu, the drawer or a queue page.
+    """Take a transition from the board, a menu, the drawer or a queue page; `outputs` are the
+    step's outputs from the drawer's finishing form (None: it asked for none).
 
     `assign` from the board means: a lead lets the assignment engine pick the best person; a
     member takes the task themselves.
@@ -103,7 +105,15 @@ def act(
     # order: one commit (on PostgreSQL, one WAL flush per move instead of two). Run again if
     # the database breaks a deadlock with it (apps.core.retry): a drag never answers 500.
     return atomic_retrying(
-        lambda: _act(task=task, action=action, by=by, note=note, outcome=outcome, order=order),
+        lambda: _act(
+            task=task,
+            action=action,
+            by=by,
+            note=note,
+            outcome=outcome,
+            order=order,
+            outputs=outputs,
+        ),
         refusal=column_conflict(),
     )
 
@@ -112,7 +122,7 @@ def column_conflict() -> str:
     return _("Someone else moved cards in this column at the same moment; try again.")
 
 
-def _act(*, task, action, by, note, outcome, order) -> MoveResult:
+def _act(*, task, action, by, note, outcome, order, outputs=None) -> MoveResult:
     from_state = task.state
     ids = _clean_ids(order)
     if ids:
@@ -146,6 +156,8 @@ def _act(*, task, action, by, note, outcome, order) -> MoveResult:
             )
     else:
         extra = {"outcome": outcome} if action == "complete" and outcome else {}
+        if action in ("complete", "submit") and outputs is not None:
+            extra["outputs"] = outputs
         moved = tasks.perform(
             task=task,
             action=action,

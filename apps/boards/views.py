@@ -28,7 +28,7 @@ from apps.people import selectors as people
 from apps.people.models import Role, Skill, Team
 from apps.tasks import selectors as task_selectors
 from apps.tasks import services as task_services
-from apps.tasks.forms import CommentForm, TickForm
+from apps.tasks.forms import CommentForm, TickForm, outputs_from
 from apps.tasks.models import LIMITABLE_STATES, State, Task
 from apps.tasks.views import edit_task_view, task_context, typed
 from apps.workflows import selectors as workflow_selectors
@@ -268,6 +268,7 @@ def move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                     note=data["note"],
                     outcome=data["outcome"],
                     order=data["order"],
+                    outputs=outputs_from(request.POST, task_services.output_specs(task)),
                 )
         except Refused as refusal:
             message, status, result = refusal.message, refusal.status, None

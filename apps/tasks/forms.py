@@ -19,6 +19,27 @@ class TransitionForm(forms.Form):
     outcome = forms.ChoiceField(choices=Outcome.choices, required=False)
 
 
+# The finishing form's field for the step's output <name>; OUTPUTS_SHOWN says the form asked
+# for them (an unticked yes/no output sends nothing, which then means "no").
+OUTPUT_PREFIX = "output_"
+OUTPUTS_SHOWN = "outputs_shown"
+
+
+def outputs_from(data, specs: list[dict]) -> dict | None:
+    """The outputs a finishing form sent ({name: text as typed}), or None when the form did
+    not ask for them (a board drag): the service then refuses a step with required outputs."""
+    if not specs or not data.get(OUTPUTS_SHOWN):
+        return None
+    outputs = {}
+    for spec in specs:
+        value = data.get(OUTPUT_PREFIX + spec["name"])
+        if value is None and spec["type"] == "boolean":
+            value = "false"
+        if value is not None:
+            outputs[spec["name"]] = value[:5000]
+    return outputs
+
+
 class AttachmentForm(forms.Form):
     """A file to attach to a task."""
 

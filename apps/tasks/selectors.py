@@ -133,10 +133,12 @@ def task_panels(*, task: Task, user: User) -> dict:
     Assigning is left out of the actions: the assignment panel does it, with who and why.
     """
     from .attachments import may_attach
-    from .services import allowed_outcomes, may_tick_checklist, may_watch
+    from .services import allowed_outcomes, may_tick_checklist, may_watch, output_specs
 
     checklist = list(task.checklist.all())
     files = task_files(task)
+    actions = [a for a in available_actions(task=task, user=user) if a.name != "assign"]
+    finishing = any(a.name in ("complete", "submit") for a in actions)
     return {
         "task": task,
         "team": task.team,
@@ -152,8 +154,11 @@ def task_panels(*, task: Task, user: User) -> dict:
         "may_attach": may_attach(task=task, user=user),
         "checklist": checklist,
         "checklist_has_required": any(item.required for item in checklist),
-        "actions": [a for a in available_actions(task=task, user=user) if a.name != "assign"],
+        "actions": actions,
         "outcomes": allowed_outcomes(task),
+        # The step's outputs, asked for by Complete / Submit for review (apps.core.fields).
+        "output_specs": output_specs(task) if finishing else [],
+        "typed_outputs": task.outputs or {},
         "may_tick": may_tick_checklist(task=task, user=user),
         "watching": watches.is_watching(task=task, user=user),
         "may_watch": may_watch(task=task, user=user),

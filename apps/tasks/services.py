@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed, can_proceed, has_transition_perm
 
+from apps.core import fields as typed_fields
 from apps.core.refusals import Forbidden, Refused
 from apps.core.retry import atomic_retrying
 from apps.notifications.models import Kind
@@ -124,12 +125,7 @@ def _lock(task: Task) -> Task:
 
 
 def _check(
-    task: Task,
-    name: str,
-    by: User | None,
-    expected_state: str | None,
-    by_report: bool = False,
-    outputs: dict | None = None,
+    task: Task, name: str, by: User | None, expected_state: str | None, by_report: bool = False
 ) -> None:
     refuse_if_stale(task=task, expected_state=expected_state)
     method = getattr(task, name)
@@ -149,8 +145,6 @@ def _check(
         raise TaskActionRefused(action.refused_for_role, status=HTTPStatus.FORBIDDEN)
     if name in CRITERIA_GUARDED:
         refuse_open_required_items(task=task, by=by)
-        if not by_report:
-            refuse_missing_outputs(task=task, by=by, outputs=outputs)
     if by is not None and name in four_eyes.GUARDED:
         # Four-eyes across the run holds for leads too: nobody decides on their own work.
         conflict = four_eyes.conflict_of(task=task, user=by)
@@ -233,32 +227,35 @@ MISSING_OUTPUTS = _(
 )
 
 
-def missing_outputs(task: Task, outputs: dict | None = None) -> list[str]:
-    """The labels of the step's required outputs that have no value (in `outputs`, else in
-    what the task already recorded). The workflows app checks the values' types."""
-    if task.step_id is None:
+def output_specs(task: Task) -> list[dict]:
+    """The outputs the task's workflow step records (apps.core.fields specs)."""
+    if task.step_id is None or not task.step.output_fields:
         return []
-    recorded = task.outputs if outputs is None else outputs
-    return [
-        str(spec.get("label") or spec.get("name"))
-        for spec in task.step.output_fields or []
-        if isinstance(spec, dict)
-        and spec.get("required")
-        and recorded.get(spec.get("name")) in (None, "")
-    ]
+    return typed_fields.clean_spec(list(task.step.output_fields))[0]
 
 
-def refuse_missing_outputs(*, task: Task, by: User | None, outputs: dict | None) -> None:
-    """A step with required outputs is finished only with them: a board drag or a bare API
-    transition can't skip them. An automated step's action reports none of its own."""
-    if task.is_automated_step or (by is not None and is_automation(by)):
-        return
-    missing = missing_outputs(task, outputs)
-    if missing:
-        raise TaskActionRefused(
-            MISSING_OUTPUTS % {"step": task.step.name, "fields": ", ".join(missing)},
-            status=HTTPStatus.UNPROCESSABLE_ENTITY,
-        )
+def checked_outputs(*, task: Task, by: User | None, outputs: dict | None) -> dict | None:
+    """The outputs a finishing task records, cleaned against its step's output fields: every
+    problem (a missing required value, a mistyped one, an unknown name) refuses with 422.
+
+    Without outputs (a board drag, an API transition naming none) a step with required outputs
+    is refused with where to fill them in; an automated step's action and Relay automation
+    record none of their own and are let through. None: nothing to record."""
+    specs = output_specs(task)
+    if outputs is None:
+        if task.is_automated_step or (by is not None and is_automation(by)):
+            return None
+        missing = [spec["label"] for spec in specs if spec["required"] and "default" not in spec]
+        if missing:
+            raise TaskActionRefused(
+                MISSING_OUTPUTS % {"step": task.step.name, "fields": ", ".join(missing)},
+                status=HTTPStatus.UNPROCESSABLE_ENTITY,
+            )
+        outputs = {}
+    values, problems = typed_fields.clean_values(specs, outputs)
+    if problems:
+        raise TaskActionRefused(" ".join(problems), status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    return values if specs or values else None
 
 
 def _move_capacity(*, released: int | None, taken: int | None) -> None:
@@ -318,7 +315,9 @@ def _apply(
     **kwargs,
 ) -> Task:
     locked = _lock(task)
-    _check(locked, name, by, expected_state, by_report=by_report, outputs=outputs)
+    _check(locked, name, by, expected_state, by_report=by_report)
+    if name in CRITERIA_GUARDED:
+        outputs = checked_outputs(task=locked, by=by, outputs=outputs)
     if not by_report and settles_by_hand(task=locked, name=name, by=by):
         settled = SETTLED_BY_HAND % {"name": by.display_name, "system": _system_of(locked)}
         note = f"{settled} {note.strip()}".strip()

@@ -18,6 +18,7 @@ from apps.people.models import Team
 
 from . import attachments, edits, search, selectors, services, watches
 from .forms import (
+    OUTPUT_PREFIX,
     AttachmentForm,
     AttachmentsPlaceForm,
     CommentForm,
@@ -27,6 +28,7 @@ from .forms import (
     TickForm,
     TransitionForm,
     WatchForm,
+    outputs_from,
 )
 from .models import Task
 
@@ -147,6 +149,9 @@ def task_transition(request: HtmxHttpRequest, pk: int, action: str) -> HttpRespo
     extra = {}
     if action == "complete" and form.cleaned_data["outcome"]:
         extra["outcome"] = form.cleaned_data["outcome"]
+    outputs = outputs_from(request.POST, services.output_specs(task))
+    if action in ("complete", "submit") and outputs is not None:
+        extra["outputs"] = outputs
     try:
         task = services.perform_retrying(
             task=task,
@@ -201,6 +206,11 @@ def typed(request: HtmxHttpRequest) -> dict:
     return {
         "typed_note": request.POST.get("note", "")[:2000],
         "typed_outcome": request.POST.get("outcome", ""),
+        "typed_outputs": {
+            key.removeprefix(OUTPUT_PREFIX): value[:2000]
+            for key, value in request.POST.items()
+            if key.startswith(OUTPUT_PREFIX)
+        },
     }
 
 

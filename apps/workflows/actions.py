@@ -18,13 +18,27 @@ from django.utils import timezone
 from .models import Deployment, Run
 
 
-def run_staging_tests(*, run: Run, task) -> tuple[str, str]:
-    """Staging integration tests: the model record's metrics must meet the run's thresholds.
+def thresholds_of(inputs: dict) -> tuple[dict, dict]:
+    """(metrics, thresholds) from a run's inputs: typed inputs `min_<name>` with `<name>`
+    (the CI/CD template's min_coverage and coverage), or the older free-form
+    {"metrics": {...}, "thresholds": {...}}."""
+    metrics = dict(inputs.get("metrics") or {})
+    thresholds = dict(inputs.get("thresholds") or {})
+    for name, value in inputs.items():
+        if name.startswith("min_") and len(name) > 4:
+            thresholds[name[4:]] = value
+            if name[4:] in inputs:
+                metrics[name[4:]] = inputs[name[4:]]
+    return metrics, thresholds
 
-    Run inputs: {"model": "churn-v3", "metrics": {"auc": 0.91}, "thresholds": {"auc": 0.85}}.
+
+def run_staging_tests(*, run: Run, task) -> tuple[str, str]:
+    """Staging integration tests: the run's metrics must meet its thresholds.
+
+    Run inputs: {"coverage": 0.9, "min_coverage": 0.8}, or the older
+    {"model": "churn-v3", "metrics": {"auc": 0.91}, "thresholds": {"auc": 0.85}}.
     """
-    metrics = run.inputs.get("metrics") or {}
-    thresholds = run.inputs.get("thresholds") or {}
+    metrics, thresholds = thresholds_of(run.inputs or {})
     if not thresholds:
         raise ValueError("The run's inputs name no thresholds to test the model against.")
     misses = []

@@ -27,7 +27,6 @@ NUMBER, TEXT, BOOLEAN = "number", "text", "boolean"
 _BASE_TYPE = {"number": NUMBER, "text": TEXT, "url": TEXT, "choice": TEXT, "boolean": BOOLEAN}
 _ORDERED = (NUMBER, TEXT)
 COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
-KEYWORDS = {"and", "or", "not", "true", "false"}
 
 
 class ConditionError(ValueError):
@@ -46,6 +45,7 @@ _TOKEN = re.compile(
     (?P<space>\s+)
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![A-Za-z0-9_.]))
   | (?P<string>'[^']*'|"[^"]*")
+  | (?P<keyword>(?:and|or|not|true|false)(?![A-Za-z0-9_.-]))
   | (?P<name>{_SEGMENT}(?:\.{_SEGMENT})*(?![A-Za-z0-9_.(\[]))
   | (?P<op>==|!=|<=|>=|<|>)
   | (?P<paren>[()])
@@ -69,8 +69,6 @@ def _tokens(source: str) -> list[_Token]:
             raise ConditionError(_unexpected(source, at))
         kind = match.lastgroup
         text = match.group()
-        if kind == "name" and text in KEYWORDS:
-            kind = "keyword"
         if kind != "space":
             tokens.append(_Token(kind, text, at))
         at = match.end()

@@ -2,7 +2,12 @@
 
 The ML deployment is Relay's worked example (README, Workflows): train → evaluate → peer review →
 staging tests [external: the CI job reports] → deploy [automated] → END, every failure looping
-back to train.
+back to train. Evaluate records the model's `accuracy`; the run goes on to peer review only if
+`accuracy >= inputs.threshold` (the run's input, 0.9 unless the starter says otherwise), else
+back to train, with an alert.
+
+Every template here runs end to end from its start form's defaults (tests/workflows/
+test_shipped_templates.py drives each).
 """
 
 
@@ -15,8 +20,15 @@ def _required(text):
     return {"text": text, "required": True}
 
 
-def _route(from_key, outcome, to_key):
-    return {"from": from_key, "outcome": outcome, "to": to_key}
+def _route(from_key, outcome, to_key, condition="", position=0):
+    route = {"from": from_key, "outcome": outcome, "to": to_key}
+    if condition or position:
+        route |= {"condition": condition, "position": position}
+    return route
+
+
+def _field(name, kind, label, **options):
+    return {"name": name, "type": kind, "label": label, "required": False, **options}
 
 
 ML_DEPLOYMENT = {
@@ -25,6 +37,10 @@ ML_DEPLOYMENT = {
     "slug": "ml-deployment",
     "name": "ML model deployment",
     "description": "Train, evaluate, peer-review, test on staging and deploy a model.",
+    "input_fields": [
+        _field("model", "text", "Model name", default="churn-model"),
+        _field("threshold", "number", "Accuracy threshold", default=0.9),
+    ],
     "steps": [
         _step(
             "train",
@@ -41,12 +57,15 @@ ML_DEPLOYMENT = {
         _step(
             "evaluate",
             "Evaluate",
-            manual_outcomes="pass_fail",
             required_skill="ml-training",
             min_level=3,
-            instructions="Evaluate on the hold-out set; pass if it beats the current model.",
+            instructions=(
+                "Evaluate on the hold-out set and record the accuracy: at or above the run's "
+                "threshold it goes to peer review, below it back to training."
+            ),
             inputs="Model artefact.",
-            outputs="Metrics (AUC, calibration) written to the run.",
+            outputs="Hold-out accuracy.",
+            output_fields=[_field("accuracy", "number", "Accuracy", required=True)],
             checklist=[
                 _required("Hold-out metrics recorded"),
                 _required("Compared with production"),
@@ -84,8 +103,8 @@ ML_DEPLOYMENT = {
     ],
     "routes": [
         _route("train", "done", "evaluate"),
-        _route("evaluate", "passed", "review"),
-        _route("evaluate", "failed", "train"),
+        _route("evaluate", "done", "review", "accuracy >= inputs.threshold", 0),
+        _route("evaluate", "done", "train", "", 1),
         _route("review", "approved", "staging"),
         _route("review", "changes_requested", "train"),
         _route("review", "rejected", "train"),
@@ -102,6 +121,13 @@ CI_CD_RELEASE = {
     "slug": "ci-cd-release",
     "name": "CI/CD release",
     "description": "Build, review, test and ship a release.",
+    # The integration tests' action checks each min_<metric> against <metric>
+    # (actions.run_staging_tests); the defaults are a passing build.
+    "input_fields": [
+        _field("version", "text", "Version", default="1.0.0"),
+        _field("coverage", "number", "Test coverage of the build", default=0.9),
+        _field("min_coverage", "number", "Minimum coverage", default=0.8),
+    ],
     "steps": [
         _step(
             "build",

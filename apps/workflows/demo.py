@@ -13,8 +13,11 @@ from .models import Run, WorkflowTemplate
 
 GOOD = {"model": "sentiment-v3", "metrics": {"auc": 0.93}, "thresholds": {"auc": 0.85}}
 CANCEL = ("", "cancel the run")
+# Evaluate records the model's accuracy; the run's threshold (an input) is 0.9 by default.
+PASSES, BELOW = {"accuracy": 0.94}, {"accuracy": 0.82}
 
-# run title → (template slug, owner, steps to finish in order as (step key, outcome))
+# run title → (template slug, owner, steps to finish in order as (step key, outcome or the
+# step's outputs))
 RUNS = {
     "data-science": [
         ("churn-v5", "ml-deployment", "ada", {"model": "churn-v5"}, []),
@@ -23,7 +26,7 @@ RUNS = {
             "ml-deployment",
             "ada",
             {"model": "fraud-v2"},
-            [("train", "done"), ("evaluate", "passed")],
+            [("train", "done"), ("evaluate", PASSES)],
         ),
         (
             "ranker-v7 (looped back twice)",
@@ -32,9 +35,9 @@ RUNS = {
             {"model": "ranker-v7"},
             [
                 ("train", "done"),
-                ("evaluate", "failed"),
+                ("evaluate", BELOW),
                 ("train", "done"),
-                ("evaluate", "passed"),
+                ("evaluate", PASSES),
                 ("review", "changes_requested"),
             ],
         ),
@@ -45,7 +48,7 @@ RUNS = {
             GOOD,
             [
                 ("train", "done"),
-                ("evaluate", "passed"),
+                ("evaluate", PASSES),
                 ("review", "approved"),
                 ("staging", "passed"),
             ],
@@ -57,7 +60,7 @@ RUNS = {
             {**GOOD, "model": "pricing-v1", "metrics": {"auc": 0.71}},
             [
                 ("train", "done"),
-                ("evaluate", "passed"),
+                ("evaluate", PASSES),
                 ("review", "approved"),
                 ("staging", "failed"),
             ],
@@ -67,7 +70,7 @@ RUNS = {
             "ml-deployment",
             "ada",
             {**GOOD, "model": "recsys-v2"},
-            [("train", "done"), ("evaluate", "passed"), ("review", "approved")],
+            [("train", "done"), ("evaluate", PASSES), ("review", "approved")],
         ),
         ("churn-v4 (abandoned)", "ml-deployment", "ada", {"model": "churn-v4"}, [CANCEL]),
     ],
@@ -108,7 +111,7 @@ CI_REPORTS = {
 }
 
 
-def _finish(run: Run, key: str, outcome: str, lead) -> None:
+def _finish(run: Run, key: str, outcome: str | dict, lead) -> None:
     task = Task.objects.get(run=run, step__key=key, state__in=["todo", "assigned", "in_progress"])
     if task.is_external_step:
         message, link = CI_REPORTS[outcome]
@@ -138,6 +141,9 @@ def _finish(run: Run, key: str, outcome: str, lead) -> None:
             Outcome.REJECTED: task_services.reject,
         }[outcome]
         decide(task=task, by=task.assignee, note="Demo.")
+        return
+    if isinstance(outcome, dict):
+        services.finish_step(task=task, by=task.assignee, outputs=outcome, note="Demo.")
         return
     task_services.complete(task=task, by=task.assignee, outcome=outcome, note="Demo.")
 

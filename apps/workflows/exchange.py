@@ -18,6 +18,7 @@ from apps.core.text import single_line
 from apps.people.models import Skill, Team, User
 from apps.tasks.models import ChecklistItem, Outcome
 
+from . import conditions, fields
 from .models import (
     AssignmentPolicy,
     ManualOutcomes,
@@ -36,8 +37,18 @@ FORMAT = "relay.workflow/1"
 MAX_IMPORT_BYTES = 1024 * 1024
 MAX_IMPORT_DEPTH = 8
 CHECKLIST_ITEM_MAX = ChecklistItem._meta.get_field("text").max_length
-DOCUMENT_FIELDS = {"format", "team", "slug", "name", "description", "steps", "routes"}
-ROUTE_FIELDS = {"from", "outcome", "to"}
+DOCUMENT_FIELDS = {
+    "format",
+    "team",
+    "slug",
+    "name",
+    "description",
+    "input_fields",
+    "steps",
+    "routes",
+}
+# condition and position are absent in older documents: unconditional, in document order.
+ROUTE_FIELDS = {"from", "outcome", "to", "condition", "position"}
 CHECKLIST_ITEM_FIELDS = {"text", "required"}
 STEP_DEFAULTS: dict[str, Any] = {
     "kind": StepKind.MANUAL.value,
@@ -59,6 +70,8 @@ STEP_DEFAULTS: dict[str, Any] = {
     "max_iterations": 5,
     # Four-eyes across the run (absent in older documents: the default rule applies).
     "not_done_by": [],
+    # Typed outputs (apps.workflows.fields; absent in older documents).
+    "output_fields": [],
 }
 TEXT_FIELDS = ("name", "instructions", "inputs", "outputs", "action", "system")
 BOOL_FIELDS = ("is_start", "is_join", "is_split")
@@ -77,6 +90,7 @@ def export_template(template: WorkflowTemplate) -> dict:
         "slug": template.slug,
         "name": template.name,
         "description": template.description,
+        "input_fields": list(template.input_fields or []),
         "steps": [
             {
                 "key": s.key,
@@ -98,6 +112,7 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "system": s.system,
                 "max_iterations": s.max_iterations,
                 "not_done_by": list(s.not_done_by),
+                "output_fields": list(s.output_fields or []),
             }
             for s in steps
         ],
@@ -106,9 +121,11 @@ def export_template(template: WorkflowTemplate) -> dict:
                 "from": r.from_step.key,
                 "outcome": r.outcome,
                 "to": r.to_step.key if r.to_step else None,
+                "condition": r.condition,
+                "position": r.position,
             }
             for r in template.routes.select_related("from_step", "to_step").order_by(
-                "from_step__position", "id"
+                "from_step__position", "position", "id"
             )
         ],
     }
@@ -210,6 +227,10 @@ def _step_problems(raw_step: dict, key: str) -> dict[str | None, str]:
                 f"{where}: checklist: item {too_long[0]} has {len(texts[too_long[0] - 1]):,} "
                 f"characters; keep each item to at most {CHECKLIST_ITEM_MAX}."
             )
+    if not isinstance(step["output_fields"], list):
+        problems["output_fields"] = (
+            f"{where}: 'output_fields' must be a list of {{name, type, …}} objects."
+        )
     not_done_by = step["not_done_by"]
     if not isinstance(not_done_by, list) or not all(isinstance(x, str) for x in not_done_by):
         problems["not_done_by"] = f"{where}: 'not_done_by' must be a list of step keys."
@@ -278,6 +299,11 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
         if team is None:
             problems.append(f"Team {_show(team_slug)} does not exist: set 'team' to a team slug.")
     clean["team"] = team
+    input_fields = data.get("input_fields") or []
+    if not isinstance(input_fields, list):
+        problems.append("'input_fields' must be a list of {name, type, …} objects.")
+        input_fields = []
+    clean["input_fields"] = input_fields
     if "slug" in clean and "name" in clean:
         problems += _model_problems(
             WorkflowTemplate(slug=clean["slug"], name=clean["name"], description=description),
@@ -355,7 +381,29 @@ def _parse(raw: str | bytes | dict, team: Team | None) -> tuple[dict, list[str]]
                 f"{_show(raw_route['outcome'])}: use one of {', '.join(Outcome.values)}."
             )
             continue
-        routes.append({"from": raw_route["from"], "outcome": raw_route["outcome"], "to": to})
+        condition = raw_route.get("condition") or ""
+        position = raw_route.get("position", 0)
+        if not isinstance(condition, str) or len(condition) > conditions.MAX_SOURCE:
+            problems.append(
+                f"Route #{i} from {_show(raw_route['from'])}: 'condition' must be text of at "
+                f"most {conditions.MAX_SOURCE} characters."
+            )
+            continue
+        if not _is_whole(position) or not 0 <= position <= 1000:
+            problems.append(
+                f"Route #{i} from {_show(raw_route['from'])}: 'position' must be a whole "
+                "number from 0 to 1000."
+            )
+            continue
+        routes.append(
+            {
+                "from": raw_route["from"],
+                "outcome": raw_route["outcome"],
+                "to": to,
+                "condition": single_line(condition),
+                "position": position,
+            }
+        )
     clean["routes"] = routes
 
     if problems:
@@ -387,6 +435,7 @@ def _step_instance(step: dict, *, skills: dict[str, Skill], position: int) -> St
         system=step["system"],
         max_iterations=step["max_iterations"],
         not_done_by=step["not_done_by"],
+        output_fields=fields.clean_spec(step["output_fields"])[0],
         position=position,
     )
 
@@ -410,10 +459,17 @@ def _graph(clean: dict, skills: dict[str, Skill]) -> Graph:
                 system=s["system"],
                 sla_hours=s["sla_hours"],
                 not_done_by=tuple(s["not_done_by"]),
+                output_fields=tuple(s["output_fields"]),
             )
             for s in clean["steps"]
         ],
-        routes=[RouteSpec(r["from"], r["outcome"], r["to"]) for r in clean["routes"]],
+        routes=[
+            RouteSpec(
+                r["from"], r["outcome"], r["to"], condition=r["condition"], position=r["position"]
+            )
+            for r in clean["routes"]
+        ],
+        input_fields=list(clean["input_fields"]),
     )
 
 
@@ -445,6 +501,7 @@ def import_template(
         template.steps.all().delete()
     template.name = clean["name"]
     template.description = clean["description"]
+    template.input_fields = fields.clean_spec(clean["input_fields"])[0]
     template.is_active = True
     template.save()
     skills = {s.slug: s for s in Skill.objects.all()}
@@ -460,6 +517,8 @@ def import_template(
             from_step=by_key[r["from"]],
             outcome=r["outcome"],
             to_step=by_key[r["to"]] if r["to"] else None,
+            condition=r["condition"],
+            position=r["position"],
         )
         for r in clean["routes"]
     )

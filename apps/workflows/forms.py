@@ -3,7 +3,7 @@ from django import forms
 from apps.core.forms import JSONObjectField, SingleLineField
 from apps.people.models import Team
 
-from . import exchange
+from . import exchange, fields
 from .models import WorkflowTemplate
 
 # A run's inputs are a few values a person types; anything bigger or deeper is a mistake.
@@ -11,7 +11,15 @@ MAX_INPUTS_BYTES = 64 * 1024
 MAX_INPUTS_DEPTH = 20
 
 
+# The start form's field for a template's declared input <name>.
+INPUT_PREFIX = "input_"
+
+
 class StartRunForm(forms.Form):
+    """Pick a workflow, name the run and fill the workflow's typed inputs (its input_fields,
+    one form field each, defaults filled in); `inputs` holds any further free-form JSON an
+    action reads. start_run checks the values again: every way in meets the same rules."""
+
     template = forms.ModelChoiceField(queryset=WorkflowTemplate.objects.none(), label="Workflow")
     title = SingleLineField(max_length=200, help_text="What this run is about, e.g. churn-v4.")
     inputs = JSONObjectField(
@@ -19,14 +27,32 @@ class StartRunForm(forms.Form):
         max_depth=MAX_INPUTS_DEPTH,
         what="The inputs text",
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text='Optional JSON object, e.g. {"model": "churn-v4", "metrics": {"auc": 0.9}, '
-        '"thresholds": {"auc": 0.85}}',
+        label="Other inputs",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional JSON object for anything the workflow does not ask for above, e.g. "
+        '{"metrics": {"auc": 0.9}}',
     )
 
-    def __init__(self, *args, templates, **kwargs):
+    def __init__(self, *args, templates, chosen: WorkflowTemplate | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = templates
+        self.chosen = chosen
+        self.input_names: list[str] = []
+        if chosen is not None:
+            specs = fields.clean_spec(list(chosen.input_fields or []))[0]
+            for name, field in fields.form_fields(specs).items():
+                self.fields[INPUT_PREFIX + name] = field
+                self.input_names.append(name)
+
+    def clean(self):
+        cleaned = super().clean()
+        typed = {
+            name: cleaned.get(INPUT_PREFIX + name)
+            for name in self.input_names
+            if cleaned.get(INPUT_PREFIX + name) not in (None, "")
+        }
+        cleaned["inputs"] = {**(cleaned.get("inputs") or {}), **typed}
+        return cleaned
 
 
 class CancelRunForm(forms.Form):

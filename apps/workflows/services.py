@@ -111,11 +111,33 @@ def start_run(
         team_id=template.team_id,
         title=title[:200],
         owner=owner,
-        inputs=inputs or {},
+        inputs=clean_inputs(template=template, inputs=inputs),
     )
     events.started(run=run, by=by)
     _enter(run=run, step=template.steps.get(is_start=True), by=by)
     return run
+
+
+def input_specs(template: WorkflowTemplate) -> list[dict]:
+    """The template's declared run inputs, as fields.clean_spec normalises them."""
+    return fields.clean_spec(list(template.input_fields or []))[0]
+
+
+def clean_inputs(*, template: WorkflowTemplate, inputs: dict | None) -> dict:
+    """A run's inputs: the template's declared ones typed and checked, their defaults filled
+    (WorkflowError 422 with every problem otherwise). Names the template does not declare are
+    kept as given: the older free-form inputs an action may read (run_staging_tests's
+    metrics/thresholds). Conditions can't name them: validation refuses undeclared inputs."""
+    inputs = dict(inputs or {})
+    specs = input_specs(template)
+    declared = {spec["name"] for spec in specs}
+    values, problems = fields.clean_values(
+        specs, {name: value for name, value in inputs.items() if name in declared}
+    )
+    if problems:
+        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    extra = {name: value for name, value in inputs.items() if name not in declared}
+    return {**extra, **values}
 
 
 def may_cancel_run(*, run: Run, user: User) -> bool:
@@ -161,19 +183,18 @@ def finish_step(
 ) -> Task:
     """Finish a task with its step's outputs: the path every finishing page, drawer and API
     call takes. The outputs are cleaned against the step's output fields (a missing required
-    or mistyped value is refused with every reason, and nothing changes), stored on the task,
-    and the task is completed with `outcome` — or submitted for review where the step is
-    reviewed (the reviewer's decision is then the outcome)."""
-    values, problems = fields.clean_values(output_specs(task.step), outputs or {})
-    if problems:
-        raise WorkflowError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
+    or mistyped value is refused with every reason, 422, and nothing changes; the tasks layer
+    decides it, so a board drag meets the same rule), stored on the task, and the task is
+    completed with `outcome` — or submitted for review where the step is reviewed (the
+    reviewer's decision is then the outcome)."""
     common = {"task": task, "by": by, "note": note, "expected_state": expected_state}
+    outputs = {} if outputs is None else outputs
     if task.requires_review and not task.is_review_step:
-        return task_services.submit(**common, outputs=values)
+        return task_services.submit(**common, outputs=outputs)
     allowed = task_services.allowed_outcomes(task)
     if outcome is None and len(allowed) == 1:
         outcome = allowed[0]
-    return task_services.complete(**common, outcome=outcome or "", outputs=values)
+    return task_services.complete(**common, outcome=outcome or "", outputs=outputs)
 
 
 # --- routing -----------------------------------------------------------------------------------
@@ -233,9 +254,10 @@ def advance_run(*, task: Task, note: str = "") -> Run:
         )
         return run
     try:
-        choice = routing.choose(
-            routes, outcome=task.outcome, context=routing.context_for(run, step=step)
-        )
+        # The run's data is read only when a route asks for it: most routes have no condition.
+        conditional = any(route.condition.strip() for route in routes)
+        context = routing.context_for(run, step=step) if conditional else {}
+        choice = routing.choose(routes, outcome=task.outcome, context=context)
     except ConditionError as error:
         _fail(
             run,
@@ -788,7 +810,13 @@ def _clean_report(*, outcome: str, message: str, link: str) -> tuple[str, str, s
 
 @transaction.atomic
 def report_external_result(
-    *, task: Task, outcome: str, message: str = "", link: str = "", caller
+    *,
+    task: Task,
+    outcome: str,
+    message: str = "",
+    link: str = "",
+    outputs: dict | None = None,
+    caller,
 ) -> ExternalReport:
     """An outside system reports an external step's result: the task finishes with it and the
     run routes on it exactly as on a person's outcome (a failure loops back and alerts the
@@ -813,6 +841,10 @@ def report_external_result(
         raise _not_found(task.pk)
     reporter = _authorise_reporter(task=locked, dispatch=dispatch, caller=caller)
     outcome, message, link = _clean_report(outcome=outcome, message=message, link=link)
+    if outputs is not None:
+        outputs, problems = fields.clean_values(output_specs(locked.step), outputs)
+        if problems:
+            raise ExternalReportError(problems, status=HTTPStatus.UNPROCESSABLE_ENTITY)
     if dispatch.outcome:
         if dispatch.outcome == outcome:
             return _report_of(locked, dispatch, repeated=True)
@@ -861,6 +893,7 @@ def report_external_result(
         by_report=True,
         outcome=outcome,
         note=(_("%(by)s: %(note)s") % {"by": reporter, "note": note} if note else reporter)[:500],
+        outputs=outputs,
     )
     return _report_of(finished, dispatch, repeated=False)
 

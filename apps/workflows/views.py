@@ -44,11 +44,20 @@ def run_list(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
 @login_required
 def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
     team = _team_for(request, team_slug)
+    startable = selectors.startable_templates(team=team)
+    picked = (request.POST if request.method == "POST" else request.GET).get("template", "")
+    # Read once: the picked workflow's inputs and every workflow's preview come from this list.
+    listed = list(startable.prefetch_related("steps__required_skill", "routes"))
+    chosen = next((t for t in listed if str(t.pk) == picked), listed[0] if listed else None)
     form = StartRunForm(
         request.POST or None,
-        templates=selectors.startable_templates(team=team),
-        initial={"template": request.GET.get("template")},
+        templates=startable,
+        chosen=chosen,
+        initial={"template": chosen.pk if chosen else None},
     )
+    if request.htmx and request.method == "GET":
+        # The workflow picked in the form changed: its inputs' fields, nothing else.
+        return render(request, "workflows/run_start.html#start-form", {"team": team, "form": form})
     problems: list[str] = []
     status = 422 if request.method == "POST" else 200
     if request.method == "POST" and form.is_valid():
@@ -72,9 +81,7 @@ def run_start(request: HtmxHttpRequest, team_slug: str) -> HttpResponse:
                 template, steps=list(template.steps.all()), routes=list(template.routes.all())
             ),
         )
-        for template in selectors.startable_templates(team=team).prefetch_related(
-            "steps__required_skill", "routes"
-        )
+        for template in listed
     ]
     return render(
         request,

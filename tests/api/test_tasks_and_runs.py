@@ -126,7 +126,7 @@ def test_a_run_starts_with_inputs_and_says_where_it_stands(as_member, ml_templat
     run = response.json()
     assert run["status"] == "running" and run["owner"] == member.username
     assert run["current_steps"] == ["train"]
-    assert run["inputs"] == {"model": "churn-v4"}
+    assert run["inputs"] == {"model": "churn-v4", "threshold": 0.9}  # the default filled in
     assert [t["state"] for t in run["tasks"]] == ["assigned"]  # auto-assigned to the trainer
     cancelled = as_member.post(f"/runs/{run['id']}/cancel", {"note": "wrong data"})
     assert cancelled.json()["status"] == "cancelled"
@@ -182,3 +182,12 @@ def test_a_transition_costs_the_same_queries_however_many_tasks(
             f"/tasks/{task.pk}/transitions", {"action": "start", "expected_state": "assigned"}
         )
     assert response.json()["state"] == "in_progress"
+
+
+def test_run_inputs_are_typed_as_the_workflow_declares_them(as_member, ml_template):
+    response = as_member.post(
+        T + "/runs", {"template": "ml-deployment", "title": "x", "inputs": {"threshold": "high"}}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "Accuracy threshold (threshold): 'high' is not a number."
+    assert not Run.objects.exists()

@@ -4,6 +4,7 @@ import copy
 
 from apps.tasks import services as task_services
 from apps.tasks.models import State, Task
+from apps.workflows import services
 
 
 def open_task(run, key: str) -> Task:
@@ -24,6 +25,28 @@ def tick_required(task: Task, by=None) -> None:
         task_services.toggle_checklist_item(item=item, by=by or task.assignee, done=True)
 
 
+# The ML template's Evaluate records `accuracy`, routed on `accuracy >= inputs.threshold` (0.9
+# by default): in a test's path, "passed" and "failed" for it mean above and below that.
+ACCURACY = {"passed": 0.95, "failed": 0.5}
+
+
+def outputs_for(task: Task, outcome) -> dict | None:
+    """The outputs a step records for a test's `outcome` (a dict is the outputs themselves)."""
+    if isinstance(outcome, dict):
+        return outcome
+    if task.step_id and task.step.output_fields and outcome in ACCURACY:
+        return {"accuracy": ACCURACY[outcome]}
+    return None
+
+
+def complete(task: Task, outcome, by) -> Task:
+    """Complete the task as its page would: with the step's outputs when it records any."""
+    outputs = outputs_for(task, outcome)
+    if outputs is not None:
+        return services.finish_step(task=task, by=by, outputs=outputs)
+    return task_services.complete(task=task, by=by, outcome=outcome)
+
+
 def finish(run, key: str, outcome: str = "done", *, taker=None) -> Task:
     """The assignee (or `taker`, taking it first) starts, ticks the required checklist items
     of and completes the step's open task; a review step's assignee decides it."""
@@ -35,7 +58,7 @@ def finish(run, key: str, outcome: str = "done", *, taker=None) -> Task:
     tick_required(task)
     if task.is_review_step:
         return DECISIONS[outcome](task=task, by=task.assignee)
-    return task_services.complete(task=task, by=task.assignee, outcome=outcome)
+    return complete(task, outcome, task.assignee)
 
 
 def with_automated_staging(document: dict) -> dict:

@@ -53,7 +53,7 @@ def test_happy_path_reaches_end_through_the_automated_steps(
         Task.objects.filter(run=run).order_by("pk").values_list("step__key", "outcome")
     ) == [
         ("train", "done"),
-        ("evaluate", "passed"),
+        ("evaluate", "done"),
         ("review", "approved"),
         ("staging", "passed"),
         ("deploy", "passed"),
@@ -103,7 +103,9 @@ def test_each_failure_loops_back_to_train_with_iteration_2_and_alerts(
     assert again.iteration == 2
     assert Task.objects.filter(run=run, step__key="train").count() == 2
     assert {n.recipient for n in _alerts(run)} == {lead}
-    assert _alerts(run).first().payload["outcome"] == failing[1]
+    # Evaluate finishes "done" with its accuracy; the condition on it sends the run back.
+    outcome = "done" if failing[0] == "evaluate" else failing[1]
+    assert _alerts(run).first().payload["outcome"] == outcome
 
 
 def test_failing_staging_tests_loop_back_to_train_with_the_error_on_the_task(
@@ -261,7 +263,10 @@ def test_a_loop_back_alert_reads_as_sent_back_with_the_run_and_reason(run, train
     assert alert.label == "Run sent back"
     email = build_email(notification=alert)
     assert email.subject == f"[Relay] Run sent back: {run.title}"
-    assert "Evaluate finished failed; the run loops back." in email.body
+    assert (
+        "Evaluate finished done; the run loops back. Not met: accuracy >= inputs.threshold "
+        "(accuracy = 0.5, inputs.threshold = 0.9)." in email.body
+    )
 
 
 def test_only_team_members_start_a_run(ml_template, outsider):

@@ -28,7 +28,7 @@ from ..factories import PersonSkillFactory
 from ..html import texts_of, values_of
 from ..tasks.test_admin import messages_on, press
 from .conftest import GOOD_INPUTS
-from .helpers import open_task, tick_required
+from .helpers import complete, open_task, tick_required
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def work(run, key, person, outcome="done", *, lead) -> Task:
         task = task_services.assign_to(task=task, assignee=person, by=lead)
     task = task_services.start(task=task, by=person)
     tick_required(task)
-    return task_services.complete(task=task, by=person, outcome=outcome)
+    return complete(task, outcome, person)
 
 
 @pytest.fixture

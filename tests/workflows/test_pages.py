@@ -30,7 +30,7 @@ def test_a_member_starts_a_run_from_the_form(client_for, trainer, ml_template, t
     run = Run.objects.get(title="churn-v9")
     assert response.status_code == 302
     assert response.url == run.get_absolute_url()
-    assert (run.owner, run.inputs) == (trainer, GOOD_INPUTS)
+    assert (run.owner, run.inputs) == (trainer, {**GOOD_INPUTS, "threshold": 0.9})
 
 
 def test_inputs_that_are_not_json_start_nothing_and_say_why(client_for, lead, ml_template, team):

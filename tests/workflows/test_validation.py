@@ -56,16 +56,16 @@ def test_end_is_reachable_from_every_step(definition, team, skills):
 
 
 def test_every_outcome_of_a_step_is_routed(definition, team, skills):
-    _drop_route(definition, "evaluate", "failed")
+    _drop_route(definition, "review", "rejected")
     assert _problems(definition, team) == [
-        "Step 'evaluate' has no route for outcome 'failed': add one (to a step or to END)."
+        "Step 'review' has no route for outcome 'rejected': add one (to a step or to END)."
     ]
 
 
 def test_an_outcome_has_only_one_default_route(definition, team, skills):
-    definition["routes"].append({"from": "evaluate", "outcome": "failed", "to": "review"})
+    definition["routes"].append({"from": "staging", "outcome": "failed", "to": "review"})
     assert _problems(definition, team) == [
-        "Step 'evaluate' routes outcome 'failed' 2 times without a condition: keep one default, "
+        "Step 'staging' routes outcome 'failed' 2 times without a condition: keep one default, "
         "give the others conditions, or tick 'is split' to start the branches in parallel."
     ]
 
@@ -117,8 +117,7 @@ def test_starting_an_invalid_template_is_refused_with_every_problem(ml_template,
     with pytest.raises(services.WorkflowError) as refused:
         services.start_run(template=ml_template, title="x", owner=lead, by=lead)
     assert refused.value.problems == [
-        "Step 'evaluate' has no route for outcome 'passed': add one (to a step or to END).",
-        "Step 'evaluate' has no route for outcome 'failed': add one (to a step or to END).",
+        "Step 'evaluate' has no route for outcome 'done': add one (to a step or to END).",
         "Step 'review' can't be reached from the start step 'train': route an outcome of an "
         "earlier step to it.",
         "Step 'staging' can't be reached from the start step 'train': route an outcome of an "

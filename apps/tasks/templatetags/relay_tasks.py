@@ -16,3 +16,12 @@ def action_label(name: str) -> str:
 @register.filter
 def outcome_label(value: str) -> str:
     return str(Outcome(value).label) if value in Outcome.values else value
+
+
+@register.filter
+def item(mapping, key):
+    """mapping[key] in a template ("" when absent): what was typed into an output field."""
+    if not isinstance(mapping, dict):
+        return ""
+    value = mapping.get(key, "")
+    return "" if value is None else value
