@@ -467,7 +467,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
                     for kind in StepKind.values
                     for manual in ManualOutcomes.values
                 },
-                "labels": dict(Outcome.choices),
+                "labels": {value: str(label) for value, label in Outcome.choices},
             }
         )
         if obj is not None and obj.is_current:

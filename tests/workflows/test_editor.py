@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from apps.workflows import services
-from apps.workflows.models import Route, Step
+from apps.workflows.models import Step
 
 from .editor_forms import change_form_data
 
@@ -31,7 +31,7 @@ def _route_row(ml_template, from_key):
     ("step", "outcomes"),
     [
         ("train", ["done"]),
-        ("evaluate", ["passed", "failed"]),
+        ("evaluate", ["done"]),
         ("review", ["approved", "changes_requested", "rejected"]),
         ("staging", ["passed", "failed"]),
     ],
@@ -79,24 +79,11 @@ def test_step_positions_are_not_typed_but_set_by_moving_steps(client_for, lead, 
 
 @pytest.fixture
 def conditioned(ml_template):
-    """The seed's ML example driven by data: Evaluate records `accuracy`; passed with
+    """The shipped ML template, driven by data: Evaluate records `accuracy`; done with
     `accuracy >= inputs.threshold` goes to Peer review, otherwise back to Train."""
-    ml_template.input_fields = [{"name": "threshold", "type": "number", "default": 0.9}]
-    ml_template.save()
-    evaluate = ml_template.steps.get(key="evaluate")
-    evaluate.output_fields = [{"name": "accuracy", "type": "number", "required": True}]
-    evaluate.save()
-    ml_template.routes.filter(from_step=evaluate, outcome="passed").update(
-        condition="accuracy >= inputs.threshold"
-    )
-    Route.objects.create(
-        template=ml_template,
-        from_step=evaluate,
-        outcome="passed",
-        to_step=ml_template.steps.get(key="train"),
-        position=1,
-    )
-    return ml_template
+    template = ml_template
+    assert template.routes.filter(condition="accuracy >= inputs.threshold").exists()
+    return template
 
 
 def _form(client, template):
@@ -125,7 +112,7 @@ def test_the_preview_draws_the_unsaved_form_with_problems_on_their_step_and_save
 ):
     client = client_for(lead)
     data = _form(client, conditioned)
-    row = _row_of(data, conditioned, "evaluate", "passed")
+    row = _row_of(data, conditioned, "evaluate", "done")
     data[f"{row}-condition"] = "acuracy >= inputs.threshold"  # a typo: no such output
     response = client.post(url("preview", conditioned.pk), data)
     html = response.content.decode()
@@ -144,8 +131,8 @@ def test_the_preview_labels_arrows_with_their_conditions(client_for, lead, condi
     client = client_for(lead)
     html = client.post(url("preview", conditioned.pk), _form(client, conditioned))
     html = html.content.decode()
-    assert "passed: accuracy &gt;= inputs.threshold" in html
-    assert "passed: otherwise" in html
+    assert "done: accuracy &gt;= inputs.threshold" in html
+    assert "done: otherwise" in html
     assert "Valid: runs can start." in html
 
 
@@ -177,7 +164,7 @@ def test_a_read_only_version_is_previewed_as_stored(client_for, lead, conditione
     client = client_for(lead)
     html = client.post(url("preview", conditioned.pk), {"routes-0-condition": "nonsense"})
     assert "nonsense" not in html.content.decode()
-    assert "passed: accuracy &gt;= inputs.threshold" in html.content.decode()
+    assert "done: accuracy &gt;= inputs.threshold" in html.content.decode()
 
 
 def test_the_preview_reads_the_forms_choices_and_rows_once_not_per_route(
@@ -216,7 +203,7 @@ def test_a_dry_run_above_the_threshold_goes_to_review_and_reaches_end(
         conditioned,
         **{
             "in__threshold": "0.9",
-            "evaluate__outcome": "passed",
+            "evaluate__outcome": "done",
             "evaluate__out__accuracy": "0.95",
         },
     )
@@ -232,7 +219,7 @@ def test_a_dry_run_below_the_threshold_loops_back_until_the_loop_limit(
     html = _dry_run(
         client_for(lead),
         conditioned,
-        **{"evaluate__outcome": "passed", "evaluate__out__accuracy": "0.5"},
+        **{"evaluate__outcome": "done", "evaluate__out__accuracy": "0.5"},
     )
     assert _on_path(html) == {"train", "evaluate"}
     assert "(not: accuracy &gt;= inputs.threshold)" in html
