@@ -1,6 +1,7 @@
 """The workflow editor: a template with its steps and routes inline, its diagram, validation
 on every save, JSON import/export. A version that has runs is shown read-only with a button to
-copy it into a new version (copy-on-write: the runs keep theirs).
+copy it into a draft (copy-on-write: the runs keep theirs). The draft is edited while the
+current version keeps serving new runs, and becomes current when a lead publishes it.
 
 The editor lives on two sites. The global /admin/ (staff, with Django's model permissions) and
 /team-admin/, the "Workflow admin" for leads, who are not staff. On both, the templates of a
@@ -9,20 +10,65 @@ teams they lead) don't exist: not listed, 404 when opened, not offered as a team
 import into.
 """
 
+import json
+from functools import partial
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import diagram, editing, exchange, selectors, services
+from apps.tasks.models import Outcome
+
+from . import editing, exchange, selectors, services
 from .forms import ImportForm
-from .models import Route, Run, Step, StepDispatch, WorkflowTemplate
+from .models import (
+    ManualOutcomes,
+    Route,
+    Run,
+    Step,
+    StepDispatch,
+    StepKind,
+    WorkflowTemplate,
+    outcomes_for,
+)
 from .validation import graph_of, validate
+
+
+def status_html(template: WorkflowTemplate, found: list[str]):
+    """What the version's state means for runs, in words: never "Valid" on a version that
+    serves no runs without saying so."""
+    if template.is_draft:
+        head = (
+            f"Draft v{template.version} — {len(found)} problem{'s' if len(found) != 1 else ''}: "
+            "fix them, then publish."
+            if found
+            else f"Draft v{template.version} — valid: publish it to serve new runs."
+        )
+    elif not template.is_current:
+        head = f"Version {template.version} was replaced: it serves only the runs it has."
+    elif found:
+        head = (
+            f"Version {template.version} — {len(found)} problem{'s' if len(found) != 1 else ''}: "
+            "runs can't start until they're fixed."
+        )
+    elif not template.is_active:
+        head = "Valid, but inactive: tick “is active” and save to let runs start."
+    else:
+        head = "Valid: runs can start."
+    if not found:
+        return format_html('<p class="wf-status-head">{}</p>', head)
+    return format_html(
+        '<p class="wf-status-head">{}</p><ul class="errorlist">{}</ul>',
+        head,
+        format_html_join("", "<li>{}</li>", ((p,) for p in found)),
+    )
 
 
 def _action_choices():
@@ -53,6 +99,66 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = Step
         fields = [f.name for f in Step._meta.fields if f.name not in ("id", "template")]
+        # Steps are ordered by dragging them or by their "Move up/down" buttons (the editor's
+        # script numbers the positions), never by typing a number.
+        widgets = {"position": forms.HiddenInput(attrs={"data-wf-position": ""})}
+        help_texts = {
+            "output_fields": 'Typed outputs the doer records when finishing, e.g. [{"name": '
+            '"accuracy", "type": "number", "required": true}]; types: number, text, boolean, '
+            'url, choice (with "choices"). Conditions read them as accuracy (this step\'s '
+            "routes) or evaluate.accuracy (later steps)."
+        }
+
+
+class FromStepSelect(forms.Select):
+    """Each step offered carries the outcomes it can produce (data-outcomes), so the editor's
+    script offers only those in the row's outcome select once a step is chosen."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        step = getattr(value, "instance", None)
+        if step is not None:
+            option["attrs"]["data-outcomes"] = " ".join(step.outcomes)
+        return option
+
+
+class OutcomeSelect(forms.Select):
+    """Renders only the outcomes its route's step can produce (`allowed`; None = all, a new row
+    before a step is chosen). The field still accepts every outcome, so a step whose kind is
+    changed in the same save can take its new outcomes; validation names any mismatch."""
+
+    allowed: tuple[str, ...] | None = None
+
+    def optgroups(self, name, value, attrs=None):
+        groups = super().optgroups(name, value, attrs)
+        if self.allowed is None:
+            return groups
+        keep = {"", *self.allowed, *(str(v) for v in value if v)}
+        return [group for group in groups if group[1][0]["value"] in keep]
+
+
+class RouteForm(forms.ModelForm):
+    class Meta:
+        model = Route
+        fields = ["from_step", "outcome", "condition", "to_step", "position"]
+        widgets = {
+            "from_step": FromStepSelect,
+            "outcome": OutcomeSelect,
+            "condition": forms.TextInput(
+                attrs={"size": 34, "placeholder": "e.g. accuracy >= inputs.threshold"}
+            ),
+            "position": forms.NumberInput(attrs={"class": "vSmallIntegerField", "min": 0}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        widget = self.fields["outcome"].widget
+        widget.allowed = self.instance.from_step.outcomes if self.instance.from_step_id else None
+        # Position only orders routes of one outcome: a blank one is tried first.
+        self.fields["position"].required = False
+
+    def clean_position(self):
+        return self.cleaned_data.get("position") or 0
 
     # Escalation came later than the rest of the step: a form (or a script) that does not send
     # it keeps a step's escalation as it was, off for a new step.
@@ -140,6 +246,42 @@ class SharedChoicesFormSet(forms.BaseInlineFormSet):
                 # A comprehension, not list(): list() asks len() first, one COUNT more.
                 cache[name] = [choice for choice in field.choices]
             field.choices = cache[name]
+            field.to_python = partial(_chosen, field, cache, name)
+        # Each row's own id is resolved among the rows the formset read, not one query a row.
+        own = form.fields.get(self.model._meta.pk.name)
+        if isinstance(own, forms.ModelChoiceField):
+            rows = self.__dict__.setdefault("_rows", {})
+            own.to_python = partial(_existing_row, own, self, rows)
+
+
+def _existing_row(field, formset, rows: dict, value):
+    if value in field.empty_values:
+        return None
+    if not rows:
+        rows.update({str(row.pk): row for row in formset.get_queryset()})
+    try:
+        return rows[str(value)]
+    except KeyError:
+        raise ValidationError(
+            field.error_messages["invalid_choice"], code="invalid_choice"
+        ) from None
+
+
+def _chosen(field, cache: dict, name: str, value):
+    """A submitted choice resolved among the choices already read (ModelChoiceField would ask
+    the database once per row and field: 22 queries for the ML template's routes)."""
+    if value in field.empty_values:
+        return None
+    key = f"{name}:instances"
+    if key not in cache:
+        cache[key] = {str(c[0]): c[0].instance for c in cache[name] if c[0] != ""}
+    instances = cache[key]
+    try:
+        return instances[str(value)]
+    except KeyError:
+        raise ValidationError(
+            field.error_messages["invalid_choice"], code="invalid_choice"
+        ) from None
 
 
 class FrozenAwareInline:
@@ -196,6 +338,7 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                 "fields": [
                     ("key", "name", "position"),
                     ("kind", "manual_outcomes", "action"),
+                    "output_fields",
                     ("is_start", "is_join", "is_split"),
                     ("required_skill", "min_level", "assignment_policy"),
                     ("sla_hours", "max_iterations", "system"),
@@ -211,15 +354,23 @@ class StepInline(FrozenAwareInline, admin.StackedInline):
                 "fields": ["instructions", "inputs", "outputs", "checklist"],
             },
         ),
+        (
+            "Sub-workflow",
+            {"classes": ["collapse"], "fields": ["subworkflow", "subworkflow_inputs"]},
+        ),
     ]
 
 
 class RouteInline(FrozenAwareInline, admin.TabularInline):
     model = Route
+    form = RouteForm
     formset = RouteFormSet
     extra = 1
-    verbose_name_plural = "routes (an empty 'to step' means END; save new steps before routing)"
-    fields = ["from_step", "outcome", "to_step"]
+    verbose_name_plural = (
+        "routes (an empty 'to step' means END; an empty condition is the default route; "
+        "routes of one outcome are tried by position; save new steps before routing)"
+    )
+    fields = ["from_step", "outcome", "condition", "to_step", "position"]
 
     def get_queryset(self, request):
         # A read-only version shows each route's steps by name: read them with the routes.
@@ -234,14 +385,28 @@ class RouteInline(FrozenAwareInline, admin.TabularInline):
 
 
 class WorkflowTemplateAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "version", "is_current", "is_active", "run_count"]
+    list_display = ["name", "team", "version", "is_current", "is_draft", "is_active", "run_count"]
     # Only the teams in the (scoped) list: the filter must not name teams the user can't edit.
-    list_filter = [("team", admin.RelatedOnlyFieldListFilter), "is_current", "is_active"]
+    list_filter = [
+        ("team", admin.RelatedOnlyFieldListFilter),
+        "is_current",
+        "is_draft",
+        "is_active",
+    ]
     search_fields = ["name", "slug"]
-    readonly_fields = ["version", "diagram", "problems"]
+    readonly_fields = ["version"]
     fieldsets = [
-        (None, {"fields": ["diagram", "problems"]}),
-        (None, {"fields": [("team", "name", "slug"), "description", ("is_active", "version")]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("team", "name", "slug"),
+                    "description",
+                    "input_fields",
+                    ("is_active", "version"),
+                ]
+            },
+        ),
     ]
     inlines = [StepInline, RouteInline]
     actions = ["export_json"]
@@ -297,6 +462,44 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return self._may_edit(request, obj) and not _frozen(obj)
 
+    def get_readonly_fields(self, request, obj=None):
+        # A draft is a version of its template: it stays in its team under its slug, and runs
+        # start on it only once published (publish_draft activates it).
+        if obj is not None and obj.is_draft:
+            return [*self.readonly_fields, "team", "slug", "is_active"]
+        return self.readonly_fields
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "input_fields" and field is not None:
+            field.help_text = (
+                'Typed run inputs for the start form, e.g. [{"name": "threshold", "type": '
+                '"number", "default": 0.9}]; conditions read them as inputs.threshold.'
+            )
+        return field
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context["wf_live"] = self._live_panel(obj)
+        # A data attribute, not json_script: the Content-Security-Policy allows no inline <script>.
+        context["wf_editor_json"] = json.dumps(
+            {
+                "outcomes": {
+                    f"{kind}:{manual}": list(outcomes_for(kind=kind, manual_outcomes=manual))
+                    for kind in StepKind.values
+                    for manual in ManualOutcomes.values
+                },
+                "labels": {value: str(label) for value, label in Outcome.choices},
+            }
+        )
+        if obj is not None and obj.is_current:
+            context["draft"] = services.draft_of(obj)
+        if obj is not None and obj.is_draft:
+            context["current"] = WorkflowTemplate.objects.filter(
+                team_id=obj.team_id, slug=obj.slug, is_current=True
+            ).first()
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def _url(self, name: str, *args) -> str:
         return reverse(f"{self.admin_site.name}:workflows_workflowtemplate_{name}", args=args)
 
@@ -304,23 +507,102 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def run_count(self, obj):
         return obj.run_total
 
-    @admin.display(description="Diagram")
-    def diagram(self, obj):
-        if obj is None or obj.pk is None:
-            return "Save the template with its steps to see the diagram."
-        return format_html('<div class="wf-diagram">{}</div>', diagram.render(obj))
-
-    @admin.display(description="Validation")
-    def problems(self, obj):
-        if obj is None or obj.pk is None:
-            return "—"
-        found = validate(graph_of(obj))
-        if not found:
-            return "Valid: runs can start."
-        return format_html(
-            '<ul class="errorlist">{}</ul>',
-            format_html_join("", "<li>{}</li>", ((p,) for p in found)),
+    def _live_panel(self, template: WorkflowTemplate) -> str:
+        """The live diagram with the version's status and the dry run (live.html): it re-draws
+        from the unsaved form as steps and routes change (preview_view)."""
+        steps = list(template.steps.select_related("required_skill"))
+        routes = list(template.routes.all())
+        by_pk = {step.pk: step for step in steps}
+        for route in routes:
+            # Read from the steps at hand, not one query per route (a route that strayed to
+            # another template's step is still read, and validation names it).
+            if route.from_step_id in by_pk:
+                route.from_step = by_pk[route.from_step_id]
+            if route.to_step_id in by_pk or route.to_step_id is None:
+                route.to_step = by_pk.get(route.to_step_id)
+        context = editing.live_view(template=template, steps=steps, routes=routes)
+        return render_to_string(
+            "admin/workflows/workflowtemplate/live.html",
+            {
+                **context,
+                "template": template,
+                "status": status_html(template, context["problems"]),
+                "preview_url": self._url("preview", template.pk),
+            },
         )
+
+    def preview_view(self, request, pk):
+        """The live panel's result for the unsaved form (POSTed whole by htmx): the diagram
+        with its problems on their steps, the status, and a dry run if asked for. Saves
+        nothing; a read-only version is previewed as stored (its dry run still works)."""
+        template = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if self.has_change_permission(request, template):
+            template, steps, routes, form_problems = self._unsaved(request, template)
+        else:
+            steps = list(template.steps.select_related("required_skill"))
+            routes = list(template.routes.select_related("from_step", "to_step"))
+            form_problems = []
+        dry = "1" in request.POST.getlist("dry-run") and "0" not in request.POST.getlist("dry-run")
+        context = editing.live_view(
+            template=template,
+            steps=steps,
+            routes=routes,
+            data=request.POST,
+            form_problems=form_problems,
+            dry=dry,
+        )
+        return render(
+            request,
+            "admin/workflows/workflowtemplate/live.html#result",
+            {**context, "template": template, "status": status_html(template, context["problems"])},
+        )
+
+    def _unsaved(self, request, template):
+        """The template, steps and routes as the posted form has them, unsaved, and every
+        problem of the form itself (a step's field that isn't valid) as a sentence."""
+        form = self.get_form(request, template, change=True)(
+            request.POST, request.FILES, instance=template
+        )
+        form.is_valid()  # fills form.instance with what was typed; nothing is saved
+        shadow = form.instance
+        formsets, _inlines = self._create_formsets(request, shadow, change=True)
+        problems = []
+        steps: list[Step] = []
+        routes: list[Route] = []
+        for formset in formsets:
+            formset.is_valid()
+            kept = [
+                f
+                for f in formset.forms
+                if not (formset.can_delete and formset._should_delete_form(f))
+                and (f.instance.pk is not None or f.has_changed())
+            ]
+            if formset.model is Step:
+                for number, f in enumerate(kept, start=1):
+                    step = f.instance
+                    if not step.key:
+                        continue
+                    if step.pk is None:
+                        step.pk = -number  # a new row: drawn, and routed once saved
+                    steps.append(step)
+                    problems.extend(
+                        f"Step '{step.key}', {name.replace('_', ' ')}: {' '.join(errors)}"
+                        for name, errors in f.errors.items()
+                    )
+            else:
+                routes = [f.instance for f in kept]
+        by_pk = {step.pk: step for step in steps}
+        previewed = []
+        for route in routes:
+            if route.from_step_id not in by_pk or not route.outcome:
+                continue
+            route.from_step = by_pk[route.from_step_id]
+            if route.to_step_id in by_pk:
+                route.to_step = by_pk[route.to_step_id]
+            previewed.append(route)
+        return shadow, steps, previewed, problems
 
     def save_model(self, request, obj, form, change):
         # The form offers only the user's teams; this refuses a path that forgot to.
@@ -334,8 +616,7 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             locked = WorkflowTemplate.objects.select_for_update().get(pk=obj.pk)
             if services.is_frozen(locked):
                 raise PermissionDenied(
-                    "A run started on this version while you were editing it: "
-                    "use “Edit as a new version”."
+                    "A run started on this version while you were editing it: use “Edit as draft”."
                 )
         super().save_model(request, obj, form, change)
 
@@ -343,12 +624,19 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         template = form.instance
         found = validate(graph_of(template))
+        # A bad save never deactivates anything: a draft serves no runs anyway, and a version
+        # without runs refuses to start one (start_run validates) while it has problems.
         if found:
-            WorkflowTemplate.objects.filter(pk=template.pk).update(is_active=False)
+            what = (
+                f"Draft v{template.version} saved; it can't be published until these are fixed"
+                if template.is_draft
+                else "Saved; runs can't start until these are fixed"
+            )
             messages.error(
                 request,
                 format_html(
-                    "Saved as inactive — runs can't start until these are fixed:<ul>{}</ul>",
+                    "{}:<ul>{}</ul>",
+                    what,
                     format_html_join("", "<li>{}</li>", ((p,) for p in found)),
                 ),
             )
@@ -356,9 +644,24 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
-                "<int:pk>/new-version/",
-                self.admin_site.admin_view(self.new_version_view),
-                name="workflows_workflowtemplate_new_version",
+                "<int:pk>/draft/",
+                self.admin_site.admin_view(self.make_draft_view),
+                name="workflows_workflowtemplate_make_draft",
+            ),
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="workflows_workflowtemplate_preview",
+            ),
+            path(
+                "<int:pk>/publish/",
+                self.admin_site.admin_view(self.publish_view),
+                name="workflows_workflowtemplate_publish",
+            ),
+            path(
+                "<int:pk>/discard/",
+                self.admin_site.admin_view(self.discard_view),
+                name="workflows_workflowtemplate_discard",
             ),
             path(
                 "<int:pk>/export/",
@@ -373,20 +676,64 @@ class WorkflowTemplateAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def new_version_view(self, request, pk):
+    def make_draft_view(self, request, pk):
         template = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method != "POST" or not self._may_edit(request, template):
+        if request.method != "POST":
             return HttpResponseRedirect(self._url("change", pk))
         try:
-            copy = editing.copy_as_new_version(template=template, by=request.user)
+            draft = editing.make_draft(template=template, by=request.user)
         except services.WorkflowError as error:
-            messages.error(request, str(error))
-            return HttpResponseRedirect(self._url("change", pk))
+            return self._refused(request, error, pk)
         messages.success(
             request,
-            f"Version {copy.version} created; runs on version {template.version} keep theirs.",
+            f"Draft v{draft.version} created. Version {template.version} keeps serving new "
+            "runs until you publish the draft.",
         )
-        return HttpResponseRedirect(self._url("change", copy.pk))
+        return HttpResponseRedirect(self._url("change", draft.pk))
+
+    def publish_view(self, request, pk):
+        draft = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._url("change", pk))
+        try:
+            editing.publish_draft(draft=draft, by=request.user)
+        except services.WorkflowError as error:
+            return self._refused(request, error, pk)
+        messages.success(
+            request,
+            f"Version {draft.version} published: new runs start on it; runs on older versions "
+            "keep theirs.",
+        )
+        return HttpResponseRedirect(self._url("change", pk))
+
+    def discard_view(self, request, pk):
+        draft = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._url("change", pk))
+        current = WorkflowTemplate.objects.filter(
+            team_id=draft.team_id, slug=draft.slug, is_current=True
+        ).first()
+        try:
+            editing.discard_draft(draft=draft, by=request.user)
+        except services.WorkflowError as error:
+            return self._refused(request, error, pk)
+        messages.success(request, f"Draft v{draft.version} discarded.")
+        if current is None:
+            return HttpResponseRedirect(self._url("changelist"))
+        return HttpResponseRedirect(self._url("change", current.pk))
+
+    def _refused(self, request, error: services.WorkflowError, pk) -> HttpResponse:
+        """A refused draft action: 403 when the person may not, else back to the page with
+        every reason (the status code says which kind of refusal it was)."""
+        if error.status == 403:
+            raise PermissionDenied(str(error))
+        messages.error(
+            request,
+            format_html(
+                "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((p,) for p in error.problems))
+            ),
+        )
+        return HttpResponseRedirect(self._url("change", pk))
 
     def import_view(self, request):
         if not self.has_add_permission(request):

@@ -4,8 +4,10 @@ Layout: routes that go back to a step already on the path from the start (found 
 depth-first walk) are loop-backs; without them the graph is acyclic, and each step's column is
 its longest distance from the start. Forward routes are drawn left to right; loop-backs as
 dashed curves under the steps. Routes between the same two steps share one arrow whose label
-lists their outcomes. On a run page the current step(s) are highlighted and finished steps show
-their last outcome.
+lists their outcomes, and a route's condition follows its outcome ("passed: accuracy >= 0.9";
+the default of a conditional outcome says "otherwise"). On a run page the current step(s) are
+highlighted and finished steps show their last outcome. In the editor, a step with validation
+problems is outlined with its messages as its <title>, and a dry run's path is highlighted.
 """
 
 from collections import defaultdict
@@ -45,6 +47,16 @@ class Heat:
     loop_rates: dict  # (from id, to id) → "25%"
 
 
+@dataclass(frozen=True)
+class Marks:
+    """What the editor draws over a template: each step's validation problems (step id → the
+    sentences) and a dry run's path (step ids, (from id, to id | END) arrows)."""
+
+    problems: dict
+    path_steps: frozenset = frozenset()
+    path_edges: frozenset = frozenset()
+
+
 def render(
     template: WorkflowTemplate,
     *,
@@ -53,16 +65,17 @@ def render(
     states: dict[int, StepState] | None = None,
     finished: bool = False,
     heat: Heat | None = None,
+    marks: Marks | None = None,
 ) -> SafeString:
-    """SVG markup for the template (optionally with a run's progress, or with insight's
-    figures as a heat map); safe to embed."""
+    """SVG markup for the template (optionally with a run's progress, with insight's figures
+    as a heat map, or with the editor's marks); safe to embed."""
     steps = steps if steps is not None else list(template.steps.select_related("required_skill"))
     routes = routes if routes is not None else list(template.routes.all())
     states = states or {}
     if not steps:
         return mark_safe('<p class="muted">No steps yet.</p>')
     layout = _layout(steps, routes)
-    return mark_safe(_draw(steps, routes, layout, states, finished, template.name, heat))
+    return mark_safe(_draw(steps, routes, layout, states, finished, template.name, heat, marks))
 
 
 def loop_backs(steps: list[Step], routes: list[Route]) -> set:
@@ -83,6 +96,11 @@ class _Layout:
 
 
 def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
+    # A condition's label sits between two columns: widen the gap so it doesn't cover a step.
+    longest = max(
+        (len(r.outcome) + len(r.condition or "") + 2 for r in routes if r.condition), default=0
+    )
+    gap = max(GAP_X, min(6.9 * min(longest, 44) + 24, 330))
     ids = [s.pk for s in steps]
     out: dict = defaultdict(list)
     for r in routes:
@@ -142,7 +160,7 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
         height = len(nodes) * NODE_H + (len(nodes) - 1) * GAP_Y
         top = MARGIN + 14 + top_space + (column_height - height) / 2
         for i, node in enumerate(nodes):
-            pos[node] = (MARGIN + col * (NODE_W + GAP_X), top + i * (NODE_H + GAP_Y))
+            pos[node] = (MARGIN + col * (NODE_W + gap), top + i * (NODE_H + GAP_Y))
     baseline = MARGIN + 14 + top_space + column_height
     loops = len({pair for pair in back if pair[0] != pair[1]})  # a step's route to itself: a tag
     right = max(x + (40 if node == END else NODE_W) for node, (x, _) in pos.items())
@@ -159,16 +177,30 @@ def _layout(steps: list[Step], routes: list[Route]) -> _Layout:
     )
 
 
-def _label(outcomes: list[str]) -> str:
-    return " / ".join(LABELS.get(o, o) for o in outcomes)
+def _label(routes: list, conditional: set) -> str:
+    """The arrow's text: its routes' outcomes, each with its condition ("otherwise" for the
+    default of an outcome whose other routes have conditions)."""
+    texts = []
+    for route in routes:
+        text = LABELS.get(route.outcome, route.outcome)
+        condition = (route.condition or "").strip()
+        if condition:
+            text = f"{text}: {condition}"
+        elif (route.from_step_id, route.outcome) in conditional:
+            text = f"{text}: otherwise"
+        if text not in texts:
+            texts.append(text)
+    return " / ".join(texts)
 
 
 def _text_box(x: float, y: float, text: str, cls: str) -> str:
-    width = 6.9 * len(text) + 10
+    shown = _clip(text, 44)
+    width = 6.9 * len(shown) + 10
+    title = f"<title>{escape(text)}</title>" if shown != text else ""
     return (
-        f'<g class="label {cls}"><rect x="{x - width / 2:.0f}" y="{y - 9:.0f}" '
+        f'<g class="label {cls}">{title}<rect x="{x - width / 2:.0f}" y="{y - 9:.0f}" '
         f'width="{width:.0f}" height="16" rx="3"/>'
-        f'<text x="{x:.0f}" y="{y + 3:.0f}" text-anchor="middle">{escape(text)}</text></g>'
+        f'<text x="{x:.0f}" y="{y + 3:.0f}" text-anchor="middle">{escape(shown)}</text></g>'
     )
 
 
@@ -188,8 +220,11 @@ def _width(heat: "Heat | None", pair) -> str:
     return f" w{level}"
 
 
-def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, heat=None) -> str:
+def _draw(
+    steps, routes, layout: _Layout, states, finished: bool, title: str, heat=None, marks=None
+) -> str:
     pos = layout.pos
+    path_edges = marks.path_edges if marks is not None else frozenset()
     # Scales down to the page width (never up: svg.wf in workflows.css), so every step stays
     # in view. Its styles are in workflows.css too: the Content-Security-Policy allows no <style>.
     parts = [
@@ -207,8 +242,9 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
         '<path d="M0,0L10,5L0,10z" fill="#ea580c"/></marker></defs>',
     ]
     grouped: dict = defaultdict(list)
+    conditional = {(r.from_step_id, r.outcome) for r in routes if (r.condition or "").strip()}
     for r in routes:
-        grouped[(r.from_step_id, r.to_step_id or END)].append(r.outcome)
+        grouped[(r.from_step_id, r.to_step_id or END)].append(r)
 
     labels = []
     # Loop-backs run in lanes under the steps, shortest span in the top lane; several arriving
@@ -227,12 +263,14 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
     for target in {b for _, b in loops}:
         into = [pair for pair in reversed(loops) if pair[1] == target]
         entry.update({pair: i for i, pair in enumerate(into)})
-    for (a, b), outcomes in grouped.items():
+    for (a, b), grouped_routes in grouped.items():
         if a not in pos or b not in pos:
             continue
         ax, ay = pos[a]
         bx, by = pos[b]
-        text = _label(outcomes)
+        text = _label(grouped_routes, conditional)
+        on_path = " on-path" if (a, b) in path_edges else ""
+        cond = " cond" if any((r.condition or "").strip() for r in grouped_routes) else ""
         if a == b:
             # A step that runs again on an outcome (a sub-workflow retried): a tag on its edge.
             text = f"↻ {text}"
@@ -245,12 +283,14 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
             if heat is not None and (a, b) in heat.loop_rates:
                 text = f"{text} · {heat.loop_rates[(a, b)]}"
             parts.append(
-                f'<path class="edge loop{_width(heat, (a, b))}" marker-end="url(#wf-arrow-loop)" '
+                f'<path class="edge loop{_width(heat, (a, b))}{on_path}" '
+                f'marker-end="url(#wf-arrow-loop)" '
                 f'd="M{sx:.0f},{sy:.0f} V{depth - r:.0f} Q{sx:.0f},{depth:.0f} '
                 f"{sx - r:.0f},{depth:.0f} H{tx + r:.0f} Q{tx:.0f},{depth:.0f} "
                 f'{tx:.0f},{depth - r:.0f} V{ty + 2:.0f}"/>'
             )
-            labels.append(_text_box(sx - 22 - 3.2 * len(text), depth, text, "loop"))
+            shown = min(len(text), 44)
+            labels.append(_text_box(sx - 22 - 3.2 * shown, depth, text, f"loop{cond}"))
         elif (a, b) in layout.skips:
             depth = layout.ceiling - 16 - LANE * layout.skips.index((a, b))
             sx, sy = ax + NODE_W / 2 + 20, ay
@@ -258,29 +298,32 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
             ty = by + NODE_H / 2 - 20 if b == END else by
             r = 8
             parts.append(
-                f'<path class="edge{_width(heat, (a, b))}" marker-end="url(#wf-arrow)" '
+                f'<path class="edge{_width(heat, (a, b))}{on_path}" marker-end="url(#wf-arrow)" '
                 f'd="M{sx:.0f},{sy:.0f} V{depth + r:.0f} Q{sx:.0f},{depth:.0f} '
                 f"{sx + r:.0f},{depth:.0f} H{tx - r:.0f} Q{tx:.0f},{depth:.0f} "
                 f'{tx:.0f},{depth + r:.0f} V{ty - 2:.0f}"/>'
             )
-            labels.append(_text_box(sx + 14 + 3.2 * len(text), depth, text, ""))
+            shown = min(len(text), 44)
+            labels.append(_text_box(sx + 14 + 3.2 * shown, depth, text, cond.strip()))
         else:
             sx, sy = ax + NODE_W, ay + NODE_H / 2
             tx, ty = bx, by + NODE_H / 2
             mid = (sx + tx) / 2
             parts.append(
-                f'<path class="edge{_width(heat, (a, b))}" marker-end="url(#wf-arrow)" '
+                f'<path class="edge{_width(heat, (a, b))}{on_path}" marker-end="url(#wf-arrow)" '
                 f'd="M{sx:.0f},{sy:.0f} C{mid:.0f},{sy:.0f} '
                 f'{mid:.0f},{ty:.0f} {tx - 2:.0f},{ty:.0f}"/>'
             )
-            labels.append(_text_box(mid, (sy + ty) / 2, text, ""))
+            labels.append(_text_box(mid, (sy + ty) / 2, text, cond.strip()))
 
     for step in steps:
         x, y = pos[step.pk]
-        parts.append(_node(step, x, y, states.get(step.pk), heat))
+        parts.append(_node(step, x, y, states.get(step.pk), heat, marks))
     if END in pos:
         x, y = pos[END]
         reached = " reached" if finished else ""
+        if any(edge[1] == END for edge in path_edges):
+            reached += " on-path"
         parts.append(
             f'<g class="end{reached}" data-step="END">'
             f'<circle cx="{x + 20}" cy="{y + NODE_H / 2}" r="20"/>'
@@ -291,9 +334,14 @@ def _draw(steps, routes, layout: _Layout, states, finished: bool, title: str, he
     return "".join(parts)
 
 
-def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) -> str:
+def _node(step: Step, x: float, y: float, state: StepState | None, heat=None, marks=None) -> str:
     classes = ["node", step.kind]
     status = ""
+    problems = marks.problems.get(step.pk, []) if marks is not None else []
+    if problems:
+        classes.append("problem")
+    if marks is not None and step.pk in marks.path_steps:
+        classes.append("on-path")
     if heat is not None:
         level = heat.levels.get(step.pk)
         classes.append(f"heat-{level}" if level is not None else "heat-none")
@@ -317,9 +365,10 @@ def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) ->
     }.get(step.kind, "pass/fail" if step.manual_outcomes == "pass_fail" else "manual")
     if step.required_skill_id and step.kind not in (StepKind.AUTOMATED, StepKind.EXTERNAL):
         meta += f" · {step.required_skill.slug}"
+    title = "\n".join([step.name, *problems])
     out = [
         f'<g class="{" ".join(classes)}" data-step="{escape(step.key)}">',
-        f"<title>{escape(step.name)}</title>",
+        f"<title>{escape(title)}</title>",
     ]
     if step.is_join:
         out.append(
@@ -338,7 +387,10 @@ def _node(step: Step, x: float, y: float, state: StepState | None, heat=None) ->
         f'<text class="name" x="{x + 10}" y="{y + 20}">{escape(_clip(step.name, 25))}</text>'
     )
     out.append(f'<text class="meta" x="{x + 10}" y="{y + 36}">{escape(_clip(meta, 27))}</text>')
-    if status:
+    if problems:
+        count = f"⚠ {len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        out.append(f'<text class="problem-text" x="{x + 10}" y="{y + 51}">{count}</text>')
+    elif status:
         out.append(f'<text class="status" x="{x + 10}" y="{y + 51}">{escape(status)}</text>')
     out.append("</g>")
     return "".join(out)

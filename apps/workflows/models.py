@@ -1,11 +1,11 @@
 """Workflow templates (steps joined by routes) and the runs that walk through them.
 
 Versioning is copy-on-write: a template version that has runs is frozen. Editing it means
-creating version N+1 (services.new_version copies the steps and routes to new rows) which
-becomes the current version; runs in flight keep pointing at the rows of the version they
-started on. We chose this over a JSON snapshot per run because the run's tasks can keep real
-foreign keys to their `Step` (with its skill, checklist and routes) and the diagram, the
-engine and the admin all read the same tables, whichever version a run is on.
+a draft, version N+1 (services.make_draft copies the steps and routes to new rows), which
+becomes the current version once a lead publishes it; runs in flight keep pointing at the rows
+of the version they started on. We chose this over a JSON snapshot per run because the run's
+tasks can keep real foreign keys to their `Step` (with its skill, checklist and routes) and the
+diagram, the engine and the admin all read the same tables, whichever version a run is on.
 """
 
 from django.conf import settings
@@ -99,6 +99,11 @@ class WorkflowTemplate(models.Model):
                 fields=["team", "slug"],
                 condition=models.Q(is_current=True),
                 name="template_one_current_version",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "slug"],
+                condition=models.Q(is_draft=True),
+                name="template_one_draft",
             ),
         ]
 

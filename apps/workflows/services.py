@@ -1075,28 +1075,40 @@ def _time_out(*, task_id: int, hours: int) -> bool:
     return True
 
 
-# --- template versions -------------------------------------------------------------------------
+# --- template versions and drafts -------------------------------------------------------------
+# A version with runs never changes. Editing it means a *draft*: version N+1 with is_draft set,
+# edited freely while version N stays current and keeps serving new runs. A lead publishes the
+# draft once it is valid (it becomes current; N stays for its runs) or discards it. So a bad
+# save only ever touches the draft: the workflow people start never goes inactive because of it.
 
 
 def is_frozen(template: WorkflowTemplate) -> bool:
-    """A version with runs, or a replaced one, never changes: edit a new version instead."""
+    """A version with runs, or a replaced one, never changes: edit a draft instead."""
+    if template.is_draft:
+        return False
     return not template.is_current or template.runs.exists()
 
 
-@transaction.atomic
-def new_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
-    """Copy the current version's steps and routes into version N+1, which becomes current."""
-    template = WorkflowTemplate.objects.select_for_update().get(pk=template.pk)
-    if not template.is_current:
-        raise WorkflowError(_("Only the current version can be copied to a new one."))
-    WorkflowTemplate.objects.filter(pk=template.pk).update(is_current=False)
+def _check_may_edit(*, by: User, team_id: int) -> None:
+    from .selectors import may_edit_team_workflows
+
+    if not may_edit_team_workflows(by, team_id=team_id):
+        raise WorkflowError(
+            _("Only a lead of the team can change its workflows."), status=HTTPStatus.FORBIDDEN
+        )
+
+
+def _copy(template: WorkflowTemplate, *, version: int, is_draft: bool) -> WorkflowTemplate:
+    """Version `version` of the template: new rows for its steps and routes."""
     copy = WorkflowTemplate.objects.create(
         team_id=template.team_id,
         name=template.name,
         slug=template.slug,
         description=template.description,
-        version=template.version + 1,
+        version=version,
         is_active=template.is_active,
+        is_current=not is_draft,
+        is_draft=is_draft,
         input_fields=template.input_fields,
     )
     step_map: dict[int, Step] = {}
@@ -1120,6 +1132,104 @@ def new_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
     return copy
 
 
-def editable_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
-    """The version to write changes into: this one, or a fresh copy if runs hold this one."""
-    return new_version(template=template) if is_frozen(template) else template
+@transaction.atomic
+def new_version(*, template: WorkflowTemplate) -> WorkflowTemplate:
+    """Copy the current version into version N+1, which becomes current at once: only for an
+    import, whose document was checked whole before anything is written. People editing in the
+    admin get a draft (make_draft)."""
+    template = WorkflowTemplate.objects.select_for_update().get(pk=template.pk)
+    if not template.is_current:
+        raise WorkflowError(_("Only the current version can be copied to a new one."))
+    WorkflowTemplate.objects.filter(pk=template.pk).update(is_current=False)
+    copy = _copy(template, version=_next_version(template), is_draft=False)
+    WorkflowTemplate.objects.filter(pk=copy.pk).update(published_at=timezone.now())
+    return copy
+
+
+def _next_version(template: WorkflowTemplate) -> int:
+    versions = WorkflowTemplate.objects.filter(team_id=template.team_id, slug=template.slug)
+    return max(versions.values_list("version", flat=True), default=0) + 1
+
+
+def draft_of(template: WorkflowTemplate) -> WorkflowTemplate | None:
+    """The template's draft version being edited, if there is one (at most one)."""
+    return WorkflowTemplate.objects.filter(
+        team_id=template.team_id, slug=template.slug, is_draft=True
+    ).first()
+
+
+@transaction.atomic
+def make_draft(*, template: WorkflowTemplate, by: User) -> WorkflowTemplate:
+    """Copy the current version into a draft, version N+1, that serves no runs until published.
+    The current version stays active and keeps serving new runs meanwhile."""
+    _check_may_edit(by=by, team_id=template.team_id)
+    template = WorkflowTemplate.objects.select_for_update().get(pk=template.pk)
+    if not template.is_current:
+        raise WorkflowError(
+            _("Only the current version can be copied into a draft."), status=HTTPStatus.CONFLICT
+        )
+    existing = draft_of(template)
+    if existing is not None:
+        raise WorkflowError(
+            _("Draft v%(v)d of '%(name)s' is already being edited: open it, or discard it first.")
+            % {"v": existing.version, "name": template.name},
+            status=HTTPStatus.CONFLICT,
+        )
+    return _copy(template, version=_next_version(template), is_draft=True)
+
+
+@transaction.atomic
+def publish_draft(*, draft: WorkflowTemplate, by: User) -> WorkflowTemplate:
+    """Make a valid draft the current version: new runs start on it, runs on the old version
+    keep theirs. An invalid draft is refused with every problem, and nothing changes."""
+    _check_may_edit(by=by, team_id=draft.team_id)
+    draft = WorkflowTemplate.objects.select_for_update().get(pk=draft.pk)
+    if not draft.is_draft:
+        raise WorkflowError(
+            _("Version %(v)d is not a draft: there is nothing to publish.") % {"v": draft.version},
+            status=HTTPStatus.CONFLICT,
+        )
+    problems = validate(graph_of(draft))
+    if problems:
+        raise WorkflowError(
+            [
+                _("Draft v%(v)d can't be published until these are fixed:") % {"v": draft.version},
+                *problems,
+            ],
+            status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        )
+    list(
+        WorkflowTemplate.objects.select_for_update().filter(
+            team_id=draft.team_id, slug=draft.slug, is_current=True
+        )
+    )
+    WorkflowTemplate.objects.filter(team_id=draft.team_id, slug=draft.slug, is_current=True).update(
+        is_current=False
+    )
+    draft.is_draft = False
+    draft.is_current = True
+    draft.is_active = True
+    draft.published_at = timezone.now()
+    draft.save(update_fields=["is_draft", "is_current", "is_active", "published_at"])
+    return draft
+
+
+@transaction.atomic
+def discard_draft(*, draft: WorkflowTemplate, by: User) -> None:
+    """Throw a draft away (it never served a run); the current version is untouched."""
+    _check_may_edit(by=by, team_id=draft.team_id)
+    draft = WorkflowTemplate.objects.select_for_update().get(pk=draft.pk)
+    if not draft.is_draft:
+        raise WorkflowError(
+            _("Version %(v)d is not a draft: only a draft can be discarded.")
+            % {"v": draft.version},
+            status=HTTPStatus.CONFLICT,
+        )
+    draft.delete()
+
+
+def editable_version(*, template: WorkflowTemplate, by: User) -> WorkflowTemplate:
+    """The version to write changes into: this one, or a draft if runs hold this one."""
+    if not is_frozen(template):
+        return template
+    return draft_of(template) or make_draft(template=template, by=by)

@@ -74,10 +74,13 @@ def registered_actions() -> list[str]:
     return list(getattr(settings, "RELAY_ACTIONS", []))
 
 
-def graph_of(template: WorkflowTemplate) -> Graph:
-    """The stored template as a Graph (two queries)."""
-    steps = list(template.steps.select_related("required_skill"))
-    routes = template.routes.select_related("from_step__template", "to_step__template")
+def graph_of(template: WorkflowTemplate, *, steps=None, routes=None) -> Graph:
+    """The stored template as a Graph (two queries); or, given `steps` and `routes` (the
+    editor's unsaved rows, routes with their `from_step`/`to_step` set), those."""
+    if steps is None:
+        steps = list(template.steps.select_related("required_skill"))
+    if routes is None:
+        routes = template.routes.select_related("from_step__template", "to_step__template")
     return Graph(
         steps=[
             StepSpec(

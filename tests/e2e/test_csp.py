@@ -137,7 +137,7 @@ def test_the_admin_runs_under_the_policy(watched, login, team, ml_trainer, make_
         ("/admin/tasks/task/", "Write the churn report"),
         (f"/admin/tasks/task/{task.pk}/change/", "Write the churn report"),
         ("/admin/workflows/workflowtemplate/", "ML model deployment"),
-        (f"/admin/workflows/workflowtemplate/{template.pk}/change/", "Copy to version 2"),
+        (f"/admin/workflows/workflowtemplate/{template.pk}/change/", "Copy to draft v2"),
         ("/admin/workflows/workflowtemplate/import/", "Import"),
         ("/admin/people/user/add/", "Username"),
     ]:

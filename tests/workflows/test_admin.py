@@ -45,7 +45,9 @@ def test_the_template_page_shows_the_external_step_and_its_system(admin_client, 
     assert '<option value="external" selected>' in html
 
 
-def test_saving_an_invalid_template_keeps_it_inactive_and_lists_the_problem(admin_client, team):
+def test_saving_an_invalid_template_lists_the_problem_and_no_run_can_start(
+    admin_client, team, lead
+):
     data = {
         "team": team.pk,
         "name": "Tiny",
@@ -66,10 +68,13 @@ def test_saving_an_invalid_template_keeps_it_inactive_and_lists_the_problem(admi
     }
     response = admin_client.post(reverse("admin:workflows_workflowtemplate_add"), data, follow=True)
     template = WorkflowTemplate.objects.get(slug="tiny")
-    assert not template.is_active
-    assert "Step &#x27;only&#x27; has no route for outcome &#x27;done&#x27;" in (
-        response.content.decode()
-    )
+    html = response.content.decode()
+    assert "Saved; runs can&#x27;t start until these are fixed" in html
+    assert "Step &#x27;only&#x27; has no route for outcome &#x27;done&#x27;" in html
+    page = admin_client.get(_change_url(template)).content.decode()
+    assert "Version 1 — 2 problems: runs can&#x27;t start until they&#x27;re fixed." in page
+    with pytest.raises(services.WorkflowError, match="has no route for outcome"):
+        services.start_run(template=template, title="x", owner=lead, by=None)
 
 
 def test_a_version_with_runs_is_read_only(admin_client, ml_template, lead):
@@ -80,14 +85,17 @@ def test_a_version_with_runs_is_read_only(admin_client, ml_template, lead):
     assert ml_template.name == "ML model deployment"
 
 
-def test_edit_as_new_version_copies_steps_and_routes(admin_client, ml_template, lead):
+def test_edit_as_draft_copies_steps_and_routes_and_leaves_the_current_version(
+    admin_client, ml_template, lead
+):
     services.start_run(template=ml_template, title="busy", owner=lead, by=lead)
-    url = reverse("admin:workflows_workflowtemplate_new_version", args=[ml_template.pk])
+    url = reverse("admin:workflows_workflowtemplate_make_draft", args=[ml_template.pk])
     response = admin_client.post(url)
-    copy = WorkflowTemplate.objects.get(slug="ml-deployment", is_current=True)
-    assert response.url == _change_url(copy)
-    assert copy.version == 2
-    assert exchange.export_template(copy) == exchange.export_template(ml_template)
+    draft = WorkflowTemplate.objects.get(slug="ml-deployment", is_draft=True)
+    assert response.url == _change_url(draft)
+    assert (draft.version, draft.is_current) == (2, False)
+    assert WorkflowTemplate.objects.get(slug="ml-deployment", is_current=True) == ml_template
+    assert exchange.export_template(draft) == exchange.export_template(ml_template)
 
 
 def test_importing_a_malformed_file_in_the_admin_lists_problems_and_changes_nothing(

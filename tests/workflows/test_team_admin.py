@@ -139,7 +139,9 @@ def test_another_teams_template_is_not_found_when_opened_changed_or_deleted(
     changed = template_data(team=template_b.team, name="Hijacked", slug=template_b.slug)
     assert client.post(url("change", template_b.pk), changed).status_code == 404
     assert client.post(url("delete", template_b.pk), {"post": "yes"}).status_code == 404
-    assert client.post(url("new_version", template_b.pk)).status_code == 404
+    assert client.post(url("make_draft", template_b.pk)).status_code == 404
+    assert client.post(url("publish", template_b.pk)).status_code == 404
+    assert client.post(url("discard", template_b.pk)).status_code == 404
     template_b.refresh_from_db()
     assert (template_b.name, template_b.version, template_b.is_current) == (
         "Platform pipeline",
@@ -287,11 +289,10 @@ def test_a_lead_builds_a_template_with_steps_routes_and_a_checklist(client_for, 
     )
     blog = WorkflowTemplate.objects.get(slug="blog")
     assert blog.team == team
-    # Saved before its routes exist: kept inactive, and the page says why.
-    assert not blog.is_active
-    assert "Step &#x27;draft&#x27; has no route for outcome &#x27;done&#x27;" in (
-        response.content.decode()
-    )
+    # Saved before its routes exist: the page says runs can't start, and why.
+    html = response.content.decode()
+    assert "runs can&#x27;t start until these are fixed" in html
+    assert "Step &#x27;draft&#x27; has no route for outcome &#x27;done&#x27;" in html
     draft, publish = blog.steps.order_by("position")
     data = template_data(
         team=team,
@@ -322,7 +323,7 @@ def test_a_lead_opens_their_template_with_its_diagram_and_export_link(
     assert '<svg class="wf"' in html
     assert "Valid: runs can start." in html
     assert url("export", ml_template.pk) in html
-    assert url("new_version", ml_template.pk) in html
+    assert url("make_draft", ml_template.pk) in html
 
 
 def test_export_and_import_round_trip_in_the_team_admin(client_for, lead_a, team, ml_template):
@@ -349,14 +350,14 @@ def test_a_bad_import_in_the_team_admin_lists_problems_and_changes_nothing(
     assert WorkflowTemplate.objects.count() == before
 
 
-def test_a_lead_copies_a_version_with_runs_to_a_new_one(client_for, lead_a, ml_template):
+def test_a_lead_copies_a_version_with_runs_to_a_draft(client_for, lead_a, ml_template):
     from apps.workflows import services
 
     services.start_run(template=ml_template, title="busy", owner=lead_a, by=lead_a)
-    response = client_for(lead_a).post(url("new_version", ml_template.pk))
-    copy_ = WorkflowTemplate.objects.get(slug="ml-deployment", is_current=True)
-    assert copy_.version == 2
-    assert response.url == url("change", copy_.pk)
+    response = client_for(lead_a).post(url("make_draft", ml_template.pk))
+    draft = WorkflowTemplate.objects.get(slug="ml-deployment", is_draft=True)
+    assert draft.version == 2
+    assert response.url == url("change", draft.pk)
 
 
 def test_a_lead_deletes_their_own_template(client_for, lead_a, team):

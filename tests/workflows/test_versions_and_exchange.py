@@ -13,7 +13,7 @@ from .helpers import finish, open_task
 
 def test_editing_a_template_mid_run_leaves_the_run_on_its_old_version(ml_template, lead, trainer):
     run = services.start_run(template=ml_template, title="churn", owner=lead, by=lead)
-    edited = services.editable_version(template=ml_template)
+    edited = services.editable_version(template=ml_template, by=lead)
     assert edited.pk != ml_template.pk
     assert edited.version == 2
     Step.objects.filter(template=edited, key="evaluate").update(name="Evaluate v2")
@@ -26,9 +26,11 @@ def test_editing_a_template_mid_run_leaves_the_run_on_its_old_version(ml_templat
     assert open_task(run, "evaluate").step.name == "Evaluate"
 
 
-def test_new_runs_start_on_the_new_version_and_the_old_one_cannot_start(ml_template, lead):
+def test_new_runs_start_on_the_published_version_and_the_old_one_cannot_start(ml_template, lead):
     services.start_run(template=ml_template, title="first", owner=lead, by=lead)
-    edited = services.editable_version(template=ml_template)
+    edited = services.publish_draft(
+        draft=services.editable_version(template=ml_template, by=lead), by=lead
+    )
     assert services.start_run(template=edited, title="second", owner=lead, by=lead).template == (
         edited
     )
@@ -36,8 +38,8 @@ def test_new_runs_start_on_the_new_version_and_the_old_one_cannot_start(ml_templ
         services.start_run(template=ml_template, title="third", owner=lead, by=lead)
 
 
-def test_a_version_without_runs_is_edited_in_place(ml_template):
-    assert services.editable_version(template=ml_template) == ml_template
+def test_a_version_without_runs_is_edited_in_place(ml_template, lead):
+    assert services.editable_version(template=ml_template, by=lead) == ml_template
 
 
 def test_export_then_import_round_trips_to_an_equal_template(ml_template, team):
