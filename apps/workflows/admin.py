@@ -109,6 +109,27 @@ class StepForm(forms.ModelForm):
             "routes) or evaluate.accuracy (later steps)."
         }
 
+    # Escalation came later than the rest of the step: a form (or a script) that does not send
+    # it keeps a step's escalation as it was, off for a new step.
+    OPTIONAL_WITH_DEFAULT = ("escalation", "escalate_every_hours")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.OPTIONAL_WITH_DEFAULT:
+            self.fields[name].required = False
+
+    def _kept_or_default(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return getattr(self.instance, name, None) or Step._meta.get_field(name).default
+        return value
+
+    def clean_escalation(self):
+        return self._kept_or_default("escalation")
+
+    def clean_escalate_every_hours(self):
+        return self._kept_or_default("escalate_every_hours")
+
 
 class FromStepSelect(forms.Select):
     """Each step offered carries the outcomes it can produce (data-outcomes), so the editor's
@@ -159,27 +180,6 @@ class RouteForm(forms.ModelForm):
 
     def clean_position(self):
         return self.cleaned_data.get("position") or 0
-
-    # Escalation came later than the rest of the step: a form (or a script) that does not send
-    # it keeps a step's escalation as it was, off for a new step.
-    OPTIONAL_WITH_DEFAULT = ("escalation", "escalate_every_hours")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.OPTIONAL_WITH_DEFAULT:
-            self.fields[name].required = False
-
-    def _kept_or_default(self, name: str):
-        value = self.cleaned_data.get(name)
-        if value in (None, ""):
-            return getattr(self.instance, name, None) or Step._meta.get_field(name).default
-        return value
-
-    def clean_escalation(self):
-        return self._kept_or_default("escalation")
-
-    def clean_escalate_every_hours(self):
-        return self._kept_or_default("escalate_every_hours")
 
 
 class WorkflowAdminSite(admin.AdminSite):
