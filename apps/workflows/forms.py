@@ -43,6 +43,8 @@ class StartRunForm(forms.Form):
             for name, field in fields.form_fields(specs).items():
                 self.fields[INPUT_PREFIX + name] = field
                 self.input_names.append(name)
+            # The workflow's own inputs first, the free-form rest after them.
+            self.order_fields(["template", "title", *map(INPUT_PREFIX.__add__, self.input_names)])
 
     def clean(self):
         cleaned = super().clean()

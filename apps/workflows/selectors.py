@@ -368,3 +368,17 @@ def parent_run_of(run: Run) -> tuple[Run, Task] | None:
         return None
     task = Task.objects.select_related("run", "step").filter(pk=run.parent_task_id).first()
     return (task.run, task) if task is not None and task.run_id else None
+
+
+def run_inputs(run: Run) -> tuple[list[tuple[str, str]], dict]:
+    """The run's inputs as the start form asked for them: (label, value) per input the template
+    declares, in its order, and the free-form rest ("Other inputs") as a dict."""
+    specs = list(run.template.input_fields or [])
+    inputs = dict(run.inputs or {})
+    declared = []
+    for spec in specs:
+        name = spec.get("name")
+        if name in inputs:
+            label = spec.get("label") or name
+            declared.append((label, value_text(inputs.pop(name), spec.get("type", ""))))
+    return declared, inputs

@@ -113,11 +113,13 @@ def _run_context(request: HtmxHttpRequest, run: Run) -> dict:
     stories = selectors.run_stories(run=run, tasks=tasks, steps=steps, routes=routes)
     for task in tasks:
         task.story = stories[task.pk]
+    inputs, other = selectors.run_inputs(run)
     return {
         "run": run,
         "team": run.team,
         "tasks": tasks,
-        "inputs": json.dumps(run.inputs, ensure_ascii=False) if run.inputs else "",
+        "inputs": inputs,
+        "other_inputs": json.dumps(other, ensure_ascii=False) if other else "",
         "diagram": diagram.render(
             run.template,
             steps=steps,

@@ -144,6 +144,33 @@ def test_the_start_form_refuses_a_mistyped_input_and_starts_nothing(
     assert not Run.objects.exists()
 
 
+def test_the_start_form_asks_for_the_workflows_inputs_before_the_free_form_rest(
+    client_for, ml_template, trainer
+):
+    body = (
+        client_for(trainer)
+        .get(
+            reverse("workflows:run_start", args=[ml_template.team.slug]),
+            {"template": ml_template.pk},
+        )
+        .content.decode()
+    )
+    assert body.index('name="input_threshold"') < body.index('name="inputs"')
+
+
+def test_the_run_page_shows_the_inputs_by_their_labels(client_for, ml_template, lead):
+    run = services.start_run(
+        template=ml_template,
+        title="churn-v9",
+        owner=lead,
+        by=lead,
+        inputs={"threshold": 0.85, "metrics": {"auc": 0.9}},
+    )
+    page = client_for(lead).get(run.get_absolute_url()).content.decode()
+    assert "<dt>Accuracy threshold</dt><dd>0.85</dd>" in page
+    assert "<dt>Other inputs</dt>" in page and "&quot;auc&quot;: 0.9" in page
+
+
 def test_start_run_fills_defaults_and_refuses_wrong_types(ml_template, lead):
     run = services.start_run(template=ml_template, title="x", owner=lead, by=lead)
     assert run.inputs == {"model": "churn-model", "threshold": 0.9}
