@@ -200,6 +200,8 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                 "is_current",
                 "created_at",
                 "team_id",
+                "input_fields",
+                "is_draft",
             ),
             (
                 (
@@ -212,6 +214,8 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                     True,
                     "2025-01-01T00:00:00Z",
                     t0 + k,
+                    "[]",
+                    False,
                 )
                 for k in range(1, run_teams + 1)
             ),
@@ -241,6 +245,11 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                 "template_id",
                 "not_done_by",
                 "system",
+                "output_fields",
+                "subworkflow",
+                "subworkflow_inputs",
+                "escalation",
+                "escalate_every_hours",
             ),
             (
                 (
@@ -265,6 +274,11 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                     w0 + k,
                     "[]",
                     "",
+                    "[]",
+                    "",
+                    "{}",
+                    "off",
+                    4,
                 )
                 for k in range(1, run_teams + 1)
                 for j in range(1, STEPS + 1)
@@ -314,7 +328,7 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                 id, title, description, min_level, requires_review, state, held_from, outcome,
                 priority, due_at, position, iteration, created_at, updated_at, finished_at,
                 assignee_id, created_by_id, required_skill_id, reviewer_id, team_id,
-                automation_error, run_id, step_id)
+                automation_error, run_id, step_id, outputs, escalation)
             SELECT %(g0)s + g, 'Task ' || g || ' of team ' || k,
                    repeat('What needs doing and why. ', 1 + h %% 6), 1 + h %% 3,
                    h %% 2 = 0, state, CASE WHEN state = 'on_hold' THEN 'in_progress' ELSE '' END,
@@ -335,7 +349,8 @@ def build(shape: Shape, *, tag: str = "scale") -> Built:
                    CASE WHEN k <= %(run_teams)s AND l <= %(runs)s * {STEPS}
                         THEN %(r0)s + (k - 1) * %(runs)s + (l - 1) / {STEPS} + 1 END,
                    CASE WHEN k <= %(run_teams)s AND l <= %(runs)s * {STEPS}
-                        THEN %(st0)s + (k - 1) * {STEPS} + (l - 1) %% {STEPS} + 1 END
+                        THEN %(st0)s + (k - 1) * {STEPS} + (l - 1) %% {STEPS} + 1 END,
+                   '{{}}'::jsonb, ''
             FROM (
                 SELECT g, k, l, h,
                        CASE WHEN k = 1 THEN 0 ELSE %(big_people)s + (k - 2) * %(ppt)s END AS first,
