@@ -119,10 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=2)
-    # As production's e-mail worker runs (the Procfile's `mail`, settings' CELERY_TASK_ROUTES);
-    # `--pool prefork --queues ""` measures one plain worker taking every queue.
-    parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"])
-    parser.add_argument("--queues", default="mail")
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"])
     args = parser.parse_args()
 
     try:
@@ -141,7 +138,6 @@ def main() -> None:
             smtp_port=port,
             concurrency=args.concurrency,
             pool=args.pool,
-            queues=args.queues,
             extra_env={"NOTIFICATIONS_CLAIM_LEASE": "300"},
         )
         try:
@@ -164,10 +160,7 @@ def main() -> None:
 
     n = args.count
     print(f"cpu_count: {os.cpu_count()}; load average at start: {load:.1f}")
-    print(
-        f"worker: 1 ({args.pool}, concurrency {args.concurrency}, queues "
-        f"{args.queues or 'all'}); e-mails per run: {n}"
-    )
+    print(f"worker: 1 ({args.pool}, concurrency {args.concurrency}); e-mails per run: {n}")
     print(
         f"one Celery message per e-mail : {n / single:8.1f} e-mails/s ({single:.2f} s; "
         f"worker CPU {1000 * single_cpu / n:.2f} ms, sink+bench CPU {1000 * single_own / n:.2f} ms"

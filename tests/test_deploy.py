@@ -69,16 +69,14 @@ def test_the_target_starts_web_one_worker_and_beat():
     assert wants == ["relay-web.service", "relay-worker@1.service", "relay-beat.service"]
 
 
-def test_the_procfile_names_web_worker_mail_and_beat_with_commands_that_exist():
+def test_the_procfile_names_web_worker_and_beat_with_commands_that_exist():
     lines = [
         line
         for line in (ROOT / "Procfile").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     processes = dict(line.split(":", 1) for line in lines)
-    assert set(processes) == {"web", "worker", "mail", "beat"}
-    # The e-mail worker: threads, on the queue settings.CELERY_TASK_ROUTES sends e-mail to.
-    assert "--pool=threads" in processes["mail"] and "--queues=mail" in processes["mail"]
+    assert set(processes) == {"web", "worker", "beat"}
     for command in processes.values():
         # ${VAR:-default} as a shell expands it when VAR is unset
         argv = shlex.split(re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", command))

@@ -13,7 +13,6 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.utils.csp import CSP
-from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -208,7 +207,6 @@ STORAGES = {
 }
 
 # --- Celery --------------------------------------------------------------------------------
-MAIL_QUEUE = "mail"
 # No broker configured: tasks run eagerly in the web process, so `make run` needs nothing else.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
@@ -216,20 +214,6 @@ CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# E-mail has a queue of its own, so that it can have a worker of its own: delivering is waiting
-# on SMTP and the database, which threads do well (`celery worker -P threads -Q mail`, the
-# Procfile's `mail`), and a threads pool hands each message to its task without the prefork
-# pool's pipe to a child process (bench/notifications.py: +6% e-mails/s at load 6, +40 to 50%
-# on a machine loaded far beyond its cores, where that hand-off waits for a core). Automated
-# steps stay on the default queue and its prefork pool, whose time limits
-# (apps.workflows.tasks) a threads pool cannot enforce. A worker started without -Q consumes
-# both queues, so one plain worker still delivers everything.
-CELERY_TASK_QUEUES = (
-    Queue("celery", routing_key="celery"),
-    Queue(MAIL_QUEUE, routing_key=MAIL_QUEUE),
-)
-CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_ROUTES = {"apps.notifications.tasks.deliver": {"queue": MAIL_QUEUE}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE

@@ -132,8 +132,7 @@ def smtp_sink(**handler_options):
 class Worker:
     """A `celery worker` process for the given database, broker and SMTP port. `bare` (the
     default) starts it without gossip, mingle and heartbeat, which is faster; `bare=False` runs
-    it as `make worker` and the systemd unit do. `loglevel="INFO"` logs its reconnections;
-    `queues` (e.g. "mail") limits what it consumes, as the Procfile's e-mail worker does."""
+    it as `make worker` and the systemd unit do. `loglevel="INFO"` logs its reconnections."""
 
     def __init__(
         self,
@@ -146,7 +145,6 @@ class Worker:
         extra_env=None,
         loglevel="WARNING",
         bare=True,
-        queues=None,
     ):
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 — kept open for the process
             prefix="relay-worker-", suffix=".log", delete=False
@@ -181,7 +179,6 @@ class Worker:
                 f"--pool={pool}",
                 f"--concurrency={concurrency}",
                 *(("--without-gossip", "--without-mingle", "--without-heartbeat") if bare else ()),
-                *((f"--queues={queues}",) if queues else ()),
                 f"--loglevel={loglevel}",
                 f"--hostname=relay-test-{os.getpid()}-{id(self)}@%h",
             ],

@@ -28,14 +28,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(tra
 def start_worker(transactional_db, broker, sink):
     workers: list[Worker] = []
 
-    def start(concurrency: int = 2, *, pool: str = "prefork", queues: str | None = None) -> Worker:
+    def start(concurrency: int = 2) -> Worker:
         worker = Worker(
             database_url=database_url(),
             broker_url=broker,
             smtp_port=sink.port,
             concurrency=concurrency,
-            pool=pool,
-            queues=queues,
         )
         workers.append(worker)
         return worker
@@ -100,45 +98,6 @@ def test_a_thousand_notifications_each_arrive_exactly_once(start_worker, sink, p
     assert_each_arrived_once(sink, keys)
     for received in sink.received[:50]:
         assert received.message_id == emails.message_id(key=received.key)
-
-
-def test_the_mail_worker_in_threads_delivers_each_of_a_thousand_exactly_once(
-    start_worker, sink, people
-):
-    """Production's e-mail worker (the Procfile's `mail`): two threads, each its own SMTP
-    session, taking only the mail queue."""
-    start_worker(concurrency=2, pool="threads", queues="mail")
-    keys = notify_many(1000, prefix="threads", people=people, per_transaction=1)
-    wait_for(lambda: all_sent(keys), timeout=120, message="not all 1,000 were sent")
-    assert sink.count() == 1000
-    assert_each_arrived_once(sink, keys)
-
-
-def test_a_killed_mail_worker_in_threads_loses_nothing_and_duplicates_nothing(
-    start_worker, sink, people, sweep_now
-):
-    worker = start_worker(concurrency=2, pool="threads", queues="mail")
-    seen = {"data": 0}
-
-    def kill_at_fiftieth_message(to):
-        seen["data"] += 1
-        if seen["data"] == 50:
-            worker.kill()
-            return False
-        return True
-
-    sink.on_data = kill_at_fiftieth_message
-    keys = notify_many(200, prefix="threads-crash", people=people, per_transaction=1)
-    wait_for(lambda: worker.process.poll() is not None, timeout=60, message="never killed")
-    sink.on_data = None
-    start_worker(concurrency=2, pool="threads", queues="mail")
-
-    def swept_and_sent():
-        sweep_now()
-        return all_sent(keys)
-
-    wait_for(swept_and_sent, timeout=60, interval=0.5, message="not all arrived after restart")
-    assert_each_arrived_once(sink, keys)
 
 
 def test_while_the_broker_is_down_nothing_is_lost_and_the_sweeper_delivers_all(

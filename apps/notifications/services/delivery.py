@@ -12,7 +12,6 @@ WAL flush (see `_ASYNC_COMMIT`).
 
 import logging
 import smtplib
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -280,7 +279,7 @@ def _record_failure(*, notification: Notification, error: Exception) -> str:
 
 
 class _ReusedMailer:
-    """One open connection per worker thread: a new SMTP session per e-mail costs more than
+    """One open connection per worker process: a new SMTP session per e-mail costs more than
     rendering and the database together. Dropped on any error and opened again on next use;
     after a quiet spell it is checked first (NOOP), since servers close idle sessions."""
 
@@ -323,16 +322,11 @@ class _ReusedMailer:
         self.mailer = None
 
 
-# One per thread: a worker running deliveries in threads (the e-mail worker, see settings'
-# CELERY_TASK_ROUTES) must not interleave two messages on one SMTP session.
-_mailers = threading.local()
+_mailer = _ReusedMailer()
 
 
 def _send(message: EmailMultiAlternatives) -> None:
-    mailer = getattr(_mailers, "mailer", None)
-    if mailer is None:
-        mailer = _mailers.mailer = _ReusedMailer()
-    mailer.send(message)
+    _mailer.send(message)
 
 
 def sweep_undelivered(*, now: datetime | None = None) -> int:
