@@ -49,14 +49,15 @@ test: install chromium
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-# With DATABASE_URL on PostgreSQL (.ci/run sets it): the whole suite again on PostgreSQL, then
-# the tests that need the real services (Redis, a Celery worker), one at a time since they
-# share the broker and worker processes. The browser tests ran against SQLite in `make test`:
+# With DATABASE_URL on PostgreSQL (.ci/run sets it): the whole suite again on PostgreSQL with
+# the PostgreSQL-only tests (races, plans; each xdist worker has its own database), then the
+# tests that need Redis and a Celery worker, one at a time since they share the broker and
+# worker processes. The browser tests ran against SQLite in `make test`:
 # they drive the same views and services that the rest of the suite checks on PostgreSQL, and
 # running them twice cost a minute of CI's ten.
 test-services: install chromium
-	$(PY) -m pytest -n 2 -m "not postgres and not redis" --ignore=tests/e2e $(PYTEST_ARGS)
-	$(PY) -m pytest -m "postgres or redis" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not redis" --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m redis $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff format --check .
