@@ -25,6 +25,8 @@ changing TIME_ZONE, run `manage.py rebuild_insight` (it creates them again and r
 from django.conf import settings
 from django.db import connection, transaction
 
+from apps.core.db_triggers import count_triggers
+
 LOG = "django_fsm_log_statelog"
 TASKS = "tasks_task"
 DAYS = "insight_dayflow"
@@ -174,15 +176,7 @@ def drop_sql(*, vendor: str) -> list[str]:
 
 def present(conn) -> int:
     """How many of the triggers exist."""
-    with conn.cursor() as cursor:
-        if conn.vendor == "postgresql":
-            cursor.execute("SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE %s", [f"{PREFIX}%"])
-        else:
-            cursor.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
-                [f"{PREFIX}%"],
-            )
-        return cursor.fetchone()[0]
+    return count_triggers(conn, PREFIX)
 
 
 def install(schema_editor=None) -> None:

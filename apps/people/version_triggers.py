@@ -19,6 +19,8 @@ migration. Changing SOURCES means a new migration that drops and creates them ag
 
 from dataclasses import dataclass
 
+from apps.core.db_triggers import count_triggers
+
 TEAMS = "people_teamversion"
 PEOPLE = "people_personversion"
 PREFIX = "relay_v_"
@@ -211,15 +213,7 @@ def run(statements: list[str]):
 
 def present(connection) -> int:
     """How many of the triggers exist (0 before the migration that creates them)."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT COUNT(*) FROM pg_trigger WHERE tgname LIKE %s", [f"{PREFIX}%"])
-        else:
-            cursor.execute(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s",
-                [f"{PREFIX}%"],
-            )
-        return cursor.fetchone()[0]
+    return count_triggers(connection, PREFIX)
 
 
 def expected_count(vendor: str) -> int:
